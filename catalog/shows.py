@@ -1,0 +1,123 @@
+"""Shows and their tracked buy links: one short code per show x product.
+
+The QR on air encodes ``BASE_URL/b/<code>``; because the code names both the
+show and the product, a scan is attributable on any player or platform.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from catalog.products import get_product
+from catalog.schema import transaction
+from catalog.timestamps import now_iso
+
+# Crockford-style alphabet: no 0/O, 1/I/L confusion when a code is read aloud or typed.
+CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+CODE_LENGTH = 6
+
+
+@dataclass(frozen=True)
+class Show:
+    id: int
+    title: str
+    started_at: str
+    ended_at: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.ended_at is None
+
+
+@dataclass(frozen=True)
+class Link:
+    code: str
+    show_id: int
+    sku: str
+    target_url: str | None
+
+
+class UnknownShow(LookupError):
+    def __init__(self, show_id: int) -> None:
+        super().__init__(f"unknown show {show_id}")
+        self.show_id = show_id
+
+
+class UnknownLink(LookupError):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"unknown buy link {code!r}")
+        self.code = code
+
+
+def create_show(db: sqlite_utils.Database, title: str, *, started_at: str | None = None) -> Show:
+    started_at = started_at or now_iso()
+    cursor = db.execute("INSERT INTO shows (title, started_at) VALUES (?, ?)", [title, started_at])
+    return Show(id=cursor.lastrowid, title=title, started_at=started_at)
+
+
+def get_show(db: sqlite_utils.Database, show_id: int) -> Show:
+    row = db.execute(
+        "SELECT id, title, started_at, ended_at FROM shows WHERE id = ?", [show_id]
+    ).fetchone()
+    if row is None:
+        raise UnknownShow(show_id)
+    return Show(*row)
+
+
+def list_shows(db: sqlite_utils.Database) -> list[Show]:
+    rows = db.execute("SELECT id, title, started_at, ended_at FROM shows ORDER BY id").fetchall()
+    return [Show(*row) for row in rows]
+
+
+def live_show(db: sqlite_utils.Database) -> Show | None:
+    """The most recent show that has not ended (the studio runs one at a time)."""
+    row = db.execute(
+        "SELECT id, title, started_at, ended_at FROM shows WHERE ended_at IS NULL "
+        "ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return Show(*row) if row else None
+
+
+def end_show(db: sqlite_utils.Database, show_id: int, *, ended_at: str | None = None) -> Show:
+    """End a show; ending an ended show keeps its first end time."""
+    with transaction(db):
+        show = get_show(db, show_id)
+        if show.ended_at is None:
+            db.execute(
+                "UPDATE shows SET ended_at = ? WHERE id = ?", [ended_at or now_iso(), show_id]
+            )
+    return get_show(db, show_id)
+
+
+def link_for(db: sqlite_utils.Database, show_id: int, sku: str) -> Link:
+    """The show's buy link for ``sku``, created on first use."""
+    with transaction(db):
+        row = db.execute(
+            "SELECT code, show_id, sku, target_url FROM links WHERE show_id = ? AND sku = ?",
+            [show_id, sku],
+        ).fetchone()
+        if row:
+            return Link(*row)
+        get_show(db, show_id)
+        product = get_product(db, sku)
+        while True:
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            if db.execute("SELECT 1 FROM links WHERE code = ?", [code]).fetchone() is None:
+                break
+        db.execute(
+            "INSERT INTO links (code, show_id, sku, target_url) VALUES (?, ?, ?, ?)",
+            [code, show_id, sku, product.buy_url],
+        )
+        return Link(code, show_id, sku, product.buy_url)
+
+
+def resolve_link(db: sqlite_utils.Database, code: str) -> Link:
+    row = db.execute(
+        "SELECT code, show_id, sku, target_url FROM links WHERE code = ?", [code]
+    ).fetchone()
+    if row is None:
+        raise UnknownLink(code)
+    return Link(*row)

@@ -1,0 +1,138 @@
+"""``farmlive``: a thin command line over the catalog, analytics and studio APIs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+from studio.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(DEFAULT_DATA_DIR),
+        help="folder holding farmlive.db, the studio key and recordings (default: ./data)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="farmlive", description="One-phone livestream commerce studio."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start the studio server and the control room")
+    _add_data_dir(up)
+    up.add_argument("--host", default=None, help=f"listen address (default {DEFAULT_HOST}; 0.0.0.0 with --lan)")
+    up.add_argument("--port", type=int, default=DEFAULT_PORT)
+    up.add_argument("--lan", action="store_true", help="HTTPS with a self-signed certificate for phones on the LAN")
+    up.add_argument("--no-ui", action="store_true", help="do not start the Streamlit control room")
+    up.add_argument("--ui-port", type=int, default=8501, help="control room port (default 8501)")
+    up.add_argument("--key", default=None, help="studio key (else $FARMLIVE_KEY, else DATA_DIR/studio.key)")
+    up.add_argument("--base-url", default="", help="public origin viewers use, encoded in QR codes")
+    up.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="STUN/TURN server for WebRTC (turn:user:pass@host:port allowed); repeatable",
+    )
+
+    cat = commands.add_parser("catalog", help="products: import, export, list")
+    cat_commands = cat.add_subparsers(dest="catalog_command", required=True)
+    for name, text in (("import", "import or update products from a CSV file"), ("export", "write all products to a CSV file")):
+        sub = cat_commands.add_parser(name, help=text)
+        sub.add_argument("file", type=Path)
+        _add_data_dir(sub)
+    listing = cat_commands.add_parser("list", help="print the catalog")
+    _add_data_dir(listing)
+
+    orders = commands.add_parser("orders", help="orders from other platforms")
+    orders_commands = orders.add_subparsers(dest="orders_command", required=True)
+    imp = orders_commands.add_parser("import", help="import a platform order export (CSV)")
+    imp.add_argument("file", type=Path)
+    _add_data_dir(imp)
+
+    report = commands.add_parser("report", help="write a show's analytics report")
+    report.add_argument("show_id", type=int)
+    report.add_argument("--out", type=Path, required=True, help="FILE.html, FILE.csv or FILE.xlsx")
+    _add_data_dir(report)
+
+    sim = commands.add_parser("simulate", help="record a realistic synthetic show for demos and benchmarks")
+    sim.add_argument("--viewers", type=int, default=500)
+    sim.add_argument("--minutes", type=float, default=30)
+    sim.add_argument("--seed", type=int, default=None)
+    _add_data_dir(sim)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, LookupError, OSError) as error:
+        print(f"farmlive: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    import catalog
+
+    if args.command == "up":
+        from studio.runner import run_from_args
+
+        return run_from_args(args)
+
+    db = catalog.open_db(args.data_dir)
+    if args.command == "catalog":
+        return _catalog_command(args, db)
+    if args.command == "orders":
+        from analytics import import_orders_csv
+
+        result = import_orders_csv(db, args.file)
+        print(result.summary())
+        return 0 if result.ok else 1
+    if args.command == "report":
+        from analytics import write_report
+
+        path = write_report(db, args.show_id, args.out)
+        print(f"wrote {path}")
+        return 0
+    if args.command == "simulate":
+        from analytics import simulate_show
+
+        show_id = simulate_show(db, viewers=args.viewers, minutes=args.minutes, seed=args.seed)
+        print(f"simulated show {show_id}: {args.viewers} viewers over {args.minutes:g} minutes")
+        print(f"report: farmlive report {show_id} --out show-{show_id}.html --data-dir {args.data_dir}")
+        return 0
+    raise AssertionError(args.command)
+
+
+def _catalog_command(args: argparse.Namespace, db: "sqlite_utils.Database") -> int:
+    import catalog
+    from catalog.csvio import export_csv, format_catalog, import_csv
+
+    if args.catalog_command == "import":
+        result = import_csv(db, args.file)
+        print(result.summary())
+        return 0 if result.ok else 1
+    if args.catalog_command == "export":
+        count = export_csv(db, args.file)
+        print(f"exported {count} products to {args.file}")
+        return 0
+    print(format_catalog(catalog.list_products(db)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Studio settings: where data lives, where the server listens, the studio key."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KEY_FILENAME = "studio.key"
+DEFAULT_DATA_DIR = "data"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class StudioConfig:
+    data_dir: Path
+    key: str
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    # Public origin viewers reach the studio on; the QR buy codes encode it.
+    base_url: str = ""
+    lan: bool = False
+    # RTCIceServer dicts (urls, username, credential); empty means host candidates only.
+    ice_servers: list[dict[str, str]] = field(default_factory=list)
+    ui_port: int = 8501
+
+    @property
+    def public_url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        scheme = "https" if self.lan else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+
+def load_or_create_key(data_dir: Path, explicit: str | None = None) -> tuple[str, bool]:
+    """The studio key: ``--key``, else ``FARMLIVE_KEY``, else ``DATA_DIR/studio.key``.
+
+    Returns ``(key, created)`` so the CLI can print a newly generated key once.
+    """
+    if explicit:
+        return explicit, False
+    if os.environ.get("FARMLIVE_KEY"):
+        return os.environ["FARMLIVE_KEY"], False
+    key_file = Path(data_dir) / KEY_FILENAME
+    if key_file.exists():
+        return key_file.read_text(encoding="utf-8").strip(), False
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(18)
+    key_file.write_text(key + "\n", encoding="utf-8")
+    key_file.chmod(0o600)
+    return key, True

@@ -1,0 +1,183 @@
+"""The live studio: the one show on air, what product is on screen, and the database.
+
+Every route (media, shop, control API) shares one :class:`Studio`. Database
+work runs on a single dedicated thread with its own connection, so SQLite
+writes are serialised and never stall the asyncio loop that carries video.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+import catalog
+from analytics import events
+from catalog.shows import Show, create_show, end_show, link_for, live_show
+from studio.config import StudioConfig
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LAYOUTS = ("auto", "landscape", "portrait")
+
+
+@dataclass(frozen=True)
+class OnAir:
+    """What the overlay shows now. ``promo`` is a plain dict (see ``overlays``)."""
+
+    sku: str | None = None
+    layout: str = "auto"
+    promo: dict[str, Any] | None = None
+    link_code: str | None = None
+    link_url: str | None = None
+    changed_at: str = field(default_factory=catalog.now_iso)
+    # Bumped on every change, including stock/price refreshes of the same product.
+    version: int = 0
+
+
+OnAirListener = Callable[[OnAir], None]
+
+
+class NoLiveShow(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__("no show is live: start one first (POST /api/shows)")
+
+
+class Studio:
+    def __init__(self, config: StudioConfig) -> None:
+        self.config = config
+        self.db_file: Path = catalog.db_path(config.data_dir)
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="farmlive-db"
+        )
+        self._db: sqlite_utils.Database | None = None
+        self.show: Show | None = None
+        self.on_air = OnAir()
+        self._listeners: list[OnAirListener] = []
+
+    # -- database -------------------------------------------------------
+    def _connection(self) -> sqlite_utils.Database:
+        if self._db is None:
+            self._db = catalog.connect(self.db_file)
+        return self._db
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(db, *args, **kwargs)`` on the database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, lambda: fn(self._connection(), *args, **kwargs)
+        )
+
+    async def open(self) -> None:
+        """Recover after a restart: close sessions a crash left open, resume a live show."""
+        closed = await self.db(events.close_stale_sessions)
+        if closed:
+            log.info("closed %d viewer sessions left open by a previous run", closed)
+        self.show = await self.db(live_show)
+        if self.show:
+            last = await self.db(_last_overlay, self.show.id)
+            if last is not None:
+                sku, layout, promo = last
+                await self.put_on_air(sku, layout, promo, record=False)
+
+    async def close(self) -> None:
+        def _close(db: sqlite_utils.Database) -> None:
+            db.conn.close()
+
+        if self._db is not None:
+            await self.db(_close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+
+    # -- shows ----------------------------------------------------------
+    async def start_show(self, title: str) -> Show:
+        """Start a show; a show already live is ended first (one show at a time)."""
+        if self.show is not None:
+            await self.end_show()
+        self.show = await self.db(create_show, title)
+        if self.on_air.sku is not None:
+            await self.put_on_air(self.on_air.sku, self.on_air.layout, self.on_air.promo)
+        return self.show
+
+    async def end_show(self) -> Show | None:
+        if self.show is None:
+            return None
+        ended = await self.db(end_show, self.show.id)
+        self.show = None
+        return ended
+
+    def require_show(self) -> Show:
+        if self.show is None:
+            raise NoLiveShow()
+        return self.show
+
+    # -- what is on air -------------------------------------------------
+    def link_url(self, code: str) -> str:
+        return f"{self.config.public_url}/b/{code}"
+
+    async def put_on_air(
+        self,
+        sku: str | None,
+        layout: str = "auto",
+        promo: dict[str, Any] | None = None,
+        *,
+        record: bool = True,
+    ) -> OnAir:
+        """Switch the overlay; raises ``UnknownProduct`` or ``ValueError`` on bad input."""
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
+        code = url = None
+        if sku is not None:
+            await self.db(catalog.get_product, sku)  # raises UnknownProduct
+            if self.show is not None:
+                link = await self.db(link_for, self.show.id, sku)
+                code, url = link.code, self.link_url(link.code)
+        if record and self.show is not None:
+            await self.db(events.record_overlay, self.show.id, sku, layout, promo)
+        self.on_air = OnAir(
+            sku=sku,
+            layout=layout,
+            promo=promo,
+            link_code=code,
+            link_url=url,
+            version=self.on_air.version + 1,
+        )
+        self._notify()
+        return self.on_air
+
+    async def refresh_on_air(self) -> None:
+        """Re-render the same overlay, e.g. after an order changed the stock shown."""
+        self.on_air = replace(self.on_air, version=self.on_air.version + 1)
+        self._notify()
+
+    def add_listener(self, listener: OnAirListener) -> Callable[[], None]:
+        """Call ``listener(on_air)`` on every change; returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(self.on_air)
+            except Exception:  # one broken listener must not stop the others
+                log.exception("on-air listener failed")
+
+
+def _last_overlay(db: sqlite_utils.Database, show_id: int) -> tuple[str | None, str, dict | None] | None:
+    row = db.execute(
+        "SELECT sku, layout, promo FROM overlay_events WHERE show_id = ? ORDER BY at DESC, id DESC LIMIT 1",
+        [show_id],
+    ).fetchone()
+    if row is None:
+        return None
+    sku, layout, promo = row
+    return sku, layout, json.loads(promo) if promo else None

@@ -1,0 +1,175 @@
+"""Shared fixtures: real SQLite files, a real studio on 127.0.0.1, real Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import sqlite_utils
+from aiohttp import web
+
+import catalog
+from studio.config import StudioConfig
+
+TEST_KEY = "test-studio-key"
+LOOPBACK = "127.0.0.1"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    # Keep WebRTC host candidates on loopback and unobfuscated (no mDNS names).
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--enforce-webrtc-ip-permission-check=false",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def db(data_dir: Path) -> Iterator[sqlite_utils.Database]:
+    database = catalog.open_db(data_dir)
+    yield database
+    database.conn.close()
+
+
+@pytest.fixture
+def studio_config(data_dir: Path) -> StudioConfig:
+    port = free_port()
+    return StudioConfig(data_dir=data_dir, key=TEST_KEY, host=LOOPBACK, port=port)
+
+
+@dataclass
+class RunningStudio:
+    url: str
+    app: web.Application
+    config: StudioConfig
+
+    @property
+    def studio(self):  # type: ignore[no-untyped-def]
+        from studio.app import STUDIO
+
+        return self.app[STUDIO]
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.key}"}
+
+
+@pytest_asyncio.fixture
+async def running_studio(studio_config: StudioConfig) -> AsyncIterator[RunningStudio]:
+    """The full aiohttp app on a real 127.0.0.1 port, inside the test's event loop."""
+    from studio.app import create_app
+
+    app = create_app(studio_config)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, LOOPBACK, studio_config.port)
+    await site.start()
+    try:
+        yield RunningStudio(f"http://{LOOPBACK}:{studio_config.port}", app, studio_config)
+    finally:
+        await runner.cleanup()
+
+
+@dataclass
+class StudioProcess:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    key: str = TEST_KEY
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def start_studio_process(data_dir: Path, port: int | None = None, *extra: str) -> StudioProcess:
+    """``farmlive up --no-ui`` as a real process; waits for /healthz."""
+    port = port or free_port()
+    log = open(data_dir / f"server-{port}.log", "ab")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "studio.cli", "up", "--no-ui",
+            "--data-dir", str(data_dir), "--host", LOOPBACK, "--port", str(port),
+            "--key", TEST_KEY, *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://{LOOPBACK}:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"studio exited with {process.returncode}: {(data_dir / f'server-{port}.log').read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return StudioProcess(url, data_dir, process)
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("studio did not answer /healthz within 60 s")
+
+
+def stop_studio_process(server: StudioProcess) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture
+def studio_process(data_dir: Path) -> Iterator[StudioProcess]:
+    server = start_studio_process(data_dir)
+    try:
+        yield server
+    finally:
+        stop_studio_process(server)
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """Headless Debian Chromium with a fake camera; never a downloaded browser."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup.sh (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
