@@ -63,6 +63,10 @@ class Studio:
         self.show: Show | None = None
         self.on_air = OnAir()
         self._listeners: list[OnAirListener] = []
+        # Live figures the media path keeps current for the control API:
+        # viewers watching now, and the phone uplink's health.
+        self.viewers_now: int = 0
+        self.stream_health: dict[str, Any] = {"publishing": False, "reconnects": 0}
 
     # -- database -------------------------------------------------------
     def _connection(self) -> sqlite_utils.Database:
