@@ -34,6 +34,11 @@ class StudioConfig:
         return f"{scheme}://{self.host}:{self.port}"
 
     @property
+    def ice_loopback_only(self) -> bool:
+        """A studio bound to loopback offers (and accepts) only loopback ICE candidates."""
+        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+
+    @property
     def recordings_dir(self) -> Path:
         return self.data_dir / "recordings"
 

@@ -37,6 +37,8 @@ CHROMIUM_ARGS = [
     # Keep WebRTC host candidates on loopback and unobfuscated (no mDNS names).
     "--disable-features=WebRtcHideLocalIpsWithMdns",
     "--enforce-webrtc-ip-permission-check=false",
+    # Offer 127.0.0.1 as a host candidate: tests stay on loopback.
+    "--allow-loopback-in-peer-connection",
 ]
 
 
