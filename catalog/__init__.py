@@ -7,11 +7,14 @@ the ``farmlive catalog`` commands are a thin layer over it.
 from catalog.products import Product, UnknownProduct, get_product, list_products, upsert_product
 from catalog.schema import DB_FILENAME, SCHEMA_VERSION, connect, db_path, open_db, transaction
 from catalog.timestamps import now_iso, parse_iso, to_iso, utc_now
+from catalog.validation import ImportResult, RowError, validate_product_rows
 
 __all__ = [
     "DB_FILENAME",
+    "ImportResult",
     "SCHEMA_VERSION",
     "Product",
+    "RowError",
     "UnknownProduct",
     "connect",
     "db_path",
@@ -24,4 +27,5 @@ __all__ = [
     "transaction",
     "upsert_product",
     "utc_now",
+    "validate_product_rows",
 ]
