@@ -1,7 +1,227 @@
-"""Placeholder until this area lands: registers no routes yet."""
+"""The control API under ``/api/``: what the control room (or any script) drives.
 
+Every route needs ``Authorization: Bearer <studio key>``; the key is compared
+in constant time. Errors are JSON ``{"error": ..., "error_zh": ...}`` so the
+control room can show the host the reason in either language.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+import sqlite_utils
 from aiohttp import web
+
+import analytics
+from catalog.products import UnknownProduct
+from catalog.shows import Show, UnknownShow, end_show, get_show
+from studio.app import studio_of
+from studio.state import LAYOUTS, OnAir, Studio
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """An error the caller can fix, with its HTTP status and both languages."""
+
+    def __init__(self, status: int, error: str, error_zh: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.error_zh = error_zh
+        self.extra = extra
+
+    def response(self) -> web.Response:
+        body = {"error": self.error, "error_zh": self.error_zh, **self.extra}
+        headers = {"WWW-Authenticate": 'Bearer realm="farmlive"'} if self.status == 401 else None
+        return web.json_response(body, status=self.status, headers=headers)
+
+
+def authorized(handler: Handler) -> Handler:
+    """Wrap a route: check the studio key, turn :class:`ApiError` into JSON."""
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            _check_key(request, studio_of(request).config.key)
+            return await handler(request)
+        except ApiError as error:
+            return error.response()
+
+    return wrapper
+
+
+def _check_key(request: web.Request, key: str) -> None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), key.encode()
+    ):
+        raise ApiError(401, "studio key required: Authorization: Bearer <key>", "需要工作室密钥（Authorization: Bearer <密钥>）")
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "request body must be JSON", "请求内容必须是 JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object", "请求内容必须是 JSON 对象")
+    return body
+
+
+def _show_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["show_id"])
+    except ValueError:
+        raise ApiError(404, "unknown show", "找不到该场直播") from None
+
+
+def show_json(show: Show | None) -> dict[str, Any] | None:
+    if show is None:
+        return None
+    return {**asdict(show), "live": show.live}
+
+
+def on_air_json(on_air: OnAir) -> dict[str, Any]:
+    return {
+        "sku": on_air.sku,
+        "layout": on_air.layout,
+        "promo": on_air.promo,
+        "link_code": on_air.link_code,
+        "link_url": on_air.link_url,
+        "changed_at": on_air.changed_at,
+    }
+
+
+def validate_promo(raw: Any) -> dict[str, Any] | None:
+    """The promo as the overlay renderer understands it, or a 400 saying why not."""
+    if raw is None or raw == {}:
+        return None
+    if not isinstance(raw, dict):
+        raise ApiError(400, "promo must be an object or null", "促销信息必须是对象或 null")
+    from overlays import Promo
+
+    try:
+        promo = Promo.from_dict(raw)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ApiError(400, f"bad promo: {error}", f"促销信息有误：{error}") from None
+    return promo.to_dict()
+
+
+# -- routes -----------------------------------------------------------------
+@authorized
+async def get_state(request: web.Request) -> web.Response:
+    studio = studio_of(request)
+    stats = await _live_stats(studio)
+    public = studio.config.public_url
+    return web.json_response(
+        {
+            "show": show_json(studio.show),
+            "on_air": on_air_json(studio.on_air),
+            "viewers_now": studio.viewers_now,
+            "stream_health": studio.stream_health,
+            "orders": stats.get("orders", 0),
+            "units": stats.get("units", 0),
+            "revenue": stats.get("revenue", 0.0),
+            "publish_url": f"{public}/publish",
+            "watch_url": f"{public}/watch",
+        }
+    )
+
+
+async def _live_stats(studio: Studio) -> dict[str, Any]:
+    if studio.show is None:
+        return {}
+    return await studio.db(analytics.live_stats, studio.show.id)
+
+
+@authorized
+async def start_show(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    title = body.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise ApiError(400, "title is required", "请填写直播标题")
+    if len(title) > 200:
+        raise ApiError(400, "title is longer than 200 characters", "直播标题不能超过 200 个字符")
+    show = await studio_of(request).start_show(title.strip())
+    return web.json_response(show_json(show), status=201)
+
+
+@authorized
+async def finish_show(request: web.Request) -> web.Response:
+    """End a show. Idempotent: ending an ended show returns it with its first end time."""
+    studio = studio_of(request)
+    show_id = _show_id(request)
+    if studio.show is not None and studio.show.id == show_id:
+        ended = await studio.end_show()
+    else:
+        try:
+            ended = await studio.db(end_show, show_id)
+        except UnknownShow:
+            raise ApiError(404, f"unknown show {show_id}", f"找不到第 {show_id} 场直播") from None
+    return web.json_response(show_json(ended))
+
+
+@authorized
+async def put_overlay(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    if "sku" not in body:
+        raise ApiError(400, 'sku is required (a SKU, or null to clear)', "请提供 sku（商品编号，或 null 表示下屏）")
+    sku = body["sku"]
+    if sku is not None and (not isinstance(sku, str) or not sku.strip()):
+        raise ApiError(400, "sku must be a non-empty string or null", "sku 必须是非空文字或 null")
+    layout = body.get("layout") or "auto"
+    if layout not in LAYOUTS:
+        raise ApiError(
+            400, f"layout must be one of {', '.join(LAYOUTS)}", f"版式只能是 {'、'.join(LAYOUTS)} 之一"
+        )
+    promo = validate_promo(body.get("promo"))
+    try:
+        on_air = await studio_of(request).put_on_air(sku, layout, promo)
+    except UnknownProduct:
+        raise ApiError(404, f"unknown SKU {sku!r}", f"找不到商品 {sku}") from None
+    return web.json_response(on_air_json(on_air))
+
+
+@authorized
+async def show_stats(request: web.Request) -> web.Response:
+    """Cheap live figures; ``?summary=1`` adds the full show summary (reads every event)."""
+    studio = studio_of(request)
+    show_id = _show_id(request)
+    try:
+        show = await studio.db(get_show, show_id)
+    except UnknownShow:
+        raise ApiError(404, f"unknown show {show_id}", f"找不到第 {show_id} 场直播") from None
+    stats = await studio.db(analytics.live_stats, show_id)
+    body: dict[str, Any] = {"show": show_json(show), **stats}
+    if request.query.get("summary") in ("1", "true", "yes"):
+        body["summary"] = await studio.db(_summary, show_id)
+    return web.json_response(body, dumps=_dumps)
+
+
+def _summary(db: sqlite_utils.Database, show_id: int) -> dict[str, Any]:
+    return analytics.show_summary(analytics.load_show(db, show_id))
+
+
+def _dumps(value: Any) -> str:
+    """JSON that also takes pandas/numpy scalars and timestamps (``str`` fallback)."""
+    return json.dumps(value, default=_jsonable, ensure_ascii=False)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def setup_routes(app: web.Application) -> None:
-    return None
+    app.router.add_get("/api/state", get_state)
+    app.router.add_post("/api/shows", start_show)
+    app.router.add_post("/api/shows/{show_id}/end", finish_show)
+    app.router.add_get("/api/shows/{show_id}/stats", show_stats)
+    app.router.add_put("/api/overlay", put_overlay)

@@ -1,0 +1,45 @@
+"""Start the Streamlit control room beside the studio server (``farmlive up``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from studio.config import StudioConfig
+
+APP = Path(__file__).with_name("app.py")
+
+
+def control_room_env(config: StudioConfig) -> dict[str, str]:
+    """The variables :class:`~studio.control_room.settings.RoomSettings` reads.
+
+    The control room runs on this machine, so it reaches the server on loopback
+    even when the server listens on every interface (``--lan``).
+    """
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+    scheme = "https" if config.lan else "http"
+    return {
+        "FARMLIVE_URL": f"{scheme}://{host}:{config.port}",
+        "FARMLIVE_KEY": config.key,
+        "FARMLIVE_DATA_DIR": str(config.data_dir),
+    }
+
+
+def control_room_command(config: StudioConfig) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.port", str(config.ui_port),
+        "--server.address", "0.0.0.0" if config.lan else "127.0.0.1",
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+    ]
+
+
+def start_control_room(config: StudioConfig, **popen: object) -> subprocess.Popen[bytes]:
+    """Run the control room as its own process; the caller terminates it."""
+    env = {**os.environ, **control_room_env(config)}
+    return subprocess.Popen(control_room_command(config), env=env, **popen)  # type: ignore[call-overload]

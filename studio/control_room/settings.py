@@ -1,0 +1,30 @@
+"""Where the control room finds the studio: three environment variables.
+
+``farmlive up`` sets them when it starts the control room beside the server;
+set them yourself to run ``streamlit run studio/control_room/app.py`` alone.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, KEY_FILENAME
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    url: str  # the studio server as the control room process reaches it
+    key: str
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls) -> "RoomSettings":
+        data_dir = Path(os.environ.get("FARMLIVE_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
+        key = os.environ.get("FARMLIVE_KEY", "")
+        key_file = data_dir / KEY_FILENAME
+        if not key and key_file.exists():
+            key = key_file.read_text(encoding="utf-8").strip()
+        url = os.environ.get("FARMLIVE_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
+        return cls(url=url.rstrip("/"), key=key, data_dir=data_dir)
