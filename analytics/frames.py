@@ -1,0 +1,232 @@
+"""One show as pandas DataFrames: the I/O edge every metric starts from.
+
+Metrics are pure functions of a :class:`ShowData`; only :func:`load_show`
+touches SQLite. Tests build a ``ShowData`` by hand with
+:meth:`ShowData.build`, so every metric is checked on exact, hand-computed
+timestamps without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import sqlite_utils
+
+from catalog.shows import Show, get_show
+from catalog.timestamps import to_iso, utc_now
+
+from analytics.attribution import DEFAULT_WINDOW, SALE_STATUSES, attribute_orders
+
+SESSION_COLUMNS = ["id", "viewer_id", "joined_at", "left_at", "last_seen_at", "transport"]
+LINK_EVENT_COLUMNS = ["id", "code", "sku", "at", "kind", "viewer_id"]
+ORDER_COLUMNS = [
+    "id", "show_id", "sku", "quantity", "unit_price", "total", "at", "source",
+    "link_code", "external_id", "status", "buyer_id",
+]
+OVERLAY_COLUMNS = ["id", "at", "sku", "layout", "promo"]
+STREAM_COLUMNS = ["id", "at", "kind", "bitrate_kbps", "fps", "detail"]
+PRODUCT_COLUMNS = ["sku", "name", "name_zh", "price", "currency", "unit"]
+TIME_COLUMNS = ("joined_at", "left_at", "last_seen_at", "at")
+
+Frameish = pd.DataFrame | Iterable[Mapping[str, Any]]
+
+
+def to_utc(values: pd.Series) -> pd.Series:
+    """Stored ISO-8601 text -> tz-aware UTC datetimes (``None`` -> ``NaT``)."""
+    return pd.to_datetime(values, utc=True, format="ISO8601")
+
+
+@dataclass(frozen=True)
+class ShowData:
+    """Everything recorded about one show, as DataFrames with UTC datetimes.
+
+    ``end`` is the show's end, or ``now`` while the show is still live, so a
+    live show's figures are "so far". ``orders`` holds only the sales
+    attributed to this show (see :mod:`analytics.attribution`), with an
+    ``attributed_by`` column (``link``, ``recorded`` or ``window``).
+    """
+
+    show_id: int
+    title: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    live: bool
+    sessions: pd.DataFrame
+    link_events: pd.DataFrame
+    orders: pd.DataFrame
+    overlay_events: pd.DataFrame
+    stream_events: pd.DataFrame
+    products: pd.DataFrame
+
+    @property
+    def duration_s(self) -> float:
+        return max((self.end - self.start) / pd.Timedelta(seconds=1), 0.0)
+
+    def seconds(self, times: pd.Series) -> pd.Series:
+        """Seconds since the show started (float; ``NaT`` -> ``NaN``)."""
+        return (times - self.start) / pd.Timedelta(seconds=1)
+
+    @classmethod
+    def build(
+        cls,
+        show: Show,
+        *,
+        sessions: Frameish = (),
+        link_events: Frameish = (),
+        orders: Frameish = (),
+        overlay_events: Frameish = (),
+        stream_events: Frameish = (),
+        products: Frameish = (),
+        now: str | None = None,
+    ) -> "ShowData":
+        """Normalise rows (dicts or DataFrames of stored text) into a ShowData.
+
+        ``orders`` must already be this show's attributed sales; missing
+        columns are filled with nulls so hand-made test rows stay short.
+        """
+        start = pd.Timestamp(show.started_at).tz_convert("UTC")
+        end_text = show.ended_at or now or to_iso(utc_now())
+        end = max(pd.Timestamp(end_text).tz_convert("UTC"), start)
+        return cls(
+            show_id=show.id,
+            title=show.title,
+            start=start,
+            end=end,
+            live=show.ended_at is None,
+            sessions=_frame(sessions, SESSION_COLUMNS),
+            link_events=_frame(link_events, LINK_EVENT_COLUMNS),
+            orders=_frame(orders, ORDER_COLUMNS + ["attributed_by"]),
+            overlay_events=_frame(overlay_events, OVERLAY_COLUMNS),
+            stream_events=_frame(stream_events, STREAM_COLUMNS),
+            products=_frame(products, PRODUCT_COLUMNS),
+        )
+
+
+def _frame(rows: Frameish, columns: list[str]) -> pd.DataFrame:
+    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = None
+    frame = frame[columns].reset_index(drop=True)
+    for column in TIME_COLUMNS:
+        if column in frame.columns:
+            frame[column] = to_utc(frame[column])
+    for column in ("quantity", "unit_price", "total", "price", "bitrate_kbps", "fps"):
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column]).astype("float64")
+    return frame
+
+
+def _read(db: sqlite_utils.Database, sql: str, params: list[Any], columns: list[str]) -> pd.DataFrame:
+    cursor = db.execute(sql, params)
+    return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+
+
+def load_show(
+    db: sqlite_utils.Database,
+    show_id: int,
+    *,
+    window: timedelta = DEFAULT_WINDOW,
+    now: str | None = None,
+) -> ShowData:
+    """Read one show's sessions, events and attributed orders from SQLite.
+
+    Raises :class:`catalog.shows.UnknownShow` for a show that does not exist.
+    ``now`` (ISO text) pins the end of a live show, for reproducible figures.
+    """
+    show = get_show(db, show_id)
+    sessions = _read(
+        db,
+        f"SELECT {', '.join(SESSION_COLUMNS)} FROM viewer_sessions WHERE show_id = ?",
+        [show_id],
+        SESSION_COLUMNS,
+    )
+    link_events = _read(
+        db,
+        f"SELECT {', '.join(LINK_EVENT_COLUMNS)} FROM link_events WHERE show_id = ? ORDER BY at, id",
+        [show_id],
+        LINK_EVENT_COLUMNS,
+    )
+    overlay_events = _read(
+        db,
+        f"SELECT {', '.join(OVERLAY_COLUMNS)} FROM overlay_events WHERE show_id = ? ORDER BY at, id",
+        [show_id],
+        OVERLAY_COLUMNS,
+    )
+    stream_events = _read(
+        db,
+        f"SELECT {', '.join(STREAM_COLUMNS)} FROM stream_events WHERE show_id = ? ORDER BY at, id",
+        [show_id],
+        STREAM_COLUMNS,
+    )
+    orders = _show_orders(db, show, window=window, now=now)
+    skus = set(overlay_events["sku"].dropna()) | set(orders["sku"]) | set(link_events["sku"].unique())
+    products = _read(
+        db,
+        f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products WHERE sku IN (SELECT value FROM json_each(?))",
+        [pd.Series(sorted(skus), dtype=object).to_json(orient="values")],
+        PRODUCT_COLUMNS,
+    )
+    return ShowData.build(
+        show,
+        sessions=sessions,
+        link_events=link_events,
+        orders=orders,
+        overlay_events=overlay_events,
+        stream_events=stream_events,
+        products=products,
+        now=now,
+    )
+
+
+def _show_orders(
+    db: sqlite_utils.Database, show: Show, *, window: timedelta, now: str | None
+) -> pd.DataFrame:
+    """Candidate orders (recorded, linked, or unlinked in the window), then attribution.
+
+    Unlinked orders in the window may belong to a later show of the same
+    SKU, so the competing shows and their links are loaded too and
+    :func:`attribute_orders` decides.
+    """
+    window_end = to_iso(
+        pd.Timestamp(show.ended_at or now or to_iso(utc_now())).to_pydatetime() + window
+    )
+    orders = _read(
+        db,
+        f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders WHERE show_id = ? "
+        "OR link_code IN (SELECT code FROM links WHERE show_id = ?) "
+        "OR (link_code IS NULL AND show_id IS NULL AND at >= ? AND at <= ?) "
+        "OR (link_code IS NOT NULL AND show_id IS NULL "
+        "    AND link_code NOT IN (SELECT code FROM links) AND at >= ? AND at <= ?)",
+        [show.id, show.id, show.started_at, window_end, show.started_at, window_end],
+        ORDER_COLUMNS,
+    )
+    shows = _read(
+        db,
+        "SELECT id, started_at, ended_at FROM shows WHERE started_at <= ? "
+        "AND (ended_at IS NULL OR ended_at >= ?)",
+        [window_end, _minus(show.started_at, window)],
+        ["id", "started_at", "ended_at"],
+    )
+    links = _read(
+        db,
+        "SELECT code, show_id, sku FROM links WHERE show_id IN (SELECT value FROM json_each(?)) "
+        "OR code IN (SELECT value FROM json_each(?))",
+        [shows["id"].to_json(orient="values"), orders["link_code"].dropna().to_json(orient="values")],
+        ["code", "show_id", "sku"],
+    )
+    attributed = attribute_orders(orders, links, shows, window, now=now)
+    mine = attributed[
+        (attributed["attributed_show_id"] == show.id) & attributed["status"].isin(SALE_STATUSES)
+    ]
+    return mine.drop(columns=["show_id"]).rename(columns={"attributed_show_id": "show_id"})[
+        ORDER_COLUMNS + ["attributed_by"]
+    ]
+
+
+def _minus(iso: str, window: timedelta) -> str:
+    return to_iso(pd.Timestamp(iso).to_pydatetime() - window)

@@ -1,0 +1,290 @@
+"""Show metrics as pure functions of a :class:`~analytics.frames.ShowData`.
+
+Time is handled as float seconds since the show started (``*_s``), which
+keeps every sweep a NumPy operation over sorted arrays instead of a Python
+loop over sessions. Definitions (documented in docs/analytics.md):
+
+* a viewer is a distinct ``viewer_id``; a viewer who rejoins is one viewer;
+* a session runs from ``joined_at`` to ``left_at``; an open session runs to
+  the show's end (``now`` while live); both are clipped to the show;
+* watch time of a viewer is the sum of their clipped session lengths;
+* concurrency counts sessions open at an instant, over ``[join, leave)``;
+* a product is on air from its overlay event until the next overlay event
+  (or the show's end); an event with a null SKU puts nothing on air.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analytics.frames import ShowData
+
+ENGAGED_S = 30.0
+
+
+# -- sessions and watch time ---------------------------------------------------
+def session_spans(data: ShowData) -> pd.DataFrame:
+    """viewer_id, start_s, end_s per session, clipped to the show (end_s >= start_s)."""
+    sessions = data.sessions
+    duration = data.duration_s
+    start = data.seconds(sessions["joined_at"]).clip(0.0, duration)
+    end = data.seconds(sessions["left_at"]).fillna(duration).clip(0.0, duration)
+    return pd.DataFrame(
+        {"viewer_id": sessions["viewer_id"], "start_s": start, "end_s": np.maximum(end, start)}
+    )
+
+
+def watch_times(data: ShowData) -> pd.Series:
+    """Seconds watched per viewer (sum over their sessions), indexed by viewer_id."""
+    spans = session_spans(data)
+    seconds = (spans["end_s"] - spans["start_s"]).groupby(spans["viewer_id"], sort=False).sum()
+    return seconds.rename("watch_s").astype("float64")
+
+
+# -- concurrency -----------------------------------------------------------------
+def concurrency_steps(data: ShowData) -> tuple[np.ndarray, np.ndarray]:
+    """The step function of open sessions: at ``times[i]`` the count becomes ``counts[i]``.
+
+    A sweep over joins (+1) and leaves (-1): summing the changes at each
+    distinct instant first means a leave and a join at the same moment never
+    count the leaving session, and zero-length sessions never count.
+    """
+    spans = session_spans(data)
+    times = np.concatenate([spans["start_s"].to_numpy(), spans["end_s"].to_numpy()])
+    deltas = np.concatenate([np.ones(len(spans), np.int64), -np.ones(len(spans), np.int64)])
+    if not len(times):
+        return np.zeros(1), np.zeros(1, np.int64)
+    order = np.argsort(times, kind="stable")
+    times, deltas = times[order], deltas[order]
+    distinct, first = np.unique(times, return_index=True)
+    counts = np.cumsum(np.add.reduceat(deltas, first))
+    return distinct, counts
+
+
+def peak_concurrent(data: ShowData) -> tuple[int, pd.Timestamp | None]:
+    """The most sessions open at once and the first moment it happened."""
+    times, counts = concurrency_steps(data)
+    peak = int(counts.max(initial=0))
+    if peak == 0:
+        return 0, None
+    return peak, data.start + pd.Timedelta(seconds=float(times[int(np.argmax(counts))]))
+
+
+def concurrency(data: ShowData, freq: str = "10s") -> pd.DataFrame:
+    """time, seconds, viewers: sessions open at each tick from show start to end."""
+    step = pd.Timedelta(freq) / pd.Timedelta(seconds=1)
+    if step <= 0:
+        raise ValueError(f"freq must be positive, got {freq!r}")
+    ticks = np.arange(0.0, data.duration_s + step / 2, step)
+    if not len(ticks) or ticks[-1] < data.duration_s:
+        ticks = np.append(ticks, data.duration_s)
+    times, counts = concurrency_steps(data)
+    index = np.searchsorted(times, ticks, side="right") - 1
+    viewers = np.where(index >= 0, counts[np.clip(index, 0, None)], 0)
+    return pd.DataFrame(
+        {
+            "time": data.start + pd.to_timedelta(ticks, unit="s"),
+            "seconds": ticks,
+            "viewers": viewers.astype("int64"),
+        }
+    )
+
+
+def retention_curve(data: ShowData, step_s: float = 60.0) -> pd.DataFrame:
+    """seconds, minute, viewers, share: viewers who watched at least that long.
+
+    Measured per viewer from their own arrival (a survival curve of watch
+    time), not on the show clock: in a live show people arrive all the time,
+    and on the show clock late arrivals would look like retention. ``share``
+    at 0 s is 1.0 for any show with viewers.
+    """
+    if step_s <= 0:
+        raise ValueError(f"step_s must be positive, got {step_s}")
+    watched = np.sort(watch_times(data).to_numpy())
+    longest = watched[-1] if len(watched) else 0.0
+    ticks = np.arange(0.0, longest + step_s, step_s) if len(watched) else np.zeros(1)
+    still = len(watched) - np.searchsorted(watched, ticks, side="left")
+    share = still / len(watched) if len(watched) else np.zeros(len(ticks))
+    return pd.DataFrame(
+        {"seconds": ticks, "minute": ticks / 60.0, "viewers": still.astype("int64"), "share": share}
+    )
+
+
+# -- products on air -----------------------------------------------------------
+def on_air_intervals(data: ShowData) -> pd.DataFrame:
+    """sku, start_s, end_s, seconds: each overlay event lasts until the next one."""
+    events = data.overlay_events.sort_values("at", kind="stable")
+    start = data.seconds(events["at"]).clip(0.0, data.duration_s).to_numpy()
+    end = np.append(start[1:], data.duration_s) if len(start) else start
+    frame = pd.DataFrame({"sku": events["sku"].to_numpy(), "start_s": start, "end_s": end})
+    frame = frame[frame["sku"].notna() & (frame["end_s"] > frame["start_s"])].reset_index(drop=True)
+    frame["seconds"] = frame["end_s"] - frame["start_s"]
+    return frame
+
+
+def viewers_present(data: ShowData, intervals: pd.DataFrame | None = None) -> pd.Series:
+    """Distinct viewers whose sessions overlap each SKU's on-air time, by SKU.
+
+    One vectorised overlap test per on-air interval (a show has tens of
+    them) over all sessions, OR-ed per SKU, instead of a loop per session.
+    """
+    intervals = on_air_intervals(data) if intervals is None else intervals
+    spans = session_spans(data)
+    codes, _ = pd.factorize(spans["viewer_id"])
+    starts, ends = spans["start_s"].to_numpy(), spans["end_s"].to_numpy()
+    present: dict[str, int] = {}
+    for sku, group in intervals.groupby("sku", sort=True):
+        mask = np.zeros(len(spans), bool)
+        for begin, finish in zip(group["start_s"], group["end_s"]):
+            mask |= (starts < finish) & (ends > begin) & (ends > starts)
+        present[sku] = len(np.unique(codes[mask]))
+    return pd.Series(present, dtype="int64", name="viewers_present")
+
+
+def distinct_people(ids: pd.Series) -> int:
+    """Distinct non-null ids, plus one person per row without an id.
+
+    A scan from a second phone or a platform order may carry no viewer or
+    buyer id; counting each such row as its own person is the upper bound.
+    """
+    return int(ids.dropna().nunique() + ids.isna().sum())
+
+
+def product_table(data: ShowData) -> pd.DataFrame:
+    """One row per product on air, scanned or sold in the show."""
+    intervals = on_air_intervals(data)
+    links, orders = data.link_events, data.orders
+    skus = sorted(set(intervals["sku"]) | set(links["sku"].dropna()) | set(orders["sku"]))
+    table = pd.DataFrame({"sku": pd.Series(skus, dtype=object)}).set_index("sku")
+    names = data.products.drop_duplicates("sku").set_index("sku")
+    table["name"] = names["name"].reindex(table.index).fillna("")
+    table["name_zh"] = names["name_zh"].reindex(table.index).fillna("")
+    table["on_air_s"] = intervals.groupby("sku")["seconds"].sum().reindex(table.index).fillna(0.0)
+    table["viewers_present"] = viewers_present(data, intervals).reindex(table.index).fillna(0).astype("int64")
+    kinds = links.groupby(["sku", "kind"]).size().unstack(fill_value=0)
+    for kind, column in (("scan", "scans"), ("click", "clicks")):
+        counts = kinds[kind] if kind in kinds.columns else pd.Series(dtype="int64")
+        table[column] = counts.reindex(table.index).fillna(0).astype("int64")
+    by_sku = orders.groupby("sku")
+    table["orders"] = by_sku.size().reindex(table.index).fillna(0).astype("int64")
+    table["units"] = by_sku["quantity"].sum().reindex(table.index).fillna(0).astype("int64")
+    table["revenue"] = by_sku["total"].sum().reindex(table.index).fillna(0.0).astype("float64")
+    table["buyers"] = (
+        by_sku["buyer_id"].agg(distinct_people).reindex(table.index).fillna(0).astype("int64")
+    )
+    table["conversion"] = _ratio(table["buyers"], table["viewers_present"])
+    table["revenue_per_on_air_min"] = _ratio(table["revenue"], table["on_air_s"] / 60.0)
+    return table.reset_index()
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    """numerator / denominator, 0.0 where the denominator is 0."""
+    safe = denominator.where(denominator != 0)
+    return (numerator / safe).fillna(0.0).astype("float64")
+
+
+# -- funnel and totals -----------------------------------------------------------
+def funnel(data: ShowData) -> pd.DataFrame:
+    """stage, viewers, share_of_previous, share_of_viewers.
+
+    viewers -> engaged (watched >= 30 s) -> scanned or clicked -> ordered.
+    Each stage counts distinct people on its own: a scan from a second phone
+    or a platform order belongs to its stage even without a session, so a
+    share can exceed 1 when such people outnumber the previous stage.
+    """
+    watched = watch_times(data)
+    counts = [
+        len(watched),
+        int((watched >= ENGAGED_S).sum()),
+        distinct_people(data.link_events["viewer_id"]),
+        distinct_people(data.orders["buyer_id"]),
+    ]
+    values = pd.Series(counts, dtype="float64")
+    return pd.DataFrame(
+        {
+            "stage": ["viewers", "engaged", "scanned_or_clicked", "ordered"],
+            "viewers": counts,
+            "share_of_previous": _ratio(values, values.shift(1).fillna(values.iloc[0])),
+            "share_of_viewers": _ratio(values, pd.Series([values.iloc[0]] * 4)),
+        }
+    )
+
+
+def show_summary(data: ShowData) -> dict[str, Any]:
+    """Headline figures of a show (so far, while it is live)."""
+    watched = watch_times(data)
+    peak, peak_at = peak_concurrent(data)
+    orders = data.orders
+    viewers = len(watched)
+    gmv = float(orders["total"].sum())
+    buyers = distinct_people(orders["buyer_id"])
+    kinds = data.link_events["kind"]
+    return {
+        "show_id": data.show_id,
+        "title": data.title,
+        "started_at": data.start,
+        "ended_at": None if data.live else data.end,
+        "live": data.live,
+        "duration_s": data.duration_s,
+        "unique_viewers": viewers,
+        "sessions": len(data.sessions),
+        "peak_concurrent": peak,
+        "peak_at": peak_at,
+        "avg_watch_s": float(watched.mean()) if viewers else 0.0,
+        "median_watch_s": float(watched.median()) if viewers else 0.0,
+        "engaged_viewers": int((watched >= ENGAGED_S).sum()),
+        "scans": int((kinds == "scan").sum()),
+        "clicks": int((kinds == "click").sum()),
+        "orders": len(orders),
+        "units": int(orders["quantity"].sum()),
+        "gmv": gmv,
+        "buyers": buyers,
+        "revenue_per_viewer": gmv / viewers if viewers else 0.0,
+        "gpm": gmv / viewers * 1000 if viewers else 0.0,
+        "conversion": buyers / viewers if viewers else 0.0,
+        "reconnects": int((data.stream_events["kind"] == "disconnect").sum()),
+    }
+
+
+def timeline_figure_data(data: ShowData, freq: str = "10s") -> dict[str, pd.DataFrame]:
+    """The frames of one show timeline chart, all on the same UTC time axis.
+
+    ``concurrency`` (time, viewers), ``pins`` (sku, name, start, end: what
+    was on air), ``orders`` (time, sku, quantity, total) and ``stream``
+    (time, kind, bitrate_kbps, fps; disconnects marked by kind).
+    """
+    intervals = on_air_intervals(data)
+    names = data.products.drop_duplicates("sku").set_index("sku")["name"]
+    pins = pd.DataFrame(
+        {
+            "sku": intervals["sku"],
+            "name": intervals["sku"].map(names).fillna(intervals["sku"]),
+            "start": data.start + pd.to_timedelta(intervals["start_s"], unit="s"),
+            "end": data.start + pd.to_timedelta(intervals["end_s"], unit="s"),
+        }
+    )
+    orders = data.orders.sort_values("at", kind="stable")
+    stream = data.stream_events.sort_values("at", kind="stable")
+    return {
+        "concurrency": concurrency(data, freq)[["time", "viewers"]],
+        "pins": pins,
+        "orders": pd.DataFrame(
+            {
+                "time": orders["at"],
+                "sku": orders["sku"],
+                "quantity": orders["quantity"],
+                "total": orders["total"],
+            }
+        ).reset_index(drop=True),
+        "stream": pd.DataFrame(
+            {
+                "time": stream["at"],
+                "kind": stream["kind"],
+                "bitrate_kbps": stream["bitrate_kbps"],
+                "fps": stream["fps"],
+            }
+        ).reset_index(drop=True),
+    }
