@@ -17,8 +17,11 @@ import sqlite_utils
 from aiohttp import web
 
 import analytics
-from catalog.products import UnknownProduct
+from catalog.csvio import save_products
+from catalog.products import Product, UnknownProduct
+from catalog.schema import transaction
 from catalog.shows import Show, UnknownShow, end_show, get_show
+from catalog.validation import COLUMNS, RowError, validate_product_rows
 from studio.app import studio_of
 from studio.state import LAYOUTS, OnAir, Studio
 
@@ -102,7 +105,7 @@ def validate_promo(raw: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(raw, dict):
         raise ApiError(400, "promo must be an object or null", "促销信息必须是对象或 null")
-    from overlays import Promo
+    from overlays.promo import Promo
 
     try:
         promo = Promo.from_dict(raw)
@@ -202,6 +205,56 @@ async def show_stats(request: web.Request) -> web.Response:
     return web.json_response(body, dumps=_dumps)
 
 
+@authorized
+async def put_products(request: web.Request) -> web.Response:
+    """Save catalog edits: all rows valid, or nothing written and every row error listed.
+
+    Body: ``{"products": [{"row": 3, "values": {...}, "fields": ["price"]}]}``.
+    ``values`` is a full product row (checked by the same rules as CSV import);
+    ``fields`` limits what changes on an existing product, so an edit of the
+    price does not put back a stock figure that orders have lowered since.
+    ``row`` is the number the editor shows, used in error messages.
+    """
+    body = await _json_object(request)
+    items = body.get("products")
+    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("values"), dict) for i in items):
+        raise ApiError(400, 'products must be a list of {"values": {...}}', "products 必须是商品列表")
+    rows = [item.get("row", index + 1) for index, item in enumerate(items)]
+    products, errors = validate_product_rows([item["values"] for item in items], first_row=0)
+    if errors:
+        located = [RowError(rows[e.row] if 0 <= e.row < len(rows) else e.row, e.field, e.message, e.hint_zh) for e in errors]
+        raise ApiError(
+            400,
+            f"nothing saved: {len(errors)} problem(s) to fix",
+            f"未保存：有 {len(errors)} 处需要修改",
+            errors=[asdict(e) | {"text": str(e)} for e in located],
+        )
+    fields = {str(item["values"].get("sku", "")).strip(): _fields(item) for item in items}
+    studio = studio_of(request)
+    created, updated = await studio.db(_save, products, fields)
+    if studio.on_air.sku in fields:
+        await studio.refresh_on_air()  # the card on air shows price and stock
+    return web.json_response({"created": created, "updated": updated})
+
+
+def _fields(item: dict[str, Any]) -> list[str]:
+    fields = item.get("fields")
+    if fields is None:
+        return list(COLUMNS)
+    if not isinstance(fields, list) or not set(fields) <= set(COLUMNS):
+        raise ApiError(400, f"fields must list product columns: {', '.join(COLUMNS)}", "fields 只能包含商品字段名")
+    return fields
+
+
+def _save(db: sqlite_utils.Database, products: list[Product], fields: dict[str, list[str]]) -> tuple[int, int]:
+    created = updated = 0
+    with transaction(db):
+        for product in products:
+            new, changed = save_products(db, [product], fields[product.sku])
+            created, updated = created + new, updated + changed
+    return created, updated
+
+
 def _summary(db: sqlite_utils.Database, show_id: int) -> dict[str, Any]:
     return analytics.show_summary(analytics.load_show(db, show_id))
 
@@ -225,3 +278,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/shows/{show_id}/end", finish_show)
     app.router.add_get("/api/shows/{show_id}/stats", show_stats)
     app.router.add_put("/api/overlay", put_overlay)
+    app.router.add_put("/api/products", put_products)

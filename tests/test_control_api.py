@@ -45,6 +45,7 @@ async def call(
         ("POST", "/api/shows/1/end"),
         ("PUT", "/api/overlay"),
         ("GET", "/api/shows/1/stats"),
+        ("PUT", "/api/products"),
     ],
 )
 @pytest.mark.parametrize(
@@ -189,10 +190,83 @@ async def test_state_and_stats_count_orders_and_viewers(running_studio, products
     assert stats["show"]["id"] == show["id"]
     assert stats["orders"] == 2 and stats["revenue"] == pytest.approx(236.0)
     assert stats["viewers_now"] == 1
-    assert [o["quantity"] for o in stats["last_orders"]] == [3, 1]  # newest first
+    assert [o["quantity"] for o in stats["recent_orders"]] == [3, 1]  # newest first
     assert "summary" not in stats
 
     status, full, _ = await call(running_studio, "GET", f"/api/shows/{show['id']}/stats?summary=1")
     assert status == 200
     assert full["summary"]["unique_viewers"] == 2
     assert full["summary"]["orders"] == 2 and full["summary"]["gmv"] == pytest.approx(236.0)
+
+
+async def test_overlay_promo_is_validated_and_normalised(running_studio, products):
+    await call(running_studio, "POST", "/api/shows", {"title": "Harvest"})
+    promo = {"kind": "countdown", "ends_at": "2030-01-01T10:00:00+08:00", "text_zh": "限时秒杀"}
+    status, on_air, _ = await call(running_studio, "PUT", "/api/overlay", {"sku": "ORANGE-5KG", "promo": promo})
+    assert status == 200
+    assert on_air["promo"] == {"kind": "countdown", "ends_at": "2030-01-01T02:00:00.000Z", "text_zh": "限时秒杀"}
+    stored = products.execute("SELECT promo FROM overlay_events").fetchone()[0]
+    assert json.loads(stored) == on_air["promo"]
+
+    for bad, word in (
+        ({"kind": "countdown"}, "ends_at"),
+        ({"kind": "coupon"}, "code"),
+        ({"kind": "discount"}, "kind"),
+        ({"kind": "sold_out", "colour": "red"}, "colour"),
+    ):
+        status, body, _ = await call(running_studio, "PUT", "/api/overlay", {"sku": "TEA-250G", "promo": bad})
+        assert status == 400 and word in body["error"], body
+    assert running_studio.studio.on_air.sku == "ORANGE-5KG"
+
+
+def product_row(db, sku: str) -> dict[str, Any]:
+    return dict(next(db.query("SELECT * FROM products WHERE sku = ?", [sku])))
+
+
+async def test_products_save_only_the_edited_fields(running_studio, products):
+    db = products
+    await call(running_studio, "PUT", "/api/overlay", {"sku": "ORANGE-5KG"})
+    version = running_studio.studio.on_air.version
+    db.execute("UPDATE products SET stock = 37 WHERE sku = 'ORANGE-5KG'")  # orders since the editor loaded
+    edited = {**ORANGE.to_row(), "price": 55.5}  # the editor still shows stock 40
+    new = {"sku": "HONEY-500G", "name": "Wild honey", "name_zh": "土蜂蜜", "price": "88", "stock": 12}
+    status, body, _ = await call(
+        running_studio,
+        "PUT",
+        "/api/products",
+        {"products": [{"row": 1, "values": edited, "fields": ["price"]}, {"row": 3, "values": new}]},
+    )
+    assert status == 200, body
+    assert body == {"created": 1, "updated": 1}
+    assert product_row(db, "ORANGE-5KG")["price"] == 55.5
+    assert product_row(db, "ORANGE-5KG")["stock"] == 37  # not put back to 40
+    assert product_row(db, "HONEY-500G")["name_zh"] == "土蜂蜜"
+    assert running_studio.studio.on_air.version > version  # the card on air re-renders
+
+
+async def test_products_with_a_bad_row_save_nothing(running_studio, products):
+    db = products
+    before = list(db.query("SELECT * FROM products ORDER BY sku"))
+    good = {**TEA.to_row(), "price": 99}
+    bad = {"sku": "EGG-30", "name": "Free-range eggs", "price": "-3", "stock": "lots"}
+    status, body, _ = await call(
+        running_studio,
+        "PUT",
+        "/api/products",
+        {"products": [{"row": 2, "values": good, "fields": ["price"]}, {"row": 5, "values": bad}]},
+    )
+    assert status == 400
+    assert "nothing saved" in body["error"] and body["error_zh"]
+    assert {(e["row"], e["field"]) for e in body["errors"]} == {(5, "price"), (5, "stock")}
+    assert all(e["hint_zh"] and e["text"].startswith("row 5") for e in body["errors"])
+    assert list(db.query("SELECT * FROM products ORDER BY sku")) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"products": "ORANGE"}, {"products": [{"sku": "X"}]}, {"products": [{"values": {**TEA.to_row()}, "fields": ["colour"]}]}],
+)
+async def test_malformed_product_requests_are_400(running_studio, products, body):
+    status, answer, _ = await call(running_studio, "PUT", "/api/products", body)
+    assert status == 400 and answer["error"] and answer["error_zh"]
+    assert product_row(products, "TEA-250G")["price"] == 128.0
