@@ -74,13 +74,15 @@ def peak_concurrent(data: ShowData) -> tuple[int, pd.Timestamp | None]:
 
 
 def concurrency(data: ShowData, freq: str = "10s") -> pd.DataFrame:
-    """time, seconds, viewers: sessions open at each tick from show start to end."""
+    """time, seconds, viewers: sessions open at each tick from the show's start.
+
+    Ticks stop before the end instant, where every session has closed: a
+    live show's curve must not dive to zero at "now".
+    """
     step = pd.Timedelta(freq) / pd.Timedelta(seconds=1)
     if step <= 0:
         raise ValueError(f"freq must be positive, got {freq!r}")
-    ticks = np.arange(0.0, data.duration_s + step / 2, step)
-    if not len(ticks) or ticks[-1] < data.duration_s:
-        ticks = np.append(ticks, data.duration_s)
+    ticks = np.arange(0.0, max(data.duration_s, step / 2), step)
     times, counts = concurrency_steps(data)
     index = np.searchsorted(times, ticks, side="right") - 1
     viewers = np.where(index >= 0, counts[np.clip(index, 0, None)], 0)
