@@ -1,7 +1,320 @@
-"""Placeholder until this area lands: registers no routes yet."""
+"""Buy links and the built-in order page: the end of the QR code on the video.
 
+``GET /b/{code}`` is what every on-air QR encodes: it records the scan (or the
+watch page's buy-button click) before answering, so attribution survives even
+when the buyer then leaves for another shop. Products without their own shop
+link are sold on ``/order/{code}``, a phone-first bilingual form whose orders
+go through :func:`catalog.orders.place_order` on the studio's database thread.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import sqlite_utils
 from aiohttp import web
+
+from analytics import events
+from catalog.orders import MAX_QUANTITY, InvalidOrder, NotOnSale, Order, OutOfStock, place_order
+from catalog.products import Product, UnknownProduct, get_product
+from catalog.shows import Link, UnknownLink, resolve_link
+from studio.app import studio_of
+
+VIEWER_COOKIE = "fl_viewer"
+VIEWER_COOKIE_MAX_AGE = 365 * 24 * 3600
+VIEWER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+IMAGE_NAME = re.compile(r"^[\w][\w.-]{0,127}\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
+IMAGES_PREFIX = "images/"
+TEMPLATES = Path(__file__).parent / "pages" / "shop"
+FORM_FIELDS = ("quantity", "name", "phone", "address")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a buy link sells: the link and the product as it is now."""
+
+    link: Link
+    product: Product
+
+
+# -- database work (runs on the studio's DB thread) ------------------------
+
+def listing(db: sqlite_utils.Database, code: str) -> Listing:
+    link = resolve_link(db, code)
+    return Listing(link, get_product(db, link.sku))
+
+
+def record_visit(db: sqlite_utils.Database, code: str, kind: events.LinkEventKind, viewer_id: str) -> Listing:
+    """Resolve a buy link and record the scan/click; committed before the caller redirects."""
+    found = listing(db, code)
+    events.record_link_event(db, found.link.show_id, found.link.code, found.link.sku, kind, viewer_id)
+    return found
+
+
+# -- viewer identity -------------------------------------------------------
+
+def viewer_id_of(request: web.Request) -> tuple[str, bool]:
+    """The anonymous ``fl_viewer`` cookie, or a fresh id; ``(id, is_new)``."""
+    cookie = request.cookies.get(VIEWER_COOKIE, "")
+    if VIEWER_ID.match(cookie):
+        return cookie, False
+    return secrets.token_urlsafe(12), True
+
+
+def remember_viewer(response: web.StreamResponse, viewer_id: str, is_new: bool) -> web.StreamResponse:
+    if is_new:
+        response.set_cookie(
+            VIEWER_COOKIE, viewer_id, max_age=VIEWER_COOKIE_MAX_AGE, path="/", samesite="Lax"
+        )
+    return response
+
+
+# -- routes ----------------------------------------------------------------
+
+async def buy_link(request: web.Request) -> web.StreamResponse:
+    """Record the scan or click, then send the buyer to the shop that sells the product."""
+    studio = studio_of(request)
+    kind: events.LinkEventKind = "click" if request.query.get("via") == "click" else "scan"
+    viewer_id, is_new = viewer_id_of(request)
+    try:
+        found = await studio.db(record_visit, request.match_info["code"], kind, viewer_id)
+    except UnknownLink:
+        return unknown_link_page()
+    target = found.product.buy_url or found.link.target_url or f"/order/{found.link.code}"
+    response = web.HTTPFound(target, headers={"Cache-Control": "no-store"})
+    return remember_viewer(response, viewer_id, is_new)
+
+
+async def order_page(request: web.Request) -> web.StreamResponse:
+    studio = studio_of(request)
+    try:
+        found = await studio.db(listing, request.match_info["code"])
+    except UnknownLink:
+        return unknown_link_page()
+    if not found.product.active:
+        return not_on_sale_page(found.product)
+    viewer_id, is_new = viewer_id_of(request)
+    return remember_viewer(render_order_form(found), viewer_id, is_new)
+
+
+async def submit_order(request: web.Request) -> web.StreamResponse:
+    studio = studio_of(request)
+    as_json = wants_json(request)
+    try:
+        form = await read_order_form(request)
+    except ValueError as error:
+        return json_response({"error": "bad_request", "message": str(error)}, status=400)
+    code = request.match_info["code"]
+    try:
+        found = await studio.db(listing, code)
+    except UnknownLink:
+        return json_error(404, "unknown_link", "Unknown buy link / 链接无效") if as_json else unknown_link_page()
+    viewer_id, is_new = viewer_id_of(request)
+    try:
+        order = await studio.db(
+            place_order,
+            sku=found.product.sku,
+            quantity=form.get("quantity"),
+            customer_name=form.get("name"),
+            phone=form.get("phone"),
+            address=form.get("address"),
+            show_id=found.link.show_id,
+            link_code=found.link.code,
+            viewer_id=viewer_id,
+        )
+    except InvalidOrder as error:
+        if as_json:
+            return json_response({"error": "invalid", "errors": error.errors}, status=400)
+        return render_order_form(found, form, error.errors, status=400)
+    except OutOfStock as error:
+        message = stock_message(error)
+        if as_json:
+            return json_response(
+                {"error": "out_of_stock", "available": error.available, "requested": error.requested, "message": message},
+                status=409,
+            )
+        fresh = Listing(found.link, await studio.db(get_product, found.product.sku))
+        return render_order_form(fresh, form, {}, status=409, alert=message)
+    except (NotOnSale, UnknownProduct):
+        if as_json:
+            return json_error(410, "not_on_sale", "This product is no longer on sale / 该商品已下架")
+        return not_on_sale_page(found.product)
+    if studio.on_air.sku == order.sku:
+        await studio.refresh_on_air()  # the card on the video shows the stock left
+    if as_json:
+        response: web.StreamResponse = json_response(order.to_json(), status=201)
+    else:
+        response = render_confirmation(order, found.product)
+    return remember_viewer(response, viewer_id, is_new)
+
+
+async def product_image(request: web.Request) -> web.StreamResponse:
+    """Product pictures from ``DATA_DIR/images``; only plain file names, never a path."""
+    name = request.match_info["name"]
+    if not IMAGE_NAME.match(name):
+        raise web.HTTPNotFound()
+    folder = (studio_of(request).config.data_dir / "images").resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
 
 
 def setup_routes(app: web.Application) -> None:
-    return None
+    app.router.add_get("/b/{code}", buy_link)
+    app.router.add_get("/order/{code}", order_page)
+    app.router.add_post("/order/{code}", submit_order)
+    app.router.add_get("/images/{name}", product_image)
+
+
+# -- request helpers -------------------------------------------------------
+
+def wants_json(request: web.Request) -> bool:
+    return "application/json" in request.headers.get("Accept", "") or request.content_type == "application/json"
+
+
+async def read_order_form(request: web.Request) -> dict[str, str]:
+    """The order fields from a form post or a JSON body; ``ValueError`` on an unreadable body."""
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"body is not valid JSON: {error}") from None
+        if not isinstance(body, dict):
+            raise ValueError("body must be a JSON object with quantity, name, phone and address")
+    else:
+        body = dict(await request.post())
+    return {field: _form_value(body.get(field)) for field in FORM_FIELDS}
+
+
+def _form_value(value: Any) -> str:
+    if value is None or isinstance(value, (dict, list)) or hasattr(value, "file"):
+        return ""
+    return str(value)
+
+
+def json_response(data: Any, *, status: int = 200) -> web.Response:
+    """JSON with Chinese left readable (not ``\\u`` escaped) for people reading API answers."""
+    return web.json_response(data, status=status, dumps=lambda obj: json.dumps(obj, ensure_ascii=False))
+
+
+def json_error(status: int, error: str, message: str) -> web.Response:
+    return json_response({"error": error, "message": message}, status=status)
+
+
+def stock_message(error: OutOfStock) -> str:
+    if error.available == 0:
+        return "Sold out, sorry! / 抱歉，已售罄"
+    return (
+        f"Only {error.available} left, you asked for {error.requested}: lower the quantity and try again. / "
+        f"库存仅剩 {error.available} 件，请减少数量后重试"
+    )
+
+
+# -- pages -----------------------------------------------------------------
+
+def template(name: str) -> Template:
+    return Template((TEMPLATES / f"{name}.html").read_text(encoding="utf-8"))
+
+
+def html_page(title: str, body: str, *, status: int = 200) -> web.Response:
+    text = template("base").substitute(title=escape(title), body=body)
+    return web.Response(text=text, status=status, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+def message_page(status: int, heading: str, text: str, text_zh: str) -> web.Response:
+    body = template("message").substitute(heading=escape(heading), text=escape(text), text_zh=escape(text_zh))
+    return html_page(heading, body, status=status)
+
+
+def unknown_link_page() -> web.Response:
+    return message_page(
+        404,
+        "Link not found 链接无效",
+        "This buy link does not exist. Scan the QR code on the live video again.",
+        "该购买链接不存在，请重新扫描直播画面上的二维码。",
+    )
+
+
+def not_on_sale_page(product: Product) -> web.Response:
+    return message_page(
+        410,
+        "No longer on sale 商品已下架",
+        f"{product.name} is no longer on sale. Watch the live show for what the farm sells today.",
+        f"{product.name_zh or product.name} 已下架，请回到直播间看看今天的其他农产品。",
+    )
+
+
+def money(amount: float, currency: str) -> str:
+    symbol = "¥" if currency == "CNY" else f"{currency} "
+    return f"{symbol}{amount:,.2f}"
+
+
+def product_section(product: Product) -> str:
+    image = ""
+    if product.image and product.image.startswith(IMAGES_PREFIX) and IMAGE_NAME.match(product.image[len(IMAGES_PREFIX):]):
+        image = f'<img src="/{escape(product.image)}" alt="{escape(product.name)}">'
+    return template("product").substitute(
+        image=image,
+        name=escape(product.name),
+        name_zh=escape(product.name_zh),
+        price=escape(money(product.price, product.currency)) + (f" / {escape(product.unit)}" if product.unit else ""),
+        unit=escape(product.unit or "-"),
+        origin=escape(product.origin or "-"),
+        stock=product.stock,
+        description=escape(product.description),
+    )
+
+
+def render_order_form(
+    found: Listing,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    *,
+    status: int = 200,
+    alert: str = "",
+) -> web.Response:
+    """The order form; after a refusal it comes back with the buyer's entries and what to fix."""
+    values = values or {}
+    errors = errors or {}
+    product = found.product
+    sold_out = product.stock <= 0
+    if sold_out and not alert:
+        alert = "Sold out, sorry! / 抱歉，已售罄"
+    if errors and not alert:
+        alert = "Please check the fields marked below. / 请检查下方标红的内容。"
+    fields: dict[str, str] = {}
+    for field in FORM_FIELDS:
+        fields[field] = escape(values.get(field, "1" if field == "quantity" else ""))
+        fields[f"{field}_class"] = "invalid" if field in errors else ""
+        fields[f"{field}_error"] = f'<p class="error" id="{field}-error">{escape(errors[field])}</p>' if field in errors else ""
+    body = template("order").substitute(
+        alert=f'<div class="alert{" bad" if errors else ""}" role="alert">{escape(alert)}</div>' if alert else "",
+        product=product_section(product),
+        action=f"/order/{escape(found.link.code)}",
+        max_quantity=min(MAX_QUANTITY, max(product.stock, 1)),
+        disabled="disabled" if sold_out else "",
+        button="Sold out 已售罄" if sold_out else "Buy now 立即下单",
+        **fields,
+    )
+    return html_page(f"{product.name} {product.name_zh} · order 下单", body, status=status)
+
+
+def render_confirmation(order: Order, product: Product) -> web.Response:
+    body = template("done").substitute(
+        number=escape(order.number),
+        quantity=order.quantity,
+        name=escape(product.name),
+        name_zh=escape(product.name_zh),
+        total=escape(money(order.total, product.currency)),
+        phone=escape(order.phone or ""),
+        address=escape(order.address or ""),
+    )
+    return html_page(f"Order {order.number} 下单成功", body, status=201)
