@@ -1,0 +1,366 @@
+"""The show pipeline: phone frames -> overlay -> encode ONCE -> every viewer and the recorder.
+
+One output clock ticks at ``fps`` whether or not a phone is publishing; each
+tick takes the newest camera frame (or the hold slate when the phone is
+away), scales it into I420, blends the product card and QR in place, and
+encodes it on a single media thread. The resulting ``av.Packet`` objects are
+offered, unchanged, to every viewer's bounded queue and muxed into the
+recording. Viewers therefore cost packetization only, and never go dark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamTrack
+from av.video.frame import VideoFrame
+
+import catalog
+from analytics import events
+from overlays import Compositor, OverlaySpec, Promo, render_slate
+from studio.media.audio import ShowAudio
+from studio.media.encoder import VIDEO_TIME_BASE, H264Encoder, H264Settings
+from studio.media.fanout import Fanout, ViewerFeed
+from studio.media.frames import bgr_to_i420, fit_into_i420, output_size
+from studio.media.ingest import LatestFrame
+from studio.media.recorder import Recorder
+
+if TYPE_CHECKING:
+    from studio.state import OnAir, Studio
+
+log = logging.getLogger(__name__)
+
+#: No camera frame for this long means the phone is gone: show the hold slate.
+STALE_AFTER = 1.5
+#: At most one forced keyframe per this many seconds, however many viewers join or ask.
+KEYFRAME_INTERVAL = 0.5
+#: How often stream_health is refreshed, and how often a stats event is stored.
+HEALTH_EVERY = 1.0
+STATS_EVENT_EVERY = 10.0
+
+
+class SlateCache:
+    """The hold slate's background in I420, rendered once per layout and size.
+
+    The product card, QR and promo are blended on top by the same compositor
+    as live frames, so a countdown keeps ticking and a product switch shows
+    on the slate as fast as on camera.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[str, int, int] | None = None
+        self._i420: np.ndarray | None = None
+
+    def frame(self, layout: str, width: int, height: int) -> np.ndarray:
+        key = (layout, width, height)
+        if self._i420 is None or self._key != key:
+            background = OverlaySpec(product=None, link_url=None, layout=layout)
+            self._i420 = bgr_to_i420(render_slate(background, width, height))
+            self._key = key
+        return self._i420.copy()
+
+
+class ShowPipeline:
+    """Ingest, compose, encode once, fan out, record. See the module docstring."""
+
+    def __init__(
+        self,
+        studio: "Studio",
+        *,
+        width: int = 1280,
+        height: int = 720,
+        fps: int = 30,
+        settings: H264Settings | None = None,
+        record: bool = True,
+    ) -> None:
+        self.studio = studio
+        self.width, self.height, self.fps = width, height, fps
+        self.size = output_size(width, height, width, height)
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="farmlive-media"
+        )
+        self._encoder = H264Encoder(settings or H264Settings(fps=fps))
+        self._compositor = Compositor()
+        self._slate = SlateCache()
+        self._layout = "auto"
+        self._fanout = Fanout()
+        self._audio = ShowAudio(self._send_audio)
+        self._recorder = Recorder(studio.config.recordings_dir) if record else None
+        self._ingest: LatestFrame | None = None
+        self._clock_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._unsubscribe: Any = None
+        self._applied_version = -1
+        self._started_at = 0.0
+        self._keyframe_wanted_at: float | None = None
+        self._last_forced = -1e9
+        self._publishers = 0
+        self._last_health = 0.0
+        self._last_stats_event = 0.0
+        self._out_times: deque[float] = deque(maxlen=4 * fps)
+        # Counters reported by stats().
+        self.frames_out = 0
+        self.slate_frames = 0
+        self.dropped_frames = 0
+        self.keyframes_forced = 0
+        self.reconnects = 0
+
+    # -- lifecycle ------------------------------------------------------
+    async def start(self) -> None:
+        if self._clock_task is not None:
+            return
+        self._started_at = time.monotonic()
+        self._unsubscribe = self.studio.add_listener(self._on_air_changed)
+        await self._apply_on_air(self.studio.on_air)
+        self._audio.start()
+        self._clock_task = asyncio.ensure_future(self._run_clock())
+        self._update_health(time.monotonic())
+
+    async def stop(self) -> None:
+        if self._clock_task is None:
+            return
+        self._clock_task.cancel()
+        await asyncio.gather(self._clock_task, return_exceptions=True)
+        self._clock_task = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._audio.stop()
+        if self._ingest is not None:
+            self._ingest.stop()
+            self._ingest = None
+        self._fanout.stop()
+        self._update_viewers()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._recorder is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._recorder.end)
+        self._executor.shutdown(wait=True)
+        self.studio.stream_health.update(publishing=False)
+
+    # -- publisher ------------------------------------------------------
+    def attach_publisher(self, video: MediaStreamTrack, audio: MediaStreamTrack | None = None) -> None:
+        """The phone's tracks go on air; a previous publisher (the same phone reconnecting) is replaced."""
+        if self._ingest is not None:
+            self._ingest.stop()
+        if self._publishers:
+            self.reconnects += 1
+        self._publishers += 1
+        self._ingest = LatestFrame(video, self.detach_publisher)
+        self._ingest.start()
+        if audio is not None:
+            self._audio.attach(audio)
+        else:
+            self._audio.detach()
+        self.request_keyframe()
+        self._record_stream_event("connect", detail=f"publisher #{self._publishers}")
+        self._update_health(time.monotonic())
+
+    def detach_publisher(self, video: MediaStreamTrack) -> None:
+        """That publisher is gone: hold slate until one attaches again."""
+        if self._ingest is None or self._ingest.track is not video:
+            return  # already replaced by a newer publisher
+        self._ingest.stop()
+        self._ingest = None
+        self._audio.detach()
+        self._record_stream_event("disconnect")
+        self._update_health(time.monotonic())
+
+    @property
+    def publishing(self) -> bool:
+        return self._ingest is not None
+
+    # -- viewers --------------------------------------------------------
+    def add_viewer(self) -> ViewerFeed:
+        """A new viewer's tracks; it starts on a keyframe forced for it (rate-limited)."""
+        feed = ViewerFeed(self.request_keyframe)
+        self._fanout.add(feed)
+        self.request_keyframe()
+        self._update_viewers()
+        return feed
+
+    def remove_viewer(self, feed: ViewerFeed) -> None:
+        self._fanout.remove(feed)
+        self._update_viewers()
+
+    def request_keyframe(self) -> None:
+        """Ask for a keyframe; several requests within :data:`KEYFRAME_INTERVAL` give one."""
+        if self._keyframe_wanted_at is None:
+            self._keyframe_wanted_at = time.monotonic()
+
+    def _take_keyframe(self, now: float) -> bool:
+        if self._keyframe_wanted_at is None or now - self._last_forced < KEYFRAME_INTERVAL:
+            return False
+        self._keyframe_wanted_at = None
+        self._last_forced = now
+        self.keyframes_forced += 1
+        return True
+
+    def _update_viewers(self) -> None:
+        self.studio.viewers_now = len(self._fanout)
+
+    # -- overlay --------------------------------------------------------
+    def _on_air_changed(self, on_air: "OnAir") -> None:
+        self._spawn(self._apply_on_air(on_air))
+
+    async def _apply_on_air(self, on_air: "OnAir") -> None:
+        product = None
+        if on_air.sku is not None:
+            try:
+                product = await self.studio.db(catalog.get_product, on_air.sku)
+            except catalog.UnknownProduct:
+                log.warning("product %s on air is no longer in the catalog", on_air.sku)
+        promo = None
+        if on_air.promo:
+            try:
+                promo = Promo.from_dict(on_air.promo)
+            except (TypeError, ValueError) as error:
+                log.warning("ignoring promo %r: %s", on_air.promo, error)
+        if on_air.version < self._applied_version:
+            return  # a newer change was applied while we read the product
+        self._applied_version = on_air.version
+        spec = OverlaySpec(
+            product=product,
+            link_url=on_air.link_url,
+            layout=on_air.layout,
+            promo=promo,
+            image_root=self.studio.config.data_dir,
+        )
+        self._layout = on_air.layout
+        # Cheap and thread-safe; the next composed frame renders it.
+        self._compositor.set_spec(spec)
+
+    # -- the output clock -----------------------------------------------
+    async def _run_clock(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = 1.0 / self.fps
+        next_tick = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now < next_tick:
+                await asyncio.sleep(next_tick - now)
+            elif now - next_tick >= interval:
+                # Encoding or the loop fell behind: skip the missed ticks rather than burst.
+                missed = int((now - next_tick) / interval)
+                self.dropped_frames += missed
+                next_tick += missed * interval
+            now = time.monotonic()
+            frame = self._ingest.fresh(STALE_AFTER, now) if self._ingest is not None else None
+            if frame is not None:
+                self.size = output_size(frame.width, frame.height, self.width, self.height)
+            pts = round((now - self._started_at) * VIDEO_TIME_BASE.denominator)
+            show_id = self.studio.show.id if self.studio.show is not None else None
+            try:
+                packets = await loop.run_in_executor(
+                    self._executor, self._produce, frame, self.size, pts, self._take_keyframe(now), show_id
+                )
+            except Exception:
+                log.exception("producing a frame failed")
+                packets = []
+            if any(p.is_keyframe for p in packets) and self._keyframe_wanted_at is not None:
+                if self._keyframe_wanted_at <= now:
+                    self._keyframe_wanted_at = None  # the GOP keyframe served it
+            self._fanout.send_video(packets)
+            self.frames_out += 1
+            if frame is None:
+                self.slate_frames += 1
+            self._out_times.append(now)
+            if now - self._last_health >= HEALTH_EVERY:
+                self._update_health(now)
+            next_tick += interval
+
+    def _produce(
+        self, frame: VideoFrame | None, size: tuple[int, int], pts: int, keyframe: bool, show_id: int | None
+    ) -> list[av.Packet]:
+        """Runs on the media thread: compose, encode, record one output frame."""
+        width, height = size
+        if frame is not None:
+            buf = fit_into_i420(frame, width, height)
+        else:
+            buf = self._slate.frame(self._layout, width, height)
+        self._compositor.compose_i420(buf)
+        if self._recorder is not None:
+            if show_id is None:
+                if self._recorder.armed:
+                    self._recorder.end()
+            else:
+                self._recorder.begin(show_id)
+                keyframe = keyframe or self._recorder.waiting_for_keyframe
+        packets = self._encoder.encode(buf, pts, keyframe=keyframe)
+        if self._recorder is not None:
+            self._recorder.write_video(packets, size)
+        return packets
+
+    def _send_audio(self, packets: list[av.Packet]) -> None:
+        self._fanout.send_audio(packets)
+        if self._recorder is not None and self._recorder.current is not None:
+            # The media thread owns the muxer; FIFO order keeps audio after its video.
+            self._executor.submit(self._recorder.write_audio, packets)
+
+    # -- figures --------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        now = time.monotonic()
+        recent = [t for t in self._out_times if now - t <= 2.0]
+        output_fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 2 else 0.0
+        feeds = self._fanout.feeds
+        return {
+            "publishing": self.publishing,
+            "ingest_fps": round(self._ingest.fps(now), 1) if self._ingest is not None else 0.0,
+            "ingest_size": (
+                f"{self._ingest.frame.width}x{self._ingest.frame.height}"
+                if self._ingest is not None and self._ingest.frame is not None
+                else None
+            ),
+            "output_fps": round(output_fps, 1),
+            "output_size": f"{self.size[0]}x{self.size[1]}",
+            "encode_ms": round(self._encoder.median_encode_ms(), 2),
+            "output_kbps": round(self._encoder.bytes_out * 8 / 1000 / max(now - self._started_at, 1e-3)),
+            "frames_out": self.frames_out,
+            "frames_encoded": self._encoder.frames_encoded,
+            "slate_frames": self.slate_frames,
+            "video_packets": self._fanout.video_packets,
+            "audio_packets": self._fanout.audio_packets,
+            "viewers": len(feeds),
+            "keyframes": self._encoder.keyframes,
+            "keyframes_forced": self.keyframes_forced,
+            "dropped_frames": self.dropped_frames,
+            "viewer_drops": sum(feed.video.dropped for feed in feeds),
+            "viewer_resyncs": sum(feed.video.resyncs for feed in feeds),
+            "reconnects": self.reconnects,
+            "recording": (
+                str(self._recorder.current.path)
+                if self._recorder is not None and self._recorder.current is not None
+                else None
+            ),
+        }
+
+    def _update_health(self, now: float) -> None:
+        self._last_health = now
+        figures = self.stats()
+        self.studio.stream_health.update(figures)
+        if self.publishing and now - self._last_stats_event >= STATS_EVENT_EVERY:
+            self._last_stats_event = now
+            self._record_stream_event(
+                "stats", fps=figures["ingest_fps"], bitrate_kbps=figures["output_kbps"]
+            )
+
+    def _record_stream_event(self, kind: str, **fields: Any) -> None:
+        show_id = self.studio.show.id if self.studio.show is not None else None
+        self._spawn(self.studio.db(events.record_stream_event, show_id, kind, **fields))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("pipeline task failed", exc_info=task.exception())
