@@ -1,7 +1,53 @@
-"""Placeholder until this area lands: registers no routes yet."""
+"""Live media: WHIP in, the composed show out over WHEP, and the pages around them.
+
+``setup_routes(app)`` registers the routes and ties the :class:`ShowPipeline`
+to the app's life: it starts with the server (so the hold slate is on air
+before any phone connects) and stops on shutdown, after every peer
+connection is closed and every viewer's leave is written; ``on_shutdown`` runs
+before the Studio closes its database in ``on_cleanup``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from studio import pages
+from studio.media.ice import use_loopback_candidates
+from studio.media.whep import WhepEndpoint
+from studio.media.whip import WhipEndpoint
+
+if TYPE_CHECKING:
+    from studio.media.pipeline import ShowPipeline
+
+PIPELINE: web.AppKey["ShowPipeline"] = web.AppKey("pipeline")
+WHIP: web.AppKey[WhipEndpoint] = web.AppKey("whip", WhipEndpoint)
+WHEP: web.AppKey[WhepEndpoint] = web.AppKey("whep", WhepEndpoint)
+
 
 def setup_routes(app: web.Application) -> None:
-    return None
+    from studio.app import STUDIO
+    from studio.media.pipeline import ShowPipeline
+
+    studio = app[STUDIO]
+    if studio.config.ice_loopback_only:
+        use_loopback_candidates()
+    pipeline = ShowPipeline(studio)
+    app[PIPELINE] = pipeline
+    whip, whep = WhipEndpoint(studio, pipeline), WhepEndpoint(studio, pipeline)
+    app[WHIP], app[WHEP] = whip, whep
+    whip.add_routes(app)
+    whep.add_routes(app)
+    pages.setup_routes(app)
+
+    async def _start(app: web.Application) -> None:
+        await pipeline.start()
+
+    async def _stop(app: web.Application) -> None:
+        await whip.shutdown()
+        await whep.shutdown()
+        await pipeline.stop()
+
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_stop)

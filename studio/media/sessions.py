@@ -1,0 +1,257 @@
+"""WHIP/WHEP signalling shared by both endpoints (RFC 9725 and the WHEP draft).
+
+One HTTP POST carries a complete SDP offer; the answer comes back with every
+ICE candidate already gathered (no trickle, so ``PATCH`` is 405, which RFC
+9725 allows), ``201 Created`` and a ``Location`` naming the session; a
+``DELETE`` of that location ends it. :class:`WebRtcEndpoint` owns that
+lifecycle; subclasses add what a publisher or a viewer means to the studio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+from aiortc import RTCPeerConnection, RTCSessionDescription, sdp
+
+from studio.media.ice import loopback_only_sdp, rtc_configuration, selected_pair
+from studio.state import Studio
+
+log = logging.getLogger(__name__)
+
+SDP_TYPE = "application/sdp"
+# A peer that has not connected by then never will (ICE gives up sooner).
+CONNECT_TIMEOUT = 30.0
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+    "Access-Control-Expose-Headers": "Location, ETag, Link",
+}
+
+Direction = Literal["send", "recv"]
+
+
+class SignallingError(web.HTTPException):
+    """A plain-text error the client can show as is."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        self.status_code = status
+        super().__init__(text=message + "\n", headers={**CORS_HEADERS, **(headers or {})})
+
+
+def check_bearer(request: web.Request, key: str) -> None:
+    """``Authorization: Bearer <studio key>`` or 401 with a challenge."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
+        raise SignallingError(
+            401,
+            "missing or wrong studio key: send Authorization: Bearer <studio key>",
+            {"WWW-Authenticate": 'Bearer realm="farmlive"'},
+        )
+
+
+def validate_offer(text: str, direction: Direction) -> sdp.SessionDescription:
+    """Parse an offer and check it carries video the right way; 400 otherwise.
+
+    aiortc's parser accepts almost anything (``"hello"`` parses to no media),
+    so the checks that give a useful message live here.
+    """
+    if not text.lstrip().startswith("v=0"):
+        raise SignallingError(400, "malformed SDP offer: it must start with v=0")
+    try:
+        description = sdp.SessionDescription.parse(text)
+    except Exception as error:  # aiortc raises ValueError, KeyError, IndexError...
+        raise SignallingError(400, f"malformed SDP offer: {error}") from error
+    video = [m for m in description.media if m.kind == "video"]
+    if not video:
+        raise SignallingError(400, "the SDP offer has no video m-line")
+    wanted = ("sendonly", "sendrecv") if direction == "send" else ("recvonly", "sendrecv")
+    if not any(m.direction in wanted for m in video):
+        verb = "send" if direction == "send" else "receive"
+        raise SignallingError(400, f"the SDP offer's video m-line must {verb} video ({' or '.join(wanted)})")
+    return description
+
+
+async def read_offer(request: web.Request, direction: Direction) -> tuple[str, sdp.SessionDescription]:
+    if request.content_type != SDP_TYPE:
+        raise SignallingError(
+            415,
+            f"Content-Type must be {SDP_TYPE}, got {request.content_type or 'nothing'}",
+            {"Accept-Post": SDP_TYPE},
+        )
+    try:
+        text = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SignallingError(400, "malformed SDP offer: not UTF-8 text") from error
+    return text, validate_offer(text, direction)
+
+
+@dataclass(eq=False)
+class PeerSession:
+    """One WHIP publisher or WHEP viewer: its peer connection and what to undo."""
+
+    id: str
+    pc: RTCPeerConnection
+    offer: sdp.SessionDescription
+    created: float = field(default_factory=time.monotonic)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: bool = False
+    # Endpoint-specific state (the viewer feed, the publisher's tracks...).
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class WebRtcEndpoint:
+    """``POST /<name>``, ``DELETE/PATCH /<name>/<id>``, ``OPTIONS`` for both.
+
+    Subclasses implement :meth:`authorize`, :meth:`prepare` (before the
+    answer), :meth:`on_connected` and :meth:`on_closed` (called exactly once).
+    """
+
+    name: str = ""
+    direction: Direction = "send"
+
+    def __init__(self, studio: Studio) -> None:
+        self.studio = studio
+        self.sessions: dict[str, PeerSession] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- hooks ----------------------------------------------------------
+    def authorize(self, request: web.Request) -> None:
+        check_bearer(request, self.studio.config.key)
+
+    def admit(self, request: web.Request) -> None:
+        """Refuse before any work is done (e.g. the viewer cap)."""
+
+    async def prepare(self, request: web.Request, session: PeerSession) -> None:
+        """Add transceivers/tracks before the remote offer is applied."""
+
+    def response_headers(self, request: web.Request, session: PeerSession) -> dict[str, str]:
+        return {}
+
+    async def on_connected(self, session: PeerSession) -> None:
+        """ICE + DTLS are up."""
+
+    async def on_closed(self, session: PeerSession) -> None:
+        """Undo :meth:`prepare`/:meth:`on_connected`; runs once per session."""
+
+    # -- routes ---------------------------------------------------------
+    def add_routes(self, app: web.Application) -> None:
+        base = f"/{self.name}"
+        app.router.add_post(base, self.post)
+        app.router.add_route("OPTIONS", base, self.options)
+        app.router.add_delete(base + "/{id}", self.delete)
+        app.router.add_route("PATCH", base + "/{id}", self.patch)
+        app.router.add_route("OPTIONS", base + "/{id}", self.options)
+
+    async def options(self, request: web.Request) -> web.Response:
+        return web.Response(status=204, headers={**CORS_HEADERS, "Accept-Post": SDP_TYPE})
+
+    async def patch(self, request: web.Request) -> web.Response:
+        raise SignallingError(
+            405,
+            "trickle ICE and ICE restarts are not supported: send a complete offer with POST",
+            {"Allow": "DELETE, OPTIONS"},
+        )
+
+    async def delete(self, request: web.Request) -> web.Response:
+        self.authorize(request)
+        session = self.sessions.get(request.match_info["id"])
+        if session is None:
+            raise SignallingError(404, f"no {self.name.upper()} session {request.match_info['id']!r}")
+        await self.close(session)
+        return web.Response(status=200, headers=CORS_HEADERS)
+
+    async def post(self, request: web.Request) -> web.Response:
+        self.authorize(request)
+        text, offer = await read_offer(request, self.direction)
+        self.admit(request)
+        config = self.studio.config
+        pc = RTCPeerConnection(rtc_configuration(config.ice_servers, loopback_only=config.ice_loopback_only))
+        session = PeerSession(id=secrets.token_urlsafe(12), pc=pc, offer=offer)
+        try:
+            await self.prepare(request, session)
+            answer = await self._negotiate(session, text)
+        except BaseException:
+            await self.close(session)
+            raise
+        self.sessions[session.id] = session
+        self._watch(session)
+        headers = {
+            **CORS_HEADERS,
+            "Location": f"/{self.name}/{session.id}",
+            "ETag": f'"{session.id}"',
+        }
+        headers.update(self.response_headers(request, session))
+        return web.Response(status=201, body=answer.encode(), content_type=SDP_TYPE, headers=headers)
+
+    async def _negotiate(self, session: PeerSession, offer_sdp: str) -> str:
+        if self.studio.config.ice_loopback_only:
+            offer_sdp = loopback_only_sdp(offer_sdp)
+        pc = session.pc
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        except Exception as error:
+            raise SignallingError(400, f"the SDP offer was refused: {error}") from error
+        # setLocalDescription gathers every candidate before it returns: no trickle needed.
+        await pc.setLocalDescription(await pc.createAnswer())
+        return pc.localDescription.sdp
+
+    # -- lifecycle ------------------------------------------------------
+    def _watch(self, session: PeerSession) -> None:
+        pc = session.pc
+
+        @pc.on("connectionstatechange")
+        async def _changed() -> None:
+            state = pc.connectionState
+            log.info("%s %s: %s", self.name, session.id, state)
+            if state == "connected" and not session.connected.is_set():
+                session.connected.set()
+                pair = selected_pair(pc)
+                if pair:
+                    log.info("%s %s: ICE pair %s <-> %s", self.name, session.id, *pair)
+                await self.on_connected(session)
+            elif state in ("failed", "closed"):
+                await self.close(session)
+
+        self.spawn(self._expire_unconnected(session))
+
+    async def _expire_unconnected(self, session: PeerSession) -> None:
+        try:
+            await asyncio.wait_for(session.connected.wait(), CONNECT_TIMEOUT)
+        except asyncio.TimeoutError:
+            log.info("%s %s: never connected, closing", self.name, session.id)
+            await self.close(session)
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """A background task the endpoint cancels on shutdown."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def close(self, session: PeerSession) -> None:
+        if session.closed:
+            return
+        session.closed = True
+        self.sessions.pop(session.id, None)
+        try:
+            await self.on_closed(session)
+        except Exception:
+            log.exception("%s %s: cleanup failed", self.name, session.id)
+        await session.pc.close()
+
+    async def shutdown(self) -> None:
+        for session in list(self.sessions.values()):
+            await self.close(session)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+

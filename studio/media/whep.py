@@ -1,0 +1,175 @@
+"""WHEP playback: every viewer gets the same encoded H264 packets.
+
+The pipeline encodes the composed show once; aiortc only packetises those
+``av.Packet`` objects, which works only if the viewer negotiated H264, so the
+video transceiver prefers H264 before the offer is applied. aiortc ignores
+PLI/FIR for pre-encoded packets, so a viewer's keyframe request is forwarded
+to the pipeline (which rate-limits it).
+
+Each viewer is a row in ``viewer_sessions`` while a show is live: joined on
+connect, a heartbeat every ~15 s, left exactly once (DELETE, ICE failure,
+page closed, server shutdown). A viewer who is already watching when a show
+starts joins that show; one watching across a show change leaves the old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from aiortc import RTCRtpCodecCapability, RTCRtpSender
+
+from analytics import events
+from studio.media.sessions import PeerSession, SignallingError, WebRtcEndpoint, check_bearer
+from studio.state import Studio
+
+if TYPE_CHECKING:
+    from studio.media.pipeline import ShowPipeline
+
+log = logging.getLogger(__name__)
+
+VIEWER_COOKIE = "fl_viewer"
+MAX_VIEWERS = 200
+SYNC_INTERVAL = 5.0  # seconds: how soon a viewer joins a show that just started
+HEARTBEAT_INTERVAL = 15.0  # seconds between record_viewer_seen writes
+# Constrained baseline first: what the studio's x264 encoder produces.
+H264_PROFILES = ("42e01f", "42001f")
+_VIEWER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _profile_rank(codec: RTCRtpCodecCapability) -> int:
+    profile = str(codec.parameters.get("profile-level-id", "")).lower()
+    return H264_PROFILES.index(profile) if profile in H264_PROFILES else len(H264_PROFILES)
+
+
+def h264_preferences() -> list[RTCRtpCodecCapability]:
+    """aiortc's H264 codec capabilities (packetization-mode 1), baseline profiles, plus RTX."""
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    h264 = sorted((c for c in codecs if c.mimeType.lower() == "video/h264"), key=_profile_rank)
+    rtx = [c for c in codecs if c.mimeType.lower() == "video/rtx"][:1]
+    return [*h264, *rtx]
+
+
+def viewer_id_of(request: web.Request) -> tuple[str, bool]:
+    """The anonymous ``fl_viewer`` cookie, or a new id; ``(id, is_new)``."""
+    cookie = request.cookies.get(VIEWER_COOKIE, "")
+    if _VIEWER_ID.match(cookie):
+        return cookie, False
+    return secrets.token_urlsafe(12), True
+
+
+def viewer_cookie(viewer_id: str) -> str:
+    return f"{VIEWER_COOKIE}={viewer_id}; Path=/; Max-Age=31536000; SameSite=Lax"
+
+
+@dataclass
+class ViewerRecord:
+    """A viewer's row in ``viewer_sessions`` (``session_id`` None while no show is live)."""
+
+    viewer_id: str
+    user_agent: str
+    show_id: int | None = None
+    session_id: int | None = None
+    last_seen: float = 0.0
+    gone: bool = False
+
+
+class WhepEndpoint(WebRtcEndpoint):
+    name = "whep"
+    direction = "recv"
+
+    def __init__(self, studio: Studio, pipeline: "ShowPipeline", *, max_viewers: int = MAX_VIEWERS) -> None:
+        super().__init__(studio)
+        self.pipeline = pipeline
+        self.max_viewers = max_viewers
+        self._sync_task: asyncio.Task[None] | None = None
+
+    def authorize(self, request: web.Request) -> None:
+        """Viewers are public; a client that does send a key must send the right one."""
+        if "Authorization" in request.headers:
+            check_bearer(request, self.studio.config.key)
+
+    def admit(self, request: web.Request) -> None:
+        if len(self.sessions) >= self.max_viewers:
+            raise SignallingError(
+                503,
+                f"the studio is full ({self.max_viewers} viewers): try again soon",
+                {"Retry-After": "10"},
+            )
+
+    async def prepare(self, request: web.Request, session: PeerSession) -> None:
+        pc, pipeline = session.pc, self.pipeline
+        viewer_id, is_new = viewer_id_of(request)
+        session.state["viewer"] = ViewerRecord(viewer_id, request.headers.get("User-Agent", ""))
+        session.state["new_cookie"] = is_new
+        feed = pipeline.add_viewer()
+        session.state["feed"] = feed
+        video = pc.addTransceiver(feed.video, direction="sendonly")
+        video.setCodecPreferences(h264_preferences())
+        # aiortc ignores PLI for packets it did not encode: ask the shared encoder instead.
+        feed.forward_keyframe_requests(video.sender)
+        if any(m.kind == "audio" for m in session.offer.media):
+            if feed.audio is not None:
+                pc.addTransceiver(feed.audio, direction="sendonly")
+            else:
+                pc.addTransceiver("audio", direction="inactive")
+
+    def response_headers(self, request: web.Request, session: PeerSession) -> dict[str, str]:
+        if session.state["new_cookie"]:
+            return {"Set-Cookie": viewer_cookie(session.state["viewer"].viewer_id)}
+        return {}
+
+    async def on_connected(self, session: PeerSession) -> None:
+        await self._sync_viewer(session.state["viewer"])
+        if self._sync_task is None or self._sync_task.done():
+            self._sync_task = self.spawn(self._sync_forever())
+
+    async def on_closed(self, session: PeerSession) -> None:
+        feed = session.state.get("feed")
+        if feed is not None:
+            self.pipeline.remove_viewer(feed)  # the pipeline keeps studio.viewers_now
+        viewer: ViewerRecord | None = session.state.get("viewer")
+        if viewer is not None:
+            viewer.gone = True
+            await self._leave(viewer)
+
+    async def _leave(self, viewer: ViewerRecord) -> None:
+        if viewer.session_id is not None:
+            session_id, viewer.session_id = viewer.session_id, None
+            await self.studio.db(events.record_viewer_leave, session_id)
+
+    async def _sync_viewer(self, viewer: ViewerRecord) -> None:
+        """Match the viewer's session row to the live show, heartbeat when due."""
+        if viewer.gone:
+            return
+        show = self.studio.show
+        show_id = show.id if show else None
+        if viewer.show_id != show_id:
+            await self._leave(viewer)
+            viewer.show_id = show_id
+            if show_id is not None:
+                viewer.session_id = await self.studio.db(
+                    events.record_viewer_join, show_id, viewer.viewer_id, "webrtc", viewer.user_agent
+                )
+                if viewer.gone:  # the viewer left while the join was being written
+                    await self._leave(viewer)
+            viewer.last_seen = time.monotonic()
+        elif viewer.session_id is not None and time.monotonic() - viewer.last_seen >= HEARTBEAT_INTERVAL:
+            viewer.last_seen = time.monotonic()
+            await self.studio.db(events.record_viewer_seen, viewer.session_id)
+
+    async def _sync_forever(self) -> None:
+        while self.sessions:
+            await asyncio.sleep(SYNC_INTERVAL)
+            for session in list(self.sessions.values()):
+                if session.connected.is_set() and not session.closed:
+                    try:
+                        await self._sync_viewer(session.state["viewer"])
+                    except Exception:
+                        log.exception("viewer heartbeat failed")

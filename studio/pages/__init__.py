@@ -1,0 +1,128 @@
+"""The phone's ``/publish`` page and the viewers' ``/watch`` page.
+
+Plain HTML + JS served by the studio itself (no build step, no CDN: a farm
+with a weak uplink should not fetch anything from elsewhere). ``/watch/state``
+is the small public JSON the watch page polls: what is on air, how many are
+watching, whether the show is live. It carries no secrets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+import catalog
+from studio.state import OnAir, Studio
+
+PAGES_DIR = Path(__file__).parent
+ASSETS_PREFIX = "/live/"
+VIEWER_COOKIE = "fl_viewer"
+
+
+def _studio(request: web.Request) -> Studio:
+    from studio.app import STUDIO
+
+    return request.app[STUDIO]
+
+
+def _page(name: str) -> web.FileResponse:
+    return web.FileResponse(PAGES_DIR / name, headers={"Cache-Control": "no-cache"})
+
+
+ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+
+async def asset(request: web.Request) -> web.FileResponse:
+    """The pages' scripts and styles; nothing else in this folder is served."""
+    name = request.match_info["name"]
+    path = PAGES_DIR / name
+    if "/" in name or path.suffix not in ASSET_TYPES or not path.is_file():
+        raise web.HTTPNotFound(text=f"no such asset: {name}\n")
+    return web.FileResponse(path, headers={"Content-Type": ASSET_TYPES[path.suffix], "Cache-Control": "no-cache"})
+
+
+async def publish_page(request: web.Request) -> web.FileResponse:
+    return _page("publish.html")
+
+
+async def watch_page(request: web.Request) -> web.StreamResponse:
+    from studio.media.whep import viewer_cookie, viewer_id_of
+
+    response = _page("watch.html")
+    viewer_id, is_new = viewer_id_of(request)
+    if is_new:
+        # Set before the first buy click so /b/<code> can attribute it to this viewer.
+        response.headers["Set-Cookie"] = viewer_cookie(viewer_id)
+    return response
+
+
+async def media_config(request: web.Request) -> web.Response:
+    """ICE servers for the pages' RTCPeerConnection (TURN for phones behind CGNAT)."""
+    config = _studio(request).config
+    servers = [] if config.ice_loopback_only else config.ice_servers
+    return web.json_response({"ice_servers": servers})
+
+
+def on_air_card(on_air: OnAir, product: catalog.Product | None) -> dict[str, Any] | None:
+    """The product card the watch page shows beside the video; None when nothing is on air."""
+    if product is None:
+        return None
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "name_zh": product.name_zh,
+        "description": product.description,
+        "price": product.price,
+        "currency": product.currency,
+        "unit": product.unit,
+        "stock": product.stock,
+        "origin": product.origin,
+        "link_url": on_air.link_url,
+        "buy_href": f"/b/{on_air.link_code}?via=click" if on_air.link_code else None,
+        "promo": on_air.promo,
+    }
+
+
+class WatchState:
+    """``GET /watch/state``; the card is re-read from the DB only when the on-air version changes."""
+
+    def __init__(self) -> None:
+        self._key: tuple[int, int | None] | None = None
+        self._card: dict[str, Any] | None = None
+
+    async def card(self, studio: Studio) -> dict[str, Any] | None:
+        on_air = studio.on_air
+        key = (on_air.version, studio.show.id if studio.show else None)
+        if key != self._key:
+            product = None
+            if on_air.sku is not None:
+                try:
+                    product = await studio.db(catalog.get_product, on_air.sku)
+                except catalog.UnknownProduct:
+                    product = None
+            self._card, self._key = on_air_card(on_air, product), key
+        return self._card
+
+    async def handle(self, request: web.Request) -> web.Response:
+        studio = _studio(request)
+        show = studio.show
+        body = {
+            "live": show is not None,
+            "show": {"id": show.id, "title": show.title, "started_at": show.started_at} if show else None,
+            "publishing": bool(studio.stream_health.get("publishing")),
+            "viewers_now": studio.viewers_now,
+            "on_air": await self.card(studio),
+        }
+        return web.json_response(
+            body, headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+        )
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/publish", publish_page)
+    app.router.add_get("/watch", watch_page)
+    app.router.add_get("/watch/state", WatchState().handle)
+    app.router.add_get("/media/config", media_config)
+    app.router.add_get(ASSETS_PREFIX + "{name}", asset)

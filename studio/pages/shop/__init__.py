@@ -1,0 +1,1 @@
+"""Templates of the built-in order page (``studio.shop``); a package so the HTML ships with the wheel."""

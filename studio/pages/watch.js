@@ -1,0 +1,93 @@
+// /watch: the composed show over WHEP, the on-air product card and the viewer count.
+"use strict";
+
+(() => {
+  const POLL_MS = 2000;
+  const $ = (id) => document.getElementById(id);
+  const video = $("video");
+  const unmute = $("unmute");
+  const statusLine = $("status");
+  const badge = $("badge");
+  const SYMBOLS = { CNY: "¥", USD: "$", EUR: "€", HKD: "HK$", TWD: "NT$" };
+
+  const MESSAGES = {
+    connecting: ["Connecting…", "正在连接…"],
+    live: ["", ""],
+    reconnecting: ["Reconnecting", "正在重新连接"],
+    stopped: ["Stopped", "已停止"],
+    error: ["Cannot play", "无法播放"],
+  };
+
+  const session = new FarmliveRTC.LiveSession({
+    endpoint: "/whep",
+    setup: (pc) => {
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      const media = new MediaStream();
+      pc.addEventListener("track", (event) => {
+        media.addTrack(event.track);
+        if (video.srcObject !== media) video.srcObject = media;
+        video.play().catch(() => {});
+      });
+    },
+    onState: (state, detail) => {
+      const [en, zh] = MESSAGES[state] || [state, ""];
+      statusLine.textContent = en ? `${en} · ${zh}${state === "error" && detail ? " — " + detail : ""}` : "";
+      statusLine.dataset.state = state;
+      if (state !== "live") setBadge("wait");
+    },
+  });
+
+  function setBadge(kind) {
+    badge.className = "badge " + kind;
+    badge.textContent = { live: "LIVE · 直播中", off: "OFF AIR · 未开播", wait: "… · 连接中" }[kind];
+  }
+
+  function money(amount, currency) {
+    const symbol = SYMBOLS[currency] || currency + " ";
+    return symbol + Number(amount).toFixed(2);
+  }
+
+  function render(state) {
+    $("viewers").textContent = state.viewers_now;
+    if (session.pc && session.pc.connectionState === "connected") setBadge(state.live ? "live" : "off");
+    if (state.show) $("show-title").textContent = state.show.title;
+    const product = state.on_air;
+    $("card").hidden = !product;
+    $("no-card").hidden = !!product;
+    if (!product) return;
+    $("name-zh").textContent = product.name_zh || product.name;
+    $("name-en").textContent = product.name_zh ? product.name : "";
+    $("price").textContent = money(product.price, product.currency);
+    $("unit").textContent = product.unit ? "/ " + product.unit : "";
+    $("origin").textContent = product.origin || "—";
+    const soldOut = product.stock <= 0;
+    $("stock").textContent = soldOut ? "Sold out · 已售罄" : `${product.stock} left · 剩余 ${product.stock}`;
+    const p = product.promo || {};
+    const promo = [p.text, p.text_zh, p.code ? `code · 优惠码 ${p.code}` : ""].filter(Boolean).join(" · ");
+    $("promo").hidden = !promo;
+    $("promo").textContent = promo || "";
+    const buy = $("buy");
+    buy.classList.toggle("disabled", soldOut || !product.buy_href);
+    buy.href = product.buy_href || "#";
+    buy.dataset.link = product.link_url || "";
+  }
+
+  async function poll() {
+    try {
+      const response = await fetch("/watch/state", { cache: "no-store" });
+      if (response.ok) render(await response.json());
+    } catch (error) { /* the server is restarting: the next poll will tell */ }
+    setTimeout(poll, POLL_MS);
+  }
+
+  unmute.addEventListener("click", () => {
+    video.muted = false;
+    video.play().catch(() => {});
+    unmute.hidden = true;
+  });
+
+  window.farmliveViewer = session; // for tests and the curious
+  session.start();
+  poll();
+})();

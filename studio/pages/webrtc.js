@@ -1,0 +1,166 @@
+// WHIP/WHEP client shared by /publish and /watch: one POST with a complete
+// offer (no trickle ICE), DELETE to end, bounded exponential backoff.
+"use strict";
+
+const FarmliveRTC = (() => {
+  const GATHER_TIMEOUT_MS = 3000;
+
+  async function iceServers() {
+    try {
+      const response = await fetch("/media/config", { cache: "no-store" });
+      const body = await response.json();
+      return body.ice_servers || [];
+    } catch (error) {
+      return [];
+    }
+  }
+
+  // Wait until every local candidate is in the SDP (the server does not trickle).
+  function gathered(pc) {
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        pc.removeEventListener("icegatheringstatechange", check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const check = () => { if (pc.iceGatheringState === "complete") done(); };
+      const timer = setTimeout(done, GATHER_TIMEOUT_MS);
+      pc.addEventListener("icegatheringstatechange", check);
+    });
+  }
+
+  class SignallingError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  // POST the offer; returns the session URL. Throws SignallingError on HTTP errors.
+  async function negotiate(pc, endpoint, headers) {
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const response = await fetch(endpoint, {
+      method: "POST",
+      headers: Object.assign({ "Content-Type": "application/sdp" }, headers || {}),
+      body: pc.localDescription.sdp,
+    });
+    const text = await response.text();
+    if (response.status !== 201) throw new SignallingError(response.status, text.trim());
+    await pc.setRemoteDescription({ type: "answer", sdp: text });
+    return new URL(response.headers.get("Location"), location.href).href;
+  }
+
+  // Best effort, also while the page unloads (keepalive lets it outlive the page).
+  function hangUp(sessionUrl, headers) {
+    if (!sessionUrl) return;
+    fetch(sessionUrl, { method: "DELETE", headers: headers || {}, keepalive: true }).catch(() => {});
+  }
+
+  // 1 s, 2 s, 4 s ... capped: a phone on a weak network keeps trying, gently.
+  class Backoff {
+    constructor(firstMs = 1000, maxMs = 15000) {
+      this.firstMs = firstMs;
+      this.maxMs = maxMs;
+      this.attempt = 0;
+    }
+    next() {
+      const delay = Math.min(this.maxMs, this.firstMs * 2 ** this.attempt);
+      this.attempt += 1;
+      return delay;
+    }
+    reset() { this.attempt = 0; }
+  }
+
+  // One WHIP or WHEP session that keeps itself up until stop():
+  // states are connecting, live, reconnecting (detail: delay ms), stopped, error (detail: message).
+  class LiveSession {
+    constructor({ endpoint, headers, setup, onState }) {
+      this.endpoint = endpoint;
+      this.headers = headers || (() => ({}));
+      this.setup = setup;
+      this.onState = onState || (() => {});
+      this.backoff = new Backoff();
+      this.pc = null;
+      this.sessionUrl = null;
+      this.wanted = false;
+      this.timer = null;
+      this.generation = 0;
+      addEventListener("pagehide", () => this.hangUp());
+    }
+
+    start() {
+      this.wanted = true;
+      this.backoff.reset();
+      this.connect();
+    }
+
+    stop() {
+      this.wanted = false;
+      clearTimeout(this.timer);
+      this.hangUp();
+      this.onState("stopped");
+    }
+
+    hangUp() {
+      this.generation += 1;
+      hangUp(this.sessionUrl, this.headers());
+      this.sessionUrl = null;
+      if (this.pc) this.pc.close();
+      this.pc = null;
+    }
+
+    async connect() {
+      clearTimeout(this.timer);
+      this.hangUp();
+      const generation = this.generation;
+      this.onState("connecting");
+      try {
+        const pc = new RTCPeerConnection({ iceServers: await iceServers(), bundlePolicy: "max-bundle" });
+        this.pc = pc;
+        await this.setup(pc);
+        pc.addEventListener("connectionstatechange", () => this.changed(pc, generation));
+        this.sessionUrl = await negotiate(pc, this.endpoint, this.headers());
+        if (generation !== this.generation) hangUp(this.sessionUrl, this.headers());
+      } catch (error) {
+        if (generation !== this.generation || !this.wanted) return;
+        if (error instanceof SignallingError && [400, 401, 403, 415].includes(error.status)) {
+          this.wanted = false;
+          this.hangUp();
+          this.onState("error", error.message);
+          return;
+        }
+        this.retry();
+      }
+    }
+
+    changed(pc, generation) {
+      if (generation !== this.generation || !this.wanted) return;
+      const state = pc.connectionState;
+      if (state === "connected") {
+        this.backoff.reset();
+        this.onState("live");
+      } else if (state === "failed" || state === "closed") {
+        this.retry();
+      } else if (state === "disconnected") {
+        // Often recovers by itself (a Wi-Fi blip); give it a moment first.
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => {
+          if (generation === this.generation && pc.connectionState === "disconnected") this.retry();
+        }, 4000);
+      }
+    }
+
+    retry() {
+      if (!this.wanted) return;
+      this.hangUp();
+      const delay = this.backoff.next();
+      this.onState("reconnecting", delay);
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.connect(), delay);
+    }
+  }
+
+  return { iceServers, negotiate, hangUp, Backoff, SignallingError, LiveSession };
+})();

@@ -1,0 +1,318 @@
+"""WHIP/WHEP over real HTTP and real WebRTC (aiortc clients) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import pytest
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
+from aiortc.mediastreams import AudioStreamTrack
+
+from studio.media import PIPELINE, WHEP, WHIP
+from studio.media.ice import loopback_only_sdp, selected_pair
+from tests.conftest import RunningStudio
+
+SDP = {"Content-Type": "application/sdp"}
+
+
+async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not true within {timeout} s: {check}")
+
+
+def client_pc() -> RTCPeerConnection:
+    # An explicit empty server list: never aiortc's default public STUN server.
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+async def publisher_offer(*, h264: bool = False, audio: bool = False) -> RTCPeerConnection:
+    """A phone (VP8) or OBS-like (H264 + Opus, bundled) publisher with a complete offer."""
+    pc = client_pc()
+    video = pc.addTransceiver(VideoStreamTrack(), direction="sendonly")
+    if h264:
+        codecs = RTCRtpSender.getCapabilities("video").codecs
+        video.setCodecPreferences([c for c in codecs if c.mimeType == "video/H264"])
+    if audio:
+        pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc
+
+
+async def viewer_offer() -> RTCPeerConnection:
+    pc = client_pc()
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("audio", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc
+
+
+async def post_offer(
+    http: aiohttp.ClientSession, url: str, pc: RTCPeerConnection, headers: dict[str, str]
+) -> tuple[str, str]:
+    async with http.post(url, data=pc.localDescription.sdp, headers={**SDP, **headers}) as response:
+        body = await response.text()
+        assert response.status == 201, body
+        assert response.content_type == "application/sdp"
+        location = response.headers["Location"]
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=body, type="answer"))
+    return location, body
+
+
+def candidate_hosts(sdp: str) -> set[str]:
+    return {line.split()[4] for line in sdp.splitlines() if line.startswith("a=candidate:")}
+
+
+def video_codecs(sdp: str) -> list[str]:
+    section = sdp.split("m=video", 1)[1].split("\nm=", 1)[0]
+    return [line.split()[1].split("/")[0] for line in section.splitlines() if line.startswith("a=rtpmap:")]
+
+
+async def test_whip_publish_answer_and_delete(running_studio: RunningStudio) -> None:
+    pipeline = running_studio.app[PIPELINE]
+    pc = await publisher_offer()
+    async with aiohttp.ClientSession() as http:
+        location, answer = await post_offer(http, f"{running_studio.url}/whip", pc, running_studio.auth)
+        assert location.startswith("/whip/")
+        # Loopback studio: the answer offers 127.0.0.1 and nothing else.
+        assert candidate_hosts(answer) == {"127.0.0.1"}
+        await eventually(lambda: pc.connectionState == "connected")
+        assert selected_pair(pc) == ("127.0.0.1", "127.0.0.1")
+        await eventually(lambda: pipeline.stats()["publishing"] and pipeline.stats()["ingest_fps"] > 0)
+        await eventually(lambda: running_studio.studio.stream_health.get("uplink_kbps", 0) > 0)
+
+        async with http.delete(running_studio.url + location) as response:
+            assert response.status == 401  # ending a publish needs the key too
+        async with http.delete(running_studio.url + location, headers=running_studio.auth) as response:
+            assert response.status == 200
+        assert not pipeline.stats()["publishing"]
+        async with http.delete(running_studio.url + location, headers=running_studio.auth) as response:
+            assert response.status == 404
+    await pc.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "message"),
+    [
+        ({}, "v=0\r\n", 401, "studio key"),
+        ({"Authorization": "Bearer wrong"}, "v=0\r\n", 401, "studio key"),
+        ({"Authorization": "Basic dGVzdA=="}, "v=0\r\n", 401, "studio key"),
+        ({"Content-Type": "text/plain"}, "v=0\r\n", 415, "application/sdp"),
+        ({}, "hello, this is not SDP", 400, "malformed SDP"),
+        ({}, "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", 400, "no video m-line"),
+    ],
+)
+async def test_whip_rejects_bad_requests(
+    running_studio: RunningStudio, headers: dict[str, str], body: str, status: int, message: str
+) -> None:
+    sent = {**SDP, **running_studio.auth, **headers}
+    if "Authorization" in headers or status == 401:
+        sent["Authorization"] = headers.get("Authorization", "")
+        if not sent["Authorization"]:
+            del sent["Authorization"]
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{running_studio.url}/whip", data=body, headers=sent) as response:
+            assert response.status == status
+            assert message in await response.text()
+            if status == 401:
+                assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert not running_studio.app[WHIP].sessions  # nothing half-open is left behind
+
+
+async def test_whip_refuses_a_viewer_offer_and_whep_a_publisher_offer(running_studio: RunningStudio) -> None:
+    viewer, publisher = await viewer_offer(), await publisher_offer()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{running_studio.url}/whip", data=viewer.localDescription.sdp, headers={**SDP, **running_studio.auth}
+        ) as response:
+            assert response.status == 400
+            assert "must send video" in await response.text()
+        async with http.post(
+            f"{running_studio.url}/whep", data=publisher.localDescription.sdp, headers=SDP
+        ) as response:
+            assert response.status == 400
+            assert "must receive video" in await response.text()
+    await viewer.close()
+    await publisher.close()
+
+
+async def test_whip_patch_is_405_and_options_allows_cors(running_studio: RunningStudio) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.patch(f"{running_studio.url}/whip/anything", headers=running_studio.auth) as response:
+            assert response.status == 405
+        async with http.options(f"{running_studio.url}/whip") as response:
+            assert response.status == 204
+            assert response.headers["Accept-Post"] == "application/sdp"
+            assert "Location" in response.headers["Access-Control-Expose-Headers"]
+
+
+async def test_obs_like_h264_opus_offer_is_accepted(running_studio: RunningStudio) -> None:
+    """OBS 30 offers H264 + Opus, bundled, sendonly."""
+    pipeline = running_studio.app[PIPELINE]
+    pc = await publisher_offer(h264=True, audio=True)
+    assert "a=group:BUNDLE 0 1" in pc.localDescription.sdp
+    async with aiohttp.ClientSession() as http:
+        _, answer = await post_offer(http, f"{running_studio.url}/whip", pc, running_studio.auth)
+        assert video_codecs(answer)[0] == "H264"
+        assert "opus/48000/2" in answer
+        await eventually(lambda: pipeline.stats()["ingest_fps"] > 0)
+    await pc.close()
+    await eventually(lambda: not pipeline.stats()["publishing"])
+
+
+async def test_new_publisher_replaces_the_old_one(running_studio: RunningStudio) -> None:
+    whip = running_studio.app[WHIP]
+    first, second = await publisher_offer(), await publisher_offer()
+    async with aiohttp.ClientSession() as http:
+        first_location, _ = await post_offer(http, f"{running_studio.url}/whip", first, running_studio.auth)
+        await eventually(lambda: first.connectionState == "connected")
+        second_location, _ = await post_offer(http, f"{running_studio.url}/whip", second, running_studio.auth)
+        await eventually(lambda: second.connectionState == "connected")
+        await eventually(lambda: list(whip.sessions) == [second_location.rsplit("/", 1)[1]])
+        assert whip.current is not None and whip.current.id == second_location.rsplit("/", 1)[1]
+        async with http.delete(running_studio.url + first_location, headers=running_studio.auth) as response:
+            assert response.status == 404
+        assert running_studio.app[PIPELINE].stats()["reconnects"] == 1
+    await first.close()
+    await second.close()
+
+
+async def test_whep_viewer_gets_h264_frames_and_a_session_row(running_studio: RunningStudio) -> None:
+    studio = running_studio.studio
+    show = await studio.start_show("test show")
+    pc = await viewer_offer()
+    frames: list = []
+
+    @pc.on("track")
+    def on_track(track) -> None:  # type: ignore[no-untyped-def]
+        if track.kind == "video":
+            async def pull() -> None:
+                while len(frames) < 3:
+                    frames.append(await track.recv())
+
+            asyncio.ensure_future(pull())
+
+    async with aiohttp.ClientSession(cookies={"fl_viewer": "viewer-cookie-1"}) as http:
+        location, answer = await post_offer(http, f"{running_studio.url}/whep", pc, {})
+        assert location.startswith("/whep/")
+        assert video_codecs(answer)[0] == "H264"
+        assert "packetization-mode=1" in answer
+        assert candidate_hosts(answer) == {"127.0.0.1"}
+        await eventually(lambda: len(frames) >= 3, timeout=20)
+        assert selected_pair(pc) == ("127.0.0.1", "127.0.0.1")
+        # The slate is on air (no phone): the viewer decodes real pictures of the studio's size.
+        assert (frames[-1].width, frames[-1].height) == (1280, 720)
+        assert studio.viewers_now == 1
+
+        def rows() -> list[tuple]:
+            return list(studio._connection().execute(
+                "SELECT viewer_id, transport, joined_at, left_at FROM viewer_sessions WHERE show_id = ?",
+                [show.id],
+            ))
+
+        await eventually(lambda: len(rows()) == 1)
+        viewer_id, transport, joined_at, left_at = rows()[0]
+        assert (viewer_id, transport, left_at) == ("viewer-cookie-1", "webrtc", None)
+        assert joined_at
+
+        async with http.delete(running_studio.url + location) as response:
+            assert response.status == 200
+        await eventually(lambda: rows()[0][3] is not None)
+        assert studio.viewers_now == 0
+        async with http.delete(running_studio.url + location) as response:
+            assert response.status == 404
+    await pc.close()
+    assert len(rows()) == 1  # left exactly once, no second row
+
+
+async def test_whep_sets_the_viewer_cookie_when_missing(running_studio: RunningStudio) -> None:
+    pc = await viewer_offer()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{running_studio.url}/whep", data=pc.localDescription.sdp, headers=SDP) as response:
+            assert response.status == 201
+            assert len(response.cookies["fl_viewer"].value) >= 8
+    await pc.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({"Content-Type": "text/plain"}, "v=0\r\n", 415),
+        (SDP, "garbage", 400),
+        ({**SDP, "Authorization": "Bearer wrong"}, "v=0\r\n", 401),
+    ],
+)
+async def test_whep_rejects_bad_requests(
+    running_studio: RunningStudio, headers: dict[str, str], body: str, status: int
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{running_studio.url}/whep", data=body, headers=headers) as response:
+            assert response.status == status
+    assert not running_studio.app[WHEP].sessions
+    assert running_studio.app[PIPELINE].stats()["viewers"] == 0
+
+
+async def test_whep_is_capped(running_studio: RunningStudio) -> None:
+    whep = running_studio.app[WHEP]
+    whep.max_viewers = 1
+    first, second = await viewer_offer(), await viewer_offer()
+    async with aiohttp.ClientSession() as http:
+        await post_offer(http, f"{running_studio.url}/whep", first, {})
+        async with http.post(f"{running_studio.url}/whep", data=second.localDescription.sdp, headers=SDP) as response:
+            assert response.status == 503
+            assert response.headers["Retry-After"]
+    assert len(whep.sessions) == 1
+    await first.close()
+    await second.close()
+
+
+async def test_viewer_watching_before_the_show_joins_it_and_leaves_on_shutdown(
+    running_studio: RunningStudio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.media import whep as whep_module
+
+    monkeypatch.setattr(whep_module, "SYNC_INTERVAL", 0.2)
+    studio = running_studio.studio
+    pc = await viewer_offer()
+    async with aiohttp.ClientSession() as http:
+        await post_offer(http, f"{running_studio.url}/whep", pc, {})
+        await eventually(lambda: pc.connectionState == "connected")
+        show = await studio.start_show("late show")
+
+        def rows() -> list[tuple]:
+            return list(studio._connection().execute(
+                "SELECT joined_at, left_at FROM viewer_sessions WHERE show_id = ?", [show.id]
+            ))
+
+        await eventually(lambda: len(rows()) == 1, timeout=5)
+        await running_studio.app[WHEP].shutdown()
+        assert rows()[0][1] is not None
+    await pc.close()
+
+
+def test_loopback_only_sdp_drops_other_candidates() -> None:
+    offer = (
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+        "a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\r\n"
+        "a=candidate:2 1 udp 2122194687 192.0.2.2 50001 typ host\r\n"
+        "a=candidate:3 1 udp 2122129151 4f1b9c1e-0000-4000-8000-000000000000.local 50002 typ host\r\n"
+        "a=candidate:4 1 tcp 1518280447 ::1 9 typ host tcptype active\r\n"
+    )
+    kept = loopback_only_sdp(offer)
+    assert candidate_hosts(kept) == {"127.0.0.1", "::1"}
+    assert "m=video" in kept
