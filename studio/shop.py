@@ -88,7 +88,7 @@ async def buy_link(request: web.Request) -> web.StreamResponse:
     except UnknownLink:
         return unknown_link_page()
     target = found.product.buy_url or found.link.target_url or f"/order/{found.link.code}"
-    response = web.HTTPFound(target, headers={"Cache-Control": "no-store"})
+    response = web.Response(status=302, headers={"Location": target, "Cache-Control": "no-store"})
     return remember_viewer(response, viewer_id, is_new)
 
 
