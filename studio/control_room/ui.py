@@ -1,0 +1,112 @@
+"""What every control-room page shares: language, settings, API client, database.
+
+Each page script calls :func:`page` first, so a page also runs on its own
+(``streamlit run studio/control_room/views/go_live.py``, or ``AppTest``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+import streamlit as st
+
+import catalog
+from studio.control_room.client import ControlClient, ControlError
+from studio.control_room.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
+from studio.control_room.settings import RoomSettings
+
+LANG_KEY = "lang"
+
+CSS = """
+<style>
+  .block-container {padding-top: 2.2rem; padding-bottom: 1rem;}
+  .fl-badge {display: inline-block; padding: 0.1rem 0.55rem; border-radius: 0.4rem;
+             font-weight: 700; font-size: 0.8rem; letter-spacing: 0.04em; vertical-align: middle;}
+  .fl-live {background: #e5383b; color: white;}
+  .fl-off {background: #d9d9d9; color: #333;}
+  .fl-air {background: #2b9348; color: white;}
+  .fl-price {font-size: 1.15rem; font-weight: 700; color: #d9480f;}
+  .fl-muted {color: #6c757d; font-size: 0.85rem;}
+  .fl-name {font-weight: 700; font-size: 1.05rem; line-height: 1.25;}
+  .fl-card {min-height: 6.4rem;}
+  div[data-testid="stMetricValue"] {font-size: 1.7rem;}
+</style>
+"""
+
+
+def lang() -> str:
+    return st.session_state.get(LANG_KEY, DEFAULT_LANGUAGE)
+
+
+def t(key: str, **values: object) -> str:
+    return translate(key, lang(), **values)
+
+
+def page(title_key: str) -> None:
+    """Language switch in the sidebar, house style, and the page title."""
+    st.session_state.setdefault(LANG_KEY, DEFAULT_LANGUAGE)
+    with st.sidebar:
+        st.radio(
+            f"{translate('language', 'en')} / {translate('language', 'zh')}",
+            options=list(LANGUAGES),
+            format_func=LANGUAGES.__getitem__,
+            key=LANG_KEY,
+            horizontal=True,
+        )
+    st.markdown(CSS, unsafe_allow_html=True)
+    st.title(t(title_key))
+
+
+def settings() -> RoomSettings:
+    return RoomSettings.from_env()
+
+
+def client() -> ControlClient:
+    room = settings()
+    return ControlClient(room.url, room.key)
+
+
+def database() -> sqlite_utils.Database:
+    """One read connection per browser session (SQLite WAL: reads never block the server)."""
+    path = str(catalog.db_path(settings().data_dir))
+    key = f"_db:{path}"
+    if key not in st.session_state:
+        st.session_state[key] = catalog.connect(path)
+    return st.session_state[key]
+
+
+def show_error(error: ControlError) -> None:
+    if error.status == 0:
+        st.error(f"**{t('studio_unreachable')}**  \n{error.message(lang())}  \n{t('studio_hint')}")
+    else:
+        st.error(error.message(lang()))
+
+
+def state_or_stop(api: ControlClient) -> dict[str, Any]:
+    """``GET /api/state``, or an explanation and the end of this run."""
+    try:
+        return api.state()
+    except ControlError as error:
+        show_error(error)
+        st.stop()
+        raise  # st.stop() raises; this keeps type checkers honest
+
+
+def money(amount: float, currency: str = "CNY") -> str:
+    symbol = {"CNY": "¥", "USD": "$", "EUR": "€"}.get(currency, f"{currency} ")
+    return f"{symbol}{amount:,.2f}"
+
+
+def product_name(name: str, name_zh: str) -> str:
+    """The name in the chosen language first, the other one after it."""
+    if not name_zh:
+        return name
+    return f"{name_zh} · {name}" if lang() == "zh" else f"{name} · {name_zh}"
+
+
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,266 @@
+"""Analytics: one show's viewers, products, funnel, retention and timeline.
+
+All figures come from :mod:`analytics` (pure pandas over a :class:`ShowData`);
+this page only picks the show, caches the result and draws it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import analytics
+import catalog
+from catalog.shows import Show, list_shows
+from studio.control_room import ui
+
+CHINA = "Asia/Shanghai"
+STAGES = {
+    "viewers": "stage_viewers",
+    "engaged": "stage_engaged",
+    "scanned_or_clicked": "stage_scanned",
+    "ordered": "stage_ordered",
+}
+
+
+def fingerprint(db: Any, show_id: int) -> tuple[Any, ...]:
+    """Changes whenever anything the figures read changes (cheap: indexed MAX/COUNT)."""
+    row = db.execute(
+        "SELECT (SELECT ended_at FROM shows WHERE id = :s), "
+        "(SELECT MAX(id) FROM viewer_sessions), "
+        "(SELECT COUNT(*) FROM viewer_sessions WHERE show_id = :s AND left_at IS NULL), "
+        "(SELECT MAX(id) FROM link_events), (SELECT MAX(id) FROM orders), "
+        "(SELECT MAX(id) FROM overlay_events), (SELECT MAX(id) FROM stream_events)",
+        {"s": show_id},
+    ).fetchone()
+    return tuple(row)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def figures(db_file: str, show_id: int, version: tuple[Any, ...]) -> dict[str, Any]:
+    """Everything the page draws for one show, computed once per data version."""
+    db = catalog.connect(db_file)
+    try:
+        data = analytics.load_show(db, show_id)
+    finally:
+        db.conn.close()
+    return {
+        "summary": analytics.show_summary(data),
+        "products": analytics.product_table(data),
+        "funnel": analytics.funnel(data),
+        "retention": analytics.retention_curve(data, step_s=60),
+        "timeline": analytics.timeline_figure_data(data),
+    }
+
+
+def show_label(show: Show) -> str:
+    started = pd.Timestamp(show.started_at).tz_convert(CHINA).strftime("%Y-%m-%d %H:%M")
+    live = f" · {ui.t('live_badge')}" if show.live else ""
+    return f"#{show.id} {show.title} ({started}){live}"
+
+
+def clock(moment: Any) -> str:
+    return pd.Timestamp(moment).tz_convert(CHINA).strftime("%H:%M") if moment is not None and not pd.isna(moment) else "–"
+
+
+def summary_tiles(summary: dict[str, Any]) -> None:
+    tiles = [
+        ("unique_viewers", f"{summary['unique_viewers']:,}", None),
+        ("peak_concurrent", f"{summary['peak_concurrent']:,}", ui.t("peak_at", time=clock(summary.get("peak_at")))),
+        ("avg_watch", ui.duration(summary["avg_watch_s"]), None),
+        ("median_watch", ui.duration(summary["median_watch_s"]), None),
+        ("gmv", ui.money(summary["gmv"]), None),
+        ("orders", f"{summary['orders']:,}", f"{summary['units']:,} {ui.t('units')}"),
+        ("buyers", f"{summary['buyers']:,}", None),
+        ("gpm", ui.money(summary["gpm"]), f"{ui.t('revenue_per_viewer')} {ui.money(summary['revenue_per_viewer'])}"),
+    ]
+    for start in (0, 4):
+        for column, (key, value, note) in zip(st.columns(4), tiles[start : start + 4]):
+            column.metric(ui.t(key), value, border=True, help=note)
+            if note:
+                column.caption(note)
+
+
+def timeline_chart(timeline: dict[str, pd.DataFrame], names: dict[str, str]) -> alt.LayerChart:
+    """One chart: products on air as bands, viewers as a line, orders as dots, uplink on the right axis."""
+    viewers_title = ui.t("timeline_viewers")
+    time_axis = alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M"))
+    concurrency = timeline["concurrency"]
+    pins = timeline["pins"].assign(product=lambda f: f["sku"].map(names).fillna(f["sku"]))
+    bands = (
+        alt.Chart(pins.rename(columns={"start": "time"}))
+        .mark_rect(opacity=0.22)
+        .encode(
+            x="time:T",
+            x2="end:T",
+            color=alt.Color("product:N", title=ui.t("col_product"), legend=alt.Legend(orient="bottom")),
+            tooltip=[alt.Tooltip("product:N", title=ui.t("col_product"))],
+        )
+    )
+    line = alt.Chart(concurrency).mark_line(color="#1f4e79", strokeWidth=2).encode(
+        x=time_axis, y=alt.Y("viewers:Q", title=viewers_title)
+    )
+    orders = timeline["orders"]
+    if len(orders):
+        orders = pd.merge_asof(
+            orders.sort_values("time"), concurrency[["time", "viewers"]].sort_values("time"), on="time"
+        ).fillna({"viewers": 0})
+        orders["product"] = orders["sku"].map(names).fillna(orders["sku"])
+    dots = alt.Chart(orders).mark_circle(color="#d9480f", opacity=0.85).encode(
+        x="time:T",
+        y="viewers:Q",
+        size=alt.Size("total:Q", legend=None, scale=alt.Scale(range=[30, 300])),
+        tooltip=[
+            alt.Tooltip("time:T", format="%H:%M:%S", title=ui.t("col_time")),
+            alt.Tooltip("product:N", title=ui.t("col_product")),
+            alt.Tooltip("quantity:Q", title=ui.t("col_quantity")),
+            alt.Tooltip("total:Q", format=",.2f", title=ui.t("col_total")),
+        ],
+    )
+    stream = timeline["stream"]
+    bitrate = alt.Chart(stream[stream["kind"] == "stats"]).mark_line(
+        color="#2b9348", strokeDash=[4, 3], strokeWidth=1.5
+    ).encode(x="time:T", y=alt.Y("bitrate_kbps:Q", title=ui.t("timeline_bitrate")))
+    drops = alt.Chart(stream[stream["kind"] == "disconnect"]).mark_rule(color="#e5383b", strokeWidth=2).encode(x="time:T")
+    audience = alt.layer(bands, line, dots)
+    uplink = alt.layer(bitrate, drops)
+    return alt.layer(audience, uplink).resolve_scale(y="independent").properties(height=320)
+
+
+def product_section(products: pd.DataFrame) -> None:
+    table = products.assign(
+        product=[ui.product_name(n, z) for n, z in zip(products["name"], products["name_zh"])],
+        on_air_min=products["on_air_s"] / 60.0,
+    )
+    columns = ["product", "on_air_min", "viewers_present", "scans", "clicks", "orders", "units", "revenue", "conversion", "revenue_per_on_air_min"]
+    cc = st.column_config
+    st.dataframe(
+        table[columns].sort_values("revenue", ascending=False),
+        hide_index=True,
+        column_config={
+            "product": cc.TextColumn(ui.t("col_product"), pinned=True),
+            "on_air_min": cc.NumberColumn(ui.t("col_on_air"), format="%.1f min"),
+            "viewers_present": cc.NumberColumn(ui.t("col_viewers_present"), format="%d"),
+            "scans": cc.NumberColumn(ui.t("col_scans"), format="%d"),
+            "clicks": cc.NumberColumn(ui.t("col_clicks"), format="%d"),
+            "orders": cc.NumberColumn(ui.t("col_orders"), format="%d"),
+            "units": cc.NumberColumn(ui.t("col_units"), format="%d"),
+            "revenue": cc.NumberColumn(ui.t("col_revenue"), format="¥%.2f"),
+            "conversion": cc.NumberColumn(ui.t("col_conversion"), format="percent"),
+            "revenue_per_on_air_min": cc.NumberColumn(ui.t("col_revenue_per_min"), format="¥%.2f"),
+        },
+    )
+
+
+def funnel_chart(funnel: pd.DataFrame) -> alt.LayerChart:
+    frame = funnel.assign(
+        label=[ui.t(STAGES.get(s, s)) if s in STAGES else s for s in funnel["stage"]],
+        text=[f"{v:,} · {share:.0%}" for v, share in zip(funnel["viewers"], funnel["share_of_viewers"])],
+    )
+    order = list(frame["label"])
+    bars = alt.Chart(frame).mark_bar(color="#f08c00", cornerRadiusEnd=4).encode(
+        y=alt.Y("label:N", sort=order, title=None),
+        x=alt.X("viewers:Q", title=None),
+        tooltip=[
+            alt.Tooltip("label:N", title=ui.t("col_stage")),
+            alt.Tooltip("viewers:Q", format=","),
+            alt.Tooltip("share_of_previous:Q", format=".1%", title=ui.t("col_share_prev")),
+            alt.Tooltip("share_of_viewers:Q", format=".1%", title=ui.t("col_share_all")),
+        ],
+    )
+    text = bars.mark_text(align="left", dx=4, color="#333").encode(text="text:N")
+    return alt.layer(bars, text).properties(height=200)
+
+
+def retention_chart(retention: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(retention)
+        .mark_area(line={"color": "#1f4e79"}, color="#a5c8e4", opacity=0.7)
+        .encode(
+            x=alt.X("minute:Q", title=ui.t("retention_minute")),
+            y=alt.Y("share:Q", title=ui.t("retention_share"), axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            tooltip=[alt.Tooltip("minute:Q", format=".0f"), alt.Tooltip("share:Q", format=".1%")],
+        )
+        .properties(height=200)
+    )
+
+
+def report_maker(db_file: str, show_id: int, suffix: str) -> Callable[[], bytes]:
+    """Deferred: the report is written only when the host clicks download."""
+
+    def make() -> bytes:
+        db = catalog.connect(db_file)
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                path = analytics.write_report(db, show_id, Path(folder) / f"show-{show_id}{suffix}")
+                return Path(path).read_bytes()
+        finally:
+            db.conn.close()
+
+    return make
+
+
+def downloads(db_file: str, show_id: int) -> None:
+    st.markdown(f"**{ui.t('download_report')}**")
+    for column, (suffix, label, mime) in zip(
+        st.columns(3),
+        (
+            (".html", "report_html", "text/html"),
+            (".csv", "report_csv", "text/csv"),
+            (".xlsx", "report_xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ),
+    ):
+        column.download_button(
+            ui.t(label),
+            data=report_maker(db_file, show_id, suffix),
+            file_name=f"farmlive-show-{show_id}{suffix}",
+            mime=mime,
+            key=f"report{suffix}",
+            on_click="ignore",
+            width="stretch",
+        )
+
+
+def main() -> None:
+    ui.page("nav_analytics")
+    db = ui.database()
+    shows = list(reversed(list_shows(db)))
+    if not shows:
+        st.info(ui.t("no_shows"))
+        return
+    by_id = {s.id: s for s in shows}
+    top, side = st.columns([3, 2], vertical_alignment="bottom")
+    show_id = top.selectbox(ui.t("pick_show"), list(by_id), format_func=lambda i: show_label(by_id[i]), key="show_id")
+    db_file = str(catalog.db_path(ui.settings().data_dir))
+    version = fingerprint(db, show_id)
+    result = figures(db_file, show_id, version)
+    with side:
+        downloads(db_file, show_id)
+    summary = result["summary"]
+    if summary["live"]:
+        st.caption(ui.t("show_live_so_far"))
+    st.caption(f"{ui.t('duration')}: {ui.duration(summary['duration_s'])}")
+    summary_tiles(summary)
+    products = result["products"]
+    names = {sku: ui.product_name(n, z) for sku, n, z in zip(products["sku"], products["name"], products["name_zh"])}
+    st.subheader(ui.t("timeline"))
+    st.altair_chart(timeline_chart(result["timeline"], names), width="stretch")
+    st.caption(ui.t("timeline_caption"))
+    st.subheader(ui.t("product_table"))
+    product_section(products)
+    left, right = st.columns(2)
+    with left:
+        st.subheader(ui.t("funnel"))
+        st.altair_chart(funnel_chart(result["funnel"]), width="stretch")
+    with right:
+        st.subheader(ui.t("retention"))
+        st.altair_chart(retention_chart(result["retention"]), width="stretch")
+
+
+main()

@@ -1,0 +1,308 @@
+"""Go live: start the show, one-tap products on air, stage the next one, watch the figures.
+
+Writes go through the control API (the server owns what is on air); the
+product list is read straight from SQLite.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+import catalog
+from catalog.products import Product
+from studio.control_room import ui
+from studio.control_room.client import ControlClient, ControlError
+from studio.control_room.preview import preview_image, publish_qr_png
+from studio.state import LAYOUTS
+
+LIVE_REFRESH_S = 2.0
+CARDS_PER_ROW = 3
+PROMO_KINDS = ("none", "countdown", "coupon", "sold_out")
+
+
+# -- actions (button callbacks: they run before the page redraws) -----------------
+def _act(fn: Any, *args: Any, done: str | None = None) -> None:
+    try:
+        fn(*args)
+    except ControlError as error:
+        st.session_state["flash_error"] = error.message(ui.lang())
+        return
+    if done:
+        st.session_state["flash_ok"] = done
+
+
+def put_on_air(api: ControlClient, product: Product, layout: str) -> None:
+    name = ui.product_name(product.name, product.name_zh)
+    _act(api.put_overlay, product.sku, layout, None, done=ui.t("put_on_air_done", name=name))
+
+
+def stage(sku: str) -> None:
+    st.session_state["stage_sku"] = sku
+
+
+def take(api: ControlClient, products: dict[str, Product]) -> None:
+    sku = st.session_state.get("stage_sku")
+    if sku not in products:
+        return
+    try:
+        promo = staged_promo()
+    except ValueError as error:
+        st.session_state["flash_error"] = str(error)
+        return
+    layout = st.session_state.get("stage_layout") or "auto"
+    name = ui.product_name(products[sku].name, products[sku].name_zh)
+    _act(api.put_overlay, sku, layout, promo, done=ui.t("put_on_air_done", name=name))
+
+
+def staged_promo() -> dict[str, Any] | None:
+    """The promo the staging controls describe; a countdown starts when Take is pressed."""
+    kind = st.session_state.get("stage_promo", "none")
+    if kind == "countdown":
+        minutes = float(st.session_state.get("stage_minutes", 10))
+        ends = catalog.utc_now() + timedelta(minutes=minutes)
+        return {"kind": "countdown", "ends_at": catalog.to_iso(ends)}
+    if kind == "coupon":
+        code = str(st.session_state.get("stage_coupon", "")).strip()
+        if not code:
+            raise ValueError(ui.t("coupon_missing"))
+        return {"kind": "coupon", "code": code}
+    if kind == "sold_out":
+        return {"kind": "sold_out"}
+    return None
+
+
+# -- sections -------------------------------------------------------------------------
+def show_bar(api: ControlClient, show: dict[str, Any] | None) -> None:
+    if show is None:
+        left, right = st.columns([5, 1], vertical_alignment="bottom")
+        left.text_input(ui.t("show_title"), value=ui.t("show_title_default"), key="show_title", max_chars=200)
+        right.button(
+            ui.t("start_show"),
+            type="primary",
+            key="start_show",
+            width="stretch",
+            on_click=lambda: _act(
+                api.start_show,
+                st.session_state.get("show_title", ""),
+                done=ui.t("show_started", title=st.session_state.get("show_title", "")),
+            ),
+        )
+        st.markdown(f'<span class="fl-badge fl-off">{ui.t("not_live")}</span>', unsafe_allow_html=True)
+        return
+    started = pd.Timestamp(show["started_at"]).tz_convert("Asia/Shanghai").strftime("%H:%M")
+    left, right = st.columns([5, 1], vertical_alignment="center")
+    left.markdown(
+        f'<span class="fl-badge fl-live">● {ui.t("live_badge")}</span> '
+        f'<b style="font-size:1.25rem">{html.escape(show["title"])}</b> '
+        f'<span class="fl-muted">#{show["id"]} · {ui.t("live_since", time=started)}</span>',
+        unsafe_allow_html=True,
+    )
+    with right.popover(ui.t("end_show"), width="stretch"):
+        st.write(ui.t("end_confirm"))
+        st.button(
+            ui.t("end_yes"),
+            type="primary",
+            key="end_show",
+            on_click=lambda: _act(api.end_show, show["id"], done=ui.t("show_ended")),
+        )
+
+
+def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, Product]) -> None:
+    with st.container(border=True):
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        sku = on_air.get("sku")
+        if sku is None:
+            left.markdown(f"**{ui.t('on_air_now')}:** {ui.t('nothing_on_air')}")
+        else:
+            product = products.get(sku)
+            name = ui.product_name(product.name, product.name_zh) if product else sku
+            promo = on_air.get("promo") or {}
+            extra = f" · {ui.t('promo_' + promo['kind'])}" if promo.get("kind") in PROMO_KINDS else ""
+            link = f' · <span class="fl-muted">{html.escape(on_air["link_url"])}</span>' if on_air.get("link_url") else ""
+            left.markdown(
+                f'<span class="fl-badge fl-air">{ui.t("on_air_badge")}</span> '
+                f"<b>{html.escape(name)}</b>{html.escape(extra)}{link}",
+                unsafe_allow_html=True,
+            )
+        right.button(
+            ui.t("clear"),
+            key="clear",
+            disabled=sku is None,
+            width="stretch",
+            on_click=lambda: _act(api.put_overlay, None, on_air.get("layout", "auto"), None, done=ui.t("cleared")),
+        )
+
+
+def product_grid(api: ControlClient, products: list[Product], on_air: dict[str, Any]) -> None:
+    st.subheader(ui.t("products"))
+    if not products:
+        st.info(ui.t("no_products"))
+        return
+    layout = on_air.get("layout", "auto")
+    for start in range(0, len(products), CARDS_PER_ROW):
+        columns = st.columns(CARDS_PER_ROW)
+        for column, product in zip(columns, products[start : start + CARDS_PER_ROW]):
+            with column.container(border=True):
+                product_card(api, product, product.sku == on_air.get("sku"), layout)
+
+
+def product_card(api: ControlClient, product: Product, live: bool, layout: str) -> None:
+    first, second = (product.name_zh, product.name) if ui.lang() == "zh" else (product.name, product.name_zh)
+    badge = f' <span class="fl-badge fl-air">{ui.t("on_air_badge")}</span>' if live else ""
+    stock = ui.t("stock", stock=product.stock) if product.stock > 0 else ui.t("sold_out")
+    unit = f" · {html.escape(product.unit)}" if product.unit else ""
+    st.markdown(
+        f'<div class="fl-card"><div class="fl-name">{html.escape(first or second)}{badge}</div>'
+        f'<div class="fl-muted">{html.escape(second if first else "")}{unit}</div></div>'
+        f'<span class="fl-price">{ui.money(product.price, product.currency)}</span> '
+        f'<span class="fl-muted">· {html.escape(stock)}</span>',
+        unsafe_allow_html=True,
+    )
+    left, right = st.columns(2)
+    left.button(
+        ui.t("on_air_button"),
+        key=f"air:{product.sku}",
+        type="primary",
+        disabled=live,
+        width="stretch",
+        on_click=put_on_air,
+        args=(api, product, layout),
+    )
+    right.button(ui.t("stage_button"), key=f"stage:{product.sku}", width="stretch", on_click=stage, args=(product.sku,))
+
+
+def staging_panel(api: ControlClient, products: dict[str, Product], public_url: str) -> None:
+    st.subheader(ui.t("next_up"))
+    skus = list(products)
+    if not skus:
+        return
+    if st.session_state.get("stage_sku") not in products:
+        st.session_state["stage_sku"] = skus[0]
+    with st.container(border=True):
+        controls, picture = st.columns([2, 3])
+        with controls:
+            st.selectbox(
+                ui.t("next_product"),
+                skus,
+                key="stage_sku",
+                format_func=lambda s: ui.product_name(products[s].name, products[s].name_zh),
+            )
+            st.segmented_control(
+                ui.t("layout"), LAYOUTS, key="stage_layout", default="auto", required=True,
+                format_func=lambda value: ui.t(f"layout_{value}"),
+            )
+            st.radio(
+                ui.t("promo"), PROMO_KINDS, key="stage_promo", horizontal=True,
+                format_func=lambda kind: ui.t(f"promo_{kind}"),
+            )
+            kind = st.session_state.get("stage_promo", "none")
+            if kind == "countdown":
+                st.number_input(ui.t("countdown_minutes"), 1, 180, 10, step=1, key="stage_minutes")
+            elif kind == "coupon":
+                st.text_input(ui.t("coupon_code"), key="stage_coupon", max_chars=32)
+            st.button(
+                ui.t("take"), type="primary", key="take", width="stretch",
+                on_click=take, args=(api, products),
+            )
+        with picture:
+            try:
+                promo = staged_promo()
+            except ValueError:
+                promo = None
+            try:
+                image = preview_image(
+                    products[st.session_state["stage_sku"]],
+                    layout=st.session_state.get("stage_layout") or "auto",
+                    promo=promo,
+                    # The real code is made on Take; the preview only needs the shape of the QR.
+                    link_url=f"{public_url}/b/preview",
+                    image_root=ui.settings().data_dir,
+                )
+            except Exception as error:  # a preview problem must never block going live
+                st.warning(ui.t("preview_unavailable", error=error))
+            else:
+                st.image(image, caption=ui.t("preview_caption"), width="stretch")
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def live_figures(api: ControlClient) -> None:
+    """Refreshed on its own every couple of seconds; the rest of the page stays put."""
+    try:
+        state = api.state()
+        stats = api.stats(state["show"]["id"]) if state["show"] else {}
+    except ControlError as error:
+        ui.show_error(error)
+        return
+    health = state.get("stream_health") or {}
+    st.subheader(ui.t("live_now"))
+    first = st.columns(3)
+    first[0].metric(ui.t("viewers_now"), state.get("viewers_now", 0), border=True)
+    first[1].metric(ui.t("orders"), state.get("orders", 0), border=True)
+    first[2].metric(ui.t("revenue"), ui.money(state.get("revenue", 0.0)), border=True)
+    st.markdown(stream_line(health), unsafe_allow_html=True)
+    recent = stats.get("recent_orders") or []
+    st.markdown(f"**{ui.t('recent_orders')}**")
+    if not recent:
+        st.caption(ui.t("no_orders_yet"))
+        return
+    feed = pd.DataFrame(
+        {
+            ui.t("col_time"): [pd.Timestamp(o["at"]).tz_convert("Asia/Shanghai").strftime("%H:%M:%S") for o in recent],
+            ui.t("col_product"): [ui.product_name(o["name"], o["name_zh"]) for o in recent],
+            ui.t("col_quantity"): [o["quantity"] for o in recent],
+            ui.t("col_total"): [ui.money(o["total"]) for o in recent],
+        }
+    )
+    st.dataframe(feed, hide_index=True, height=min(36 * (len(feed) + 1) + 2, 290))
+
+
+def stream_line(health: dict[str, Any]) -> str:
+    """One line on the phone's uplink: live or not, bitrate, frame rate, reconnects."""
+    reconnects = ui.t("reconnects_n", n=health.get("reconnects", 0))
+    if not health.get("publishing"):
+        return f'<span class="fl-badge fl-off">{ui.t("uplink_off")}</span> <span class="fl-muted">{reconnects}</span>'
+    kbps, fps = health.get("uplink_kbps"), health.get("ingest_fps")
+    figures = [f"{kbps:,.0f} kbps" if kbps is not None else "", f"{fps:.0f} fps" if fps else "", reconnects]
+    return (
+        f'<span class="fl-badge fl-air">● {ui.t("publishing")}</span> '
+        f'<span class="fl-muted">{" · ".join(f for f in figures if f)}</span>'
+    )
+
+
+def phone_and_preview(state: dict[str, Any]) -> None:
+    st.markdown(f"**{ui.t('live_preview')}** · [{ui.t('open_watch')}]({state['watch_url']})")
+    st.iframe(state["watch_url"], height=420)
+    with st.container(border=True):
+        code, text = st.columns([1, 2], vertical_alignment="center")
+        code.image(publish_qr_png(state["publish_url"]), width="stretch")
+        text.markdown(f"**{ui.t('phone_camera')}**")
+        text.caption(ui.t("phone_scan"))
+        text.markdown(f'<span class="fl-muted">{html.escape(state["publish_url"])}</span>', unsafe_allow_html=True)
+
+
+def main() -> None:
+    ui.page("nav_go_live")
+    api = ui.client()
+    state = ui.state_or_stop(api)
+    for key, show in (("flash_error", st.error), ("flash_ok", st.toast)):
+        if key in st.session_state:
+            show(st.session_state.pop(key))
+    products = catalog.list_products(ui.database(), active_only=True)
+    by_sku = {p.sku: p for p in products}
+    show_bar(api, state["show"])
+    on_air_bar(api, state["on_air"], by_sku)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        product_grid(api, products, state["on_air"])
+        staging_panel(api, by_sku, state["watch_url"].removesuffix("/watch"))
+    with right:
+        live_figures(api)
+        phone_and_preview(state)
+
+
+main()
