@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import av
-from aiortc import RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpCodecCapability, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 log = logging.getLogger(__name__)
@@ -198,3 +198,40 @@ class Fanout:
         for feed in self._feeds:
             feed.stop()
         self._feeds.clear()
+
+
+def h264_preferences() -> list[RTCRtpCodecCapability]:
+    """H.264 only (constrained baseline 42e01f first, what the show encoder makes), plus RTX.
+
+    The packets are already H.264: a viewer that negotiated VP8 would get
+    them labelled as VP8 and see nothing.
+    """
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    h264 = [c for c in codecs if c.mimeType.lower() == "video/h264"]
+    h264.sort(key=lambda c: c.parameters.get("profile-level-id") != "42e01f")
+    return h264 + [c for c in codecs if c.mimeType.lower() == "video/rtx"]
+
+
+def send_feed(pc: RTCPeerConnection, feed: ViewerFeed, offer_sdp: str) -> RTCRtpSender:
+    """Add a viewer's tracks to ``pc``; call it BEFORE ``setRemoteDescription(offer)``.
+
+    aiortc matches the offer's m-lines to transceivers that already exist and
+    applies their codec preferences while reading the offer, so this is what
+    makes the answer H.264-only (an offer without H.264 then fails in
+    ``setRemoteDescription``). Only the kinds the offer asks for are added: a
+    transceiver the offer has no m-line for breaks aiortc's answer. Returns
+    the video sender, its PLI/FIR already forwarded to the show encoder.
+    """
+    kinds = {line.split()[0][2:] for line in offer_sdp.splitlines() if line.startswith("m=")}
+    if "video" not in kinds:
+        raise ValueError("the offer has no video m-line: nothing to watch")
+    video = pc.addTransceiver(feed.video, direction="sendonly")
+    video.setCodecPreferences(h264_preferences())
+    feed.forward_keyframe_requests(video.sender)
+    if feed.audio is not None:
+        if "audio" in kinds:
+            pc.addTransceiver(feed.audio, direction="sendonly")
+        else:
+            feed.audio.stop()  # nobody pulls it: do not keep filling its queue
+            feed.audio = None
+    return video.sender

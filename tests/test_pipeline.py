@@ -1,0 +1,302 @@
+"""The show pipeline over real aiortc peer connections on 127.0.0.1.
+
+A synthetic phone publishes over WebRTC, viewers receive the encoded-once
+H.264 over WebRTC and decode it; the QR in the decoded picture must be the
+buy link of the product on air.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import av
+import cv2
+import numpy as np
+import pytest
+import pytest_asyncio
+
+import catalog
+from catalog.products import Product, upsert_product
+from studio.config import StudioConfig
+from studio.media.fanout import VIDEO_QUEUE_PACKETS
+from studio.media.ice import selected_pair
+from studio.media.pipeline import ShowPipeline
+from studio.media.synthetic import MovingPattern, connect_publisher, connect_viewer
+from studio.state import Studio
+
+ORANGES = Product("ORANGE-5KG", "Navel oranges", 59.0, name_zh="赣南脐橙", unit="5 kg box", stock=40)
+TEA = Product("TEA-250G", "Mountain green tea", 88.0, name_zh="高山绿茶", unit="250 g tin", stock=12)
+
+
+def decode_qr(frame: av.VideoFrame) -> str:
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(frame.to_ndarray(format="bgr24"))
+    return text
+
+
+async def wait_for_frame(track, check, timeout: float = 10.0) -> av.VideoFrame:  # type: ignore[no-untyped-def]
+    """Receive decoded frames until ``check(frame)`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    checked = 0.0
+    while (left := deadline - time.monotonic()) > 0:
+        frame = await asyncio.wait_for(track.recv(), timeout=max(0.1, left))
+        # Check ~10 frames a second and drain the rest, so checking never lags behind.
+        if time.monotonic() - checked >= 0.1:
+            checked = time.monotonic()
+            if check(frame):
+                return frame
+    raise AssertionError(f"no frame passed {check.__name__} within {timeout} s")
+
+
+async def wait_for_qr(track, expected: str, *, camera: bool = False, timeout: float = 10.0) -> av.VideoFrame:  # type: ignore[no-untyped-def]
+    """The first frame whose QR reads ``expected`` (and shows the camera, if asked)."""
+
+    def qr_reads_expected(frame: av.VideoFrame) -> bool:
+        return (not camera or has_orange_bar(frame)) and decode_qr(frame) == expected
+
+    return await wait_for_frame(track, qr_reads_expected, timeout)
+
+
+async def frames_within(track, seconds: float) -> list[av.VideoFrame]:  # type: ignore[no-untyped-def]
+    frames = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            frames.append(await asyncio.wait_for(track.recv(), timeout=left))
+        except asyncio.TimeoutError:
+            break
+    return frames
+
+
+@pytest_asyncio.fixture
+async def studio(studio_config: StudioConfig) -> AsyncIterator[Studio]:
+    db = catalog.open_db(studio_config.data_dir)
+    upsert_product(db, ORANGES)
+    upsert_product(db, TEA)
+    db.conn.close()
+    studio = Studio(studio_config)
+    await studio.open()
+    await studio.start_show("Harvest live")
+    await studio.put_on_air(ORANGES.sku)
+    yield studio
+    await studio.close()
+
+
+@pytest_asyncio.fixture
+async def pipeline(studio: Studio) -> AsyncIterator[ShowPipeline]:
+    pipeline = ShowPipeline(studio)
+    await pipeline.start()
+    yield pipeline
+    await pipeline.stop()
+
+
+async def test_viewer_sees_the_product_qr_and_a_switch(studio: Studio, pipeline: ShowPipeline) -> None:
+    camera = MovingPattern()
+    publisher = await connect_publisher(camera)
+    viewer = await connect_viewer(pipeline.add_viewer())
+    try:
+        await asyncio.sleep(0.5)
+        assert "video" in publisher.tracks and "video" in viewer.tracks
+        pipeline.attach_publisher(publisher.tracks["video"])
+
+        oranges_link = studio.on_air.link_url
+        # The camera picture (the orange bar), not the slate, with the product's QR.
+        frame = await wait_for_qr(viewer.video, oranges_link, camera=True)
+        assert (frame.width, frame.height) == (1280, 720)
+
+        tea = await studio.put_on_air(TEA.sku)
+        assert tea.link_url != oranges_link and tea.link_url.endswith(tea.link_code)
+        await wait_for_qr(viewer.video, tea.link_url, camera=True)
+
+        stats = pipeline.stats()
+        assert stats["publishing"] is True
+        assert stats["viewers"] == 1 == studio.viewers_now
+        assert stats["ingest_fps"] > 3  # measured (the shared CI box may be slow)
+        # Loopback only, on both legs.
+        assert selected_pair(viewer.studio_pc) == ("127.0.0.1", "127.0.0.1")
+        assert selected_pair(publisher.studio_pc) == ("127.0.0.1", "127.0.0.1")
+    finally:
+        await viewer.close()
+        await publisher.close()
+
+
+def has_orange_bar(frame: av.VideoFrame) -> bool:
+    """The test camera's full-height orange bar (the card's orange thumbnail is not full height)."""
+    top = frame.to_ndarray(format="bgr24")[: frame.height // 2].astype(int)
+    orange = (top[:, :, 2] > 200) & (top[:, :, 1] > 120) & (top[:, :, 1] < 210) & (top[:, :, 0] < 60)
+    return bool((orange.mean(axis=0) > 0.9).sum() >= 10)
+
+
+async def test_publisher_drop_shows_the_slate_then_the_phone_again(studio: Studio, pipeline: ShowPipeline) -> None:
+    viewer = await connect_viewer(pipeline.add_viewer())
+    try:
+        camera = MovingPattern()
+        pipeline.attach_publisher(camera)
+        await wait_for_qr(viewer.video, studio.on_air.link_url, camera=True)
+
+        pipeline.detach_publisher(camera)
+        camera.stop()
+        frames = await frames_within(viewer.video, 1.5)
+        # Never dark: the show keeps its frame rate without a phone...
+        assert len(frames) >= 30
+        # ...and the last ones are the hold slate with the same QR.
+        assert not has_orange_bar(frames[-1])
+        assert decode_qr(frames[-1]) == studio.on_air.link_url
+        assert pipeline.stats()["publishing"] is False
+        assert studio.stream_health["publishing"] is False
+
+        # The phone reconnects (a new track): its picture comes back.
+        again = MovingPattern()
+        pipeline.attach_publisher(again)
+        await wait_for_frame(viewer.video, has_orange_bar, timeout=5)
+        assert pipeline.stats()["reconnects"] == 1
+        assert studio.stream_health["reconnects"] == 1
+    finally:
+        await viewer.close()
+
+    await asyncio.sleep(0.1)  # let the connect/disconnect events land
+    rows = await studio.db(lambda db: db.execute("SELECT kind, show_id FROM stream_events ORDER BY id").fetchall())
+    assert [kind for kind, _ in rows if kind != "stats"][:3] == ["connect", "disconnect", "connect"]
+    assert {show_id for _, show_id in rows} == {studio.show.id}
+
+
+async def test_a_stale_replaced_publisher_cannot_detach_the_new_one(pipeline: ShowPipeline) -> None:
+    old, new = MovingPattern(), MovingPattern()
+    pipeline.attach_publisher(old)
+    pipeline.attach_publisher(new)  # the phone reconnected before the old one timed out
+    pipeline.detach_publisher(old)  # the old connection's late "ended"
+    assert pipeline.publishing is True
+
+
+async def test_encoded_once_and_the_same_packets_for_every_viewer(pipeline: ShowPipeline) -> None:
+    pipeline.attach_publisher(MovingPattern())
+    first, second = pipeline.add_viewer(), pipeline.add_viewer()
+    ids_first, ids_second = [], []
+    for _ in range(45):
+        a = await asyncio.wait_for(first.video.recv(), 2)
+        b = await asyncio.wait_for(second.video.recv(), 2)
+        assert a is b  # the very same av.Packet object, not a copy
+        ids_first.append(id(a))
+        ids_second.append(id(b))
+    assert ids_first[0] == ids_second[0]
+    stats = pipeline.stats()
+    # One encode per output frame, whatever the number of viewers.
+    assert stats["frames_encoded"] == stats["frames_out"]
+    assert stats["video_packets"] == stats["frames_encoded"]
+    # Both joined within one rate-limit window: one forced keyframe served both.
+    assert stats["keyframes_forced"] == 1
+
+
+async def test_two_webrtc_viewers_receive_the_show_encoded_once(studio: Studio, pipeline: ShowPipeline) -> None:
+    pipeline.attach_publisher(MovingPattern())
+    viewers = [await connect_viewer(pipeline.add_viewer()) for _ in range(2)]
+    try:
+        for viewer in viewers:
+            await wait_for_qr(viewer.video, studio.on_air.link_url)
+        before = pipeline.stats()
+        await asyncio.sleep(1.0)
+        after = pipeline.stats()
+        encoded = after["frames_encoded"] - before["frames_encoded"]
+        assert 20 <= encoded <= 35  # ~30 fps from one encoder...
+        sent = [viewer.feed.video.sent for viewer in viewers]
+        assert min(sent) > 0 and after["viewers"] == 2  # ...feeding both viewers
+    finally:
+        for viewer in viewers:
+            await viewer.close()
+
+
+async def test_new_viewer_starts_on_a_keyframe_quickly(pipeline: ShowPipeline) -> None:
+    pipeline.attach_publisher(MovingPattern())
+    await asyncio.sleep(1.2)  # mid-GOP
+    feed = pipeline.add_viewer()
+    started = time.monotonic()
+    packet = await asyncio.wait_for(feed.video.recv(), 2)
+    assert packet.is_keyframe
+    assert time.monotonic() - started < 0.3  # forced, not the next 1 s GOP boundary
+
+
+async def test_keyframe_requests_are_rate_limited(pipeline: ShowPipeline) -> None:
+    await asyncio.sleep(0.6)
+    before = pipeline.stats()["keyframes_forced"]
+    for _ in range(20):
+        pipeline.request_keyframe()
+        await asyncio.sleep(0.05)  # 1 s of a viewer hammering PLI
+    forced = pipeline.stats()["keyframes_forced"] - before
+    assert 1 <= forced <= 3
+
+
+async def test_viewer_pli_over_rtcp_forces_a_keyframe(pipeline: ShowPipeline) -> None:
+    pipeline.attach_publisher(MovingPattern())
+    viewer = await connect_viewer(pipeline.add_viewer(), audio=False)
+    try:
+        await asyncio.wait_for(viewer.video.recv(), 10)
+        await asyncio.sleep(0.6)
+        before = pipeline.stats()["keyframes_forced"]
+        receiver = viewer.client_pc.getTransceivers()[0].receiver
+        media_ssrc = viewer.studio_pc.getTransceivers()[0].sender._ssrc
+        await receiver._send_rtcp_pli(media_ssrc)  # what a decoder sends when it lost the picture
+        deadline = time.monotonic() + 2
+        while pipeline.stats()["keyframes_forced"] == before:
+            assert time.monotonic() < deadline, "PLI did not reach the show encoder"
+            await asyncio.sleep(0.02)
+    finally:
+        await viewer.close()
+
+
+async def test_a_stalled_viewer_stays_bounded_and_resumes_on_a_keyframe(pipeline: ShowPipeline) -> None:
+    pipeline.attach_publisher(MovingPattern())
+    healthy, stalled = pipeline.add_viewer(), pipeline.add_viewer()
+    received = 0
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:  # the healthy viewer reads; the stalled one never does
+        await asyncio.wait_for(healthy.video.recv(), 2)
+        received += 1
+        assert stalled.video.backlog() <= VIDEO_QUEUE_PACKETS
+    assert received >= 50
+    assert stalled.video.dropped > 0 and stalled.video.resyncs >= 1
+    assert healthy.video.dropped == 0
+
+    # It reads again: the first packet it gets is a keyframe, and the rest decode.
+    decoder = av.CodecContext.create("h264", "r")
+    first = await asyncio.wait_for(stalled.video.recv(), 3)
+    assert first.is_keyframe
+    decoded = list(decoder.decode(first))
+    for _ in range(15):
+        decoded += decoder.decode(await asyncio.wait_for(stalled.video.recv(), 2))
+    assert len(decoded) >= 15
+
+
+async def test_viewer_leaves_and_counts(studio: Studio, pipeline: ShowPipeline) -> None:
+    feeds = [pipeline.add_viewer() for _ in range(3)]
+    assert studio.viewers_now == 3
+    pipeline.remove_viewer(feeds[0])
+    pipeline.remove_viewer(feeds[0])  # a second leave (DELETE then ICE failure) is harmless
+    assert studio.viewers_now == 2
+    assert feeds[0].video.readyState == "ended"
+
+
+async def test_portrait_phone_gives_a_portrait_show(studio: Studio, pipeline: ShowPipeline) -> None:
+    feed = pipeline.add_viewer()
+    pipeline.attach_publisher(MovingPattern(480, 640))
+    decoder = av.CodecContext.create("h264", "r")
+    deadline = time.monotonic() + 5
+    while True:
+        frames = decoder.decode(await asyncio.wait_for(feed.video.recv(), 2))
+        if frames and frames[-1].height > frames[-1].width:
+            break
+        assert time.monotonic() < deadline, "the show did not turn portrait"
+    assert (frames[-1].width, frames[-1].height) == (720, 1280)
+    assert decode_qr(frames[-1]) == studio.on_air.link_url
+    assert pipeline.stats()["output_size"] == "720x1280"
+
+
+async def test_audio_is_encoded_once_and_silent_without_a_phone(pipeline: ShowPipeline) -> None:
+    first, second = pipeline.add_viewer(), pipeline.add_viewer()
+    assert first.audio is not None and second.audio is not None
+    packets = [await asyncio.wait_for(first.audio.recv(), 1) for _ in range(10)]
+    for packet in packets:
+        assert packet is await asyncio.wait_for(second.audio.recv(), 1)
+    decoder = av.CodecContext.create("opus", "r")
+    samples = np.concatenate([f.to_ndarray().ravel() for p in packets for f in decoder.decode(p)])
+    assert np.abs(samples).max() < 1e-3  # silence
