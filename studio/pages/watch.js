@@ -81,6 +81,11 @@
     setTimeout(poll, POLL_MS);
   }
 
+  // The show follows the phone: a portrait phone makes a portrait show.
+  video.addEventListener("resize", () => {
+    video.classList.toggle("portrait", video.videoHeight > video.videoWidth);
+  });
+
   unmute.addEventListener("click", () => {
     video.muted = false;
     video.play().catch(() => {});
