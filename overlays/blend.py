@@ -17,17 +17,16 @@ import numpy as np
 
 from overlays.render import OverlayRegion
 
-# BT.601 limited range: what H.264 assumes for untagged video and what
-# cv2.COLOR_YUV2BGR_I420 decodes with.
+# BT.601 limited range (what H.264 assumes for untagged video and what
+# cv2.COLOR_YUV2BGR_I420 decodes with), as a cv2.transform matrix: RGB -> YUV.
 _RGB_TO_YUV = np.array(
     [
-        [65.481, 128.553, 24.966],
-        [-37.797, -74.203, 112.0],
-        [112.0, -93.786, -18.214],
+        [65.481, 128.553, 24.966, 16 * 255],
+        [-37.797, -74.203, 112.0, 128 * 255],
+        [112.0, -93.786, -18.214, 128 * 255],
     ],
     dtype=np.float32,
 ) / 255.0
-_YUV_OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -47,39 +46,39 @@ class PlaneBlend:
             return
         cv2.add(cv2.multiply(roi, self.inv, scale=1 / 255), self.premul, dst=roi)
 
+    @classmethod
+    def premultiplied(cls, x: int, y: int, premul: np.ndarray, alpha: np.ndarray, opaque: bool) -> "PlaneBlend":
+        """From float32 premultiplied values (0..255) and alpha (0..1) of the same shape."""
+        values = _to_uint8(premul)
+        return cls(x, y, values, None if opaque else _to_uint8(255 - alpha * 255))
 
-def _plane_blend(x: int, y: int, values: np.ndarray, alpha: np.ndarray, opaque: bool) -> PlaneBlend:
-    """``values`` float32 in 0..255, ``alpha`` float32 0..1 with the same shape."""
-    if opaque:
-        return PlaneBlend(x, y, np.ascontiguousarray(np.clip(values + 0.5, 0, 255).astype(np.uint8)), None)
-    premul = np.clip(values * alpha + 0.5, 0, 255).astype(np.uint8)
-    inv = np.clip(255 - alpha * 255 + 0.5, 0, 255).astype(np.uint8)
-    return PlaneBlend(x, y, premul, inv)
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.clip(values + 0.5, 0, 255).astype(np.uint8))
 
 
 def i420_blends(region: OverlayRegion) -> tuple[PlaneBlend, PlaneBlend, PlaneBlend]:
-    """Y, U, V blends for a region; chroma is the alpha-weighted mean over each 2x2 block."""
-    rgb = region.rgba[:, :, :3].astype(np.float32)
+    """Y, U, V blends for a region; chroma is the mean of premultiplied values per 2x2 block,
+    so colours of transparent pixels never bleed into the edge of a rounded card."""
+    rgb = np.ascontiguousarray(region.rgba[:, :, :3]).astype(np.float32)
     alpha = region.rgba[:, :, 3].astype(np.float32) / 255
-    yuv = rgb @ _RGB_TO_YUV.T + _YUV_OFFSET
-    x, y = region.x, region.y
+    yuv = cv2.transform(rgb, _RGB_TO_YUV) * alpha[:, :, None]  # premultiplied
     h, w = alpha.shape
-    luma = _plane_blend(x, y, yuv[:, :, 0], alpha, region.opaque)
-    # Average premultiplied chroma per 2x2 block, then un-premultiply: colours of
-    # transparent pixels must not bleed into the edge of a rounded card.
-    a4 = alpha.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-    chroma = []
-    for c in (1, 2):
-        pre = (yuv[:, :, c] * alpha).reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-        values = np.divide(pre, a4, out=np.full_like(pre, 128.0), where=a4 > 0)
-        chroma.append(_plane_blend(x // 2, y // 2, values, a4, region.opaque))
-    return luma, chroma[0], chroma[1]
+    half = (w // 2, h // 2)
+    alpha_half = cv2.resize(alpha, half, interpolation=cv2.INTER_AREA)
+    chroma_half = cv2.resize(np.ascontiguousarray(yuv[:, :, 1:]), half, interpolation=cv2.INTER_AREA)
+    x, y, opaque = region.x, region.y, region.opaque
+    return (
+        PlaneBlend.premultiplied(x, y, yuv[:, :, 0], alpha, opaque),
+        PlaneBlend.premultiplied(x // 2, y // 2, chroma_half[:, :, 0], alpha_half, opaque),
+        PlaneBlend.premultiplied(x // 2, y // 2, chroma_half[:, :, 1], alpha_half, opaque),
+    )
 
 
 def bgr_blend(region: OverlayRegion) -> PlaneBlend:
-    bgr = region.rgba[:, :, 2::-1].astype(np.float32)
-    alpha = np.repeat(region.rgba[:, :, 3:4].astype(np.float32) / 255, 3, axis=2)
-    return _plane_blend(region.x, region.y, bgr, alpha, region.opaque)
+    alpha = region.rgba[:, :, 3:4].astype(np.float32) / 255
+    bgr = region.rgba[:, :, 2::-1].astype(np.float32) * alpha
+    return PlaneBlend.premultiplied(region.x, region.y, bgr, np.broadcast_to(alpha, bgr.shape), region.opaque)
 
 
 def i420_planes(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,13 +1,17 @@
 """The per-frame compositor the media pipeline and the control-room preview share.
 
-``set_spec`` only records what to show (cheap, from any thread); the next
-``compose_*`` call for a frame size renders it once and precomputes blend
-planes, and every later frame is a few small uint8 region blends. A ticking
-countdown re-renders just its banner, once per displayed second.
+``set_spec`` only records what to show (cheap, from any thread). Rendering
+and precomputing the blend planes (tens of ms) happens once per change: on a
+background thread for the frame sizes already in use, so the media thread
+keeps composing the previous overlay meanwhile instead of stalling; or, for
+a new frame size, on the first ``compose_*`` call. Every frame after that is
+a few small uint8 region blends. A ticking countdown re-renders just its
+banner, once per displayed second.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
@@ -25,6 +29,18 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
+_renderer: concurrent.futures.ThreadPoolExecutor | None = None
+_renderer_lock = threading.Lock()
+
+
+def _render_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """One shared worker renders overlays for every compositor: changes are rare."""
+    global _renderer
+    with _renderer_lock:
+        if _renderer is None:
+            _renderer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="farmlive-overlay")
+        return _renderer
+
 
 @dataclass(frozen=True)
 class _Plan:
@@ -38,12 +54,15 @@ class _Plan:
 class Compositor:
     """Draws the current overlay onto frames in place; thread-safe."""
 
-    def __init__(self, spec: OverlaySpec | None = None, *, clock: Clock = utc_now) -> None:
+    def __init__(self, spec: OverlaySpec | None = None, *, clock: Clock = utc_now, background: bool = True) -> None:
         self._clock = clock
+        self._background = background
         self._lock = threading.Lock()
         self._spec = spec
         self._version = 0
         self._plans: dict[str, _Plan] = {}
+        self._pending: concurrent.futures.Future[None] | None = None
+        self._pending_version = -1
 
     @property
     def spec(self) -> OverlaySpec | None:
@@ -54,6 +73,20 @@ class Compositor:
         with self._lock:
             self._spec = spec
             self._version += 1
+            sizes = [(fmt, p.rendered.width, p.rendered.height) for fmt, p in self._plans.items()]
+            if self._background and sizes:
+                self._pending_version = self._version
+                self._pending = _render_pool().submit(self._prepare, self._version, spec, sizes)
+
+    def ready(self, timeout: float | None = None) -> bool:
+        """Wait until a background render of the latest spec is in place (tests, previews)."""
+        pending = self._pending
+        if pending is not None:
+            try:
+                pending.result(timeout)
+            except concurrent.futures.TimeoutError:
+                return False
+        return True
 
     def compose_i420(self, buf: np.ndarray) -> None:
         """Blend onto an (H*3/2, W) uint8 I420 buffer in place."""
@@ -75,12 +108,27 @@ class Compositor:
         return self._plan("bgr", width, height).rendered
 
     # -- internals ----------------------------------------------------------
+    def _prepare(self, version: int, spec: OverlaySpec | None, sizes: list[tuple[str, int, int]]) -> None:
+        """Background: render ``spec`` for the sizes in use, then swap it in if still current."""
+        rendered: dict[tuple[int, int], RenderedOverlay] = {}
+        for fmt, width, height in sizes:
+            if version != self._version:
+                return  # superseded by a newer change
+            if (width, height) not in rendered:
+                rendered[(width, height)] = _render(spec, width, height, self._clock())
+            plan = _plan_for(version, fmt, rendered[(width, height)])
+            with self._lock:
+                if version == self._version:
+                    self._plans[fmt] = plan
+
     def _plan(self, fmt: str, width: int, height: int) -> _Plan:
         with self._lock:
             plan = self._plans.get(fmt)
-            if plan is None or plan.version != self._version or (plan.rendered.width, plan.rendered.height) != (width, height):
+            same_size = plan is not None and (plan.rendered.width, plan.rendered.height) == (width, height)
+            rendering = self._pending is not None and not self._pending.done() and self._pending_version == self._version
+            if plan is None or not same_size or (plan.version != self._version and not rendering):
                 plan = self._new_plan(fmt, width, height)
-            elif plan.rendered.changes_at is not None:
+            elif plan.version == self._version and plan.rendered.changes_at is not None:
                 now = self._clock()
                 if now >= plan.rendered.changes_at:
                     plan = self._refreshed(plan, fmt, now)
@@ -94,12 +142,8 @@ class Compositor:
              if p.version == self._version and (p.rendered.width, p.rendered.height) == (width, height)),
             None,
         )
-        try:
-            rendered = other or render_overlay(self._spec, width, height, self._clock())
-        except Exception:  # a broken image or spec must not stop the video
-            log.exception("overlay render failed; showing the frame without it")
-            rendered = RenderedOverlay(width, height, "landscape")
-        return _Plan(self._version, rendered, {r.name: _blends(fmt, r) for r in rendered.regions})
+        rendered = other or _render(self._spec, width, height, self._clock())
+        return _plan_for(self._version, fmt, rendered)
 
     def _refreshed(self, plan: _Plan, fmt: str, now: datetime) -> _Plan:
         rendered = refresh_overlay(plan.rendered, self._spec, now)
@@ -108,6 +152,18 @@ class Compositor:
             for r in rendered.regions
         }
         return _Plan(plan.version, rendered, blends)
+
+
+def _render(spec: OverlaySpec | None, width: int, height: int, now: datetime) -> RenderedOverlay:
+    try:
+        return render_overlay(spec, width, height, now)
+    except Exception:  # a broken image or spec must not stop the video
+        log.exception("overlay render failed; showing the frame without it")
+        return RenderedOverlay(width, height, "landscape")
+
+
+def _plan_for(version: int, fmt: str, rendered: RenderedOverlay) -> _Plan:
+    return _Plan(version, rendered, {r.name: _blends(fmt, r) for r in rendered.regions})
 
 
 def _blends(fmt: str, region: OverlayRegion) -> tuple[PlaneBlend, ...]:

@@ -14,6 +14,7 @@ import pytest
 
 from catalog import Product
 from overlays import Compositor, OverlaySpec, Promo, render_slate
+from overlays import compositor as compositor_module
 
 LINK = "http://127.0.0.1:8080/b/k3m9qx"
 NOW = datetime(2026, 11, 23, 19, 0, 0, tzinfo=timezone.utc)
@@ -119,19 +120,44 @@ def test_compose_is_in_place_and_set_spec_none_clears() -> None:
     compositor.compose_i420(buf)
     assert not np.array_equal(buf, original)
     compositor.set_spec(None)
+    assert compositor.ready(timeout=30)
     buf = original.copy()
     compositor.compose_i420(buf)
     assert np.array_equal(buf, original)
 
 
-def test_product_switch_shows_on_the_next_frame() -> None:
-    compositor = Compositor(SPEC)
+def test_product_switch_shows_on_the_next_frame_without_background() -> None:
+    compositor = Compositor(SPEC, background=False)
     first = busy_frame(1280, 720)
     compositor.compose_bgr(first)
     compositor.set_spec(replace(SPEC, product=replace(ORANGES, price=49.0)))
     second = busy_frame(1280, 720)
     compositor.compose_bgr(second)
     assert not np.array_equal(first, second)
+
+
+def test_product_switch_renders_off_the_media_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the new card renders, frames keep the old one instead of waiting for it."""
+    gate = threading.Event()
+    real_render = compositor_module.render_overlay
+
+    def slow_render(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert gate.wait(timeout=30)
+        return real_render(*args, **kwargs)
+
+    compositor = Compositor(SPEC)
+    old = busy_frame(1280, 720)
+    compositor.compose_bgr(old)
+    monkeypatch.setattr(compositor_module, "render_overlay", slow_render)
+    compositor.set_spec(replace(SPEC, product=replace(ORANGES, price=49.0)))
+    during = busy_frame(1280, 720)
+    compositor.compose_bgr(during)  # would block until the gate opens if rendered here
+    assert np.array_equal(during, old)
+    gate.set()
+    assert compositor.ready(timeout=30)
+    after = busy_frame(1280, 720)
+    compositor.compose_bgr(after)
+    assert not np.array_equal(after, old)
 
 
 def test_countdown_rerenders_only_the_banner_each_second() -> None:
