@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -126,13 +127,16 @@ def start_studio_process(data_dir: Path, port: int | None = None, *extra: str) -
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://{LOOPBACK}:{port}"
+    # --lan serves HTTPS with the studio's self-signed certificate.
+    scheme = "https" if "--lan" in extra else "http"
+    url = f"{scheme}://{LOOPBACK}:{port}"
+    tls = ssl._create_unverified_context() if scheme == "https" else None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"studio exited with {process.returncode}: {(data_dir / f'server-{port}.log').read_text()}")
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1, context=tls) as response:
                 if response.status == 200:
                     return StudioProcess(url, data_dir, process)
         except OSError:
