@@ -119,6 +119,9 @@ class Recorder:
         self.current: Recording | None = None
         self.files: list[Path] = []
         self.errors = 0
+        # A show whose recording failed (disk full, folder not writable) is not
+        # retried on every frame: one error in the log, the show goes on.
+        self._failed_show: int | None = None
 
     @property
     def armed(self) -> bool:
@@ -129,7 +132,7 @@ class Recorder:
         return self.show_id is not None and self.current is None
 
     def begin(self, show_id: int) -> None:
-        if self.show_id == show_id:
+        if show_id in (self.show_id, self._failed_show):
             return
         self.end()
         self.show_id = show_id
@@ -176,8 +179,8 @@ class Recorder:
         except Exception:
             # A full disk must not take the show off air: keep streaming, log it.
             self.errors += 1
-            log.exception("cannot record to %s", path)
-            self.show_id = None
+            log.exception("cannot record to %s; the show goes on unrecorded", path)
+            self._failed_show, self.show_id = self.show_id, None
             return
         self.files.append(path)
         log.info("recording show %s to %s", self.show_id, path)
@@ -187,7 +190,9 @@ class Recorder:
             write(packet)
         except Exception:
             self.errors += 1
-            log.exception("recording write failed; recording stopped")
+            log.exception("recording write failed; the show goes on unrecorded")
+            failed = self.show_id
             self.end()
+            self._failed_show = failed
 
 
