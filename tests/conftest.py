@@ -164,7 +164,9 @@ def studio_process(data_dir: Path) -> Iterator[StudioProcess]:
         stop_studio_process(server)
 
 
-@pytest.fixture(scope="session")
+# Module scope: a sync Playwright session keeps its event loop running, which would
+# break every pytest-asyncio test that runs after it in the same session.
+@pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
     """Headless Debian Chromium with a fake camera; never a downloaded browser."""
     from playwright.sync_api import sync_playwright
