@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -26,10 +25,8 @@ from catalog.orders import MAX_QUANTITY, InvalidOrder, NotOnSale, Order, OutOfSt
 from catalog.products import Product, UnknownProduct, get_product
 from catalog.shows import Link, UnknownLink, resolve_link
 from studio.app import studio_of
+from studio.media.whep import viewer_cookie, viewer_id_of
 
-VIEWER_COOKIE = "fl_viewer"
-VIEWER_COOKIE_MAX_AGE = 365 * 24 * 3600
-VIEWER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 IMAGE_NAME = re.compile(r"^[\w][\w.-]{0,127}\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
 IMAGES_PREFIX = "images/"
 TEMPLATES = Path(__file__).parent / "pages" / "shop"
@@ -60,19 +57,10 @@ def record_visit(db: sqlite_utils.Database, code: str, kind: events.LinkEventKin
 
 # -- viewer identity -------------------------------------------------------
 
-def viewer_id_of(request: web.Request) -> tuple[str, bool]:
-    """The anonymous ``fl_viewer`` cookie, or a fresh id; ``(id, is_new)``."""
-    cookie = request.cookies.get(VIEWER_COOKIE, "")
-    if VIEWER_ID.match(cookie):
-        return cookie, False
-    return secrets.token_urlsafe(12), True
-
-
 def remember_viewer(response: web.StreamResponse, viewer_id: str, is_new: bool) -> web.StreamResponse:
+    """Set the anonymous ``fl_viewer`` cookie the watch page and WHEP use too, once."""
     if is_new:
-        response.set_cookie(
-            VIEWER_COOKIE, viewer_id, max_age=VIEWER_COOKIE_MAX_AGE, path="/", samesite="Lax"
-        )
+        response.headers["Set-Cookie"] = viewer_cookie(viewer_id)
     return response
 
 
@@ -265,7 +253,7 @@ def product_section(product: Product) -> str:
         image=image,
         name=escape(product.name),
         name_zh=escape(product.name_zh),
-        price=escape(money(product.price, product.currency)) + (f" / {escape(product.unit)}" if product.unit else ""),
+        price=escape(money(product.price, product.currency)),
         unit=escape(product.unit or "-"),
         origin=escape(product.origin or "-"),
         stock=product.stock,
