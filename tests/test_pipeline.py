@@ -69,16 +69,22 @@ async def frames_within(track, seconds: float) -> list[av.VideoFrame]:  # type: 
     return frames
 
 
-@pytest_asyncio.fixture
-async def studio(studio_config: StudioConfig) -> AsyncIterator[Studio]:
-    db = catalog.open_db(studio_config.data_dir)
+async def open_studio(config: StudioConfig) -> Studio:
+    """A studio with two products, a live show and the oranges on air."""
+    db = catalog.open_db(config.data_dir)
     upsert_product(db, ORANGES)
     upsert_product(db, TEA)
     db.conn.close()
-    studio = Studio(studio_config)
+    studio = Studio(config)
     await studio.open()
     await studio.start_show("Harvest live")
     await studio.put_on_air(ORANGES.sku)
+    return studio
+
+
+@pytest_asyncio.fixture
+async def studio(studio_config: StudioConfig) -> AsyncIterator[Studio]:
+    studio = await open_studio(studio_config)
     yield studio
     await studio.close()
 

@@ -8,50 +8,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import cv2
-import pytest
-import pytest_asyncio
 
-import catalog
-from catalog.products import Product, upsert_product
 from studio.config import StudioConfig
 from studio.media.pipeline import ShowPipeline
 from studio.media.synthetic import MovingPattern
 from studio.state import Studio
+from tests.test_pipeline import open_studio, pipeline, studio  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
-APRICOTS = Product("APRICOT-2KG", "Sun-dried apricots", 45.0, name_zh="杏干", unit="2 kg bag", stock=30)
-
-
-async def open_studio(config: StudioConfig) -> Studio:
-    db = catalog.open_db(config.data_dir)
-    upsert_product(db, APRICOTS)
-    db.conn.close()
-    studio = Studio(config)
-    await studio.open()
-    await studio.start_show("Apricot harvest")
-    await studio.put_on_air(APRICOTS.sku)
-    return studio
-
-
-@pytest_asyncio.fixture
-async def studio(studio_config: StudioConfig) -> AsyncIterator[Studio]:
-    studio = await open_studio(studio_config)
-    yield studio
-    await studio.close()
-
-
-@pytest_asyncio.fixture
-async def pipeline(studio: Studio) -> AsyncIterator[ShowPipeline]:
-    pipeline = ShowPipeline(studio)
-    await pipeline.start()
-    yield pipeline
-    await pipeline.stop()
 
 
 @dataclass
