@@ -62,7 +62,7 @@ def fit_line(text: str, size: int, max_width: int, *, fill: RGBA = WHITE, bold: 
 
 def _line(text: str, px: int, fill: RGBA, bold: bool) -> Line:
     # One-weight fonts (WenQuanYi Micro Hei) get their bold from a thin stroke.
-    return Line(text, cjk_font(px), fill, px // 28 if bold else 0)
+    return Line(text, cjk_font(px), fill, max(px // 48, 1) if bold and px >= 28 else 0)
 
 
 def even(n: float) -> int:
