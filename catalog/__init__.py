@@ -4,6 +4,8 @@ A plain Python API first (functions taking a ``sqlite_utils.Database``);
 the ``farmlive catalog`` commands are a thin layer over it.
 """
 
+from catalog.csvio import export_csv, import_csv, import_rows
+from catalog.orders import InvalidOrder, NotOnSale, Order, OutOfStock, place_order
 from catalog.products import Product, UnknownProduct, get_product, list_products, upsert_product
 from catalog.schema import DB_FILENAME, SCHEMA_VERSION, connect, db_path, open_db, transaction
 from catalog.timestamps import now_iso, parse_iso, to_iso, utc_now
@@ -12,17 +14,25 @@ from catalog.validation import ImportResult, RowError, validate_product_rows
 __all__ = [
     "DB_FILENAME",
     "ImportResult",
-    "SCHEMA_VERSION",
+    "InvalidOrder",
+    "NotOnSale",
+    "Order",
+    "OutOfStock",
     "Product",
     "RowError",
+    "SCHEMA_VERSION",
     "UnknownProduct",
     "connect",
     "db_path",
+    "export_csv",
     "get_product",
+    "import_csv",
+    "import_rows",
     "list_products",
     "now_iso",
     "open_db",
     "parse_iso",
+    "place_order",
     "to_iso",
     "transaction",
     "upsert_product",

@@ -131,20 +131,22 @@ def save_products(
     and stock updates prices and stock without wiping images or descriptions.
     """
     update = [c for c in dict.fromkeys(columns) if c in COLUMNS and c != "sku"]
-    insert_columns = list(COLUMNS)
     conflict = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in update)}" if update else "DO NOTHING"
     sql = (
-        f"INSERT INTO products ({', '.join(insert_columns)}) "
-        f"VALUES ({', '.join('?' for _ in insert_columns)}) ON CONFLICT(sku) {conflict}"
+        f"INSERT INTO products ({', '.join(COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in COLUMNS)}) ON CONFLICT(sku) {conflict}"
     )
     with transaction(db):
         existing = {row[0] for row in db.execute("SELECT sku FROM products")}
         updated = sum(1 for p in products if p.sku in existing)
         if not dry_run:
-            for product in products:
-                row = product.to_row()
-                db.execute(sql, [row[c] for c in insert_columns])
+            db.conn.executemany(sql, (_row_values(p) for p in products))
     return len(products) - updated, updated
+
+
+def _row_values(product: Product) -> list[Any]:
+    """The row in :data:`COLUMNS` order (``dataclasses.asdict`` deep-copies: 10x slower)."""
+    return [int(product.active) if c == "active" else getattr(product, c) for c in COLUMNS]
 
 
 def catalog_csv(products: Iterable[Product]) -> str:
@@ -153,7 +155,7 @@ def catalog_csv(products: Iterable[Product]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for product in products:
-        row = product.to_row()
+        row = dict(zip(COLUMNS, _row_values(product)))
         row["price"] = format_price(product.price)
         row["active"] = "yes" if product.active else "no"
         writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
@@ -216,4 +218,4 @@ def _pad(text: str, width: int, *, right: bool = False) -> str:
 
 
 def _canonical_keys(row: Mapping[str, Any]) -> set[str]:
-    return {c for c in (canonical_column(k) for k in row) if c is not None}
+    return {c for c in (canonical_column(str(k)) for k in row) if c is not None}

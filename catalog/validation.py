@@ -8,6 +8,7 @@ them (the header is row 1), so a farmer can find the cell to fix.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -132,6 +133,7 @@ class ImportResult:
         return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_column(header: str) -> str | None:
     """The product field a header names (``"库存"`` -> ``"stock"``), or None if unknown."""
     key = unicodedata.normalize("NFKC", str(header)).strip().lower().replace(" ", "_")
@@ -192,7 +194,7 @@ def validate_product_rows(
         headers.update(dict.fromkeys(str(key) for key in raw))
         values: dict[str, Any] = {}
         for key, value in raw.items():
-            column = canonical_column(key)
+            column = canonical_column(str(key))
             if column is not None and column not in values:
                 values[column] = value
         if all(_blank(v) for v in raw.values()):
