@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from overlays.fonts import cjk_font
 
+P = ParamSpec("P")
+T = TypeVar("T")
 RGBA = tuple[int, int, int, int]
 WHITE: RGBA = (255, 255, 255, 255)
 ELLIPSIS = "…"
+
+
+# FreeType faces are not safe to use from two threads at once, and the cached
+# fonts are shared by the background renderer and the media thread (countdown
+# ticks). Renders are rare and short, so they simply take turns.
+_RENDER_LOCK = threading.RLock()
+
+
+def serialized(fn: Callable[P, T]) -> Callable[P, T]:
+    """Run a renderer under the one render lock."""
+
+    @functools.wraps(fn)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> T:
+        with _RENDER_LOCK:
+            return fn(*args, **kwargs)
+
+    return locked
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, get_args
 
 from catalog.timestamps import parse_iso, to_iso
@@ -99,6 +99,8 @@ class Promo:
         """Time left on a countdown (never negative); None for other kinds."""
         if self.kind != "countdown" or not self.ends_at:
             return None
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=timezone.utc)
         return max(parse_iso(self.ends_at) - now, timedelta(0))
 
     def banner_text(self, now: datetime) -> str:

@@ -19,7 +19,7 @@ from PIL import Image
 from catalog.timestamps import utc_now
 from overlays.banner import render_banner
 from overlays.card import render_card
-from overlays.draw import even, even_up
+from overlays.draw import even, even_up, serialized
 from overlays.qr import qr_modules, render_qr_tile
 from overlays.spec import Orientation, OverlaySpec, resolve_layout
 
@@ -109,6 +109,7 @@ class Frame:
         return max(even(12 * self.scale), 2)
 
 
+@serialized
 def render_overlay(spec: OverlaySpec | None, width: int, height: int, now: datetime | None = None) -> RenderedOverlay:
     """Render the card, QR and banner for a ``width`` x ``height`` frame. Pure."""
     if width < 2 or height < 2 or width % 2 or height % 2:
@@ -133,6 +134,7 @@ def render_overlay(spec: OverlaySpec | None, width: int, height: int, now: datet
     )
 
 
+@serialized
 def refresh_overlay(rendered: RenderedOverlay, spec: OverlaySpec | None, now: datetime) -> RenderedOverlay:
     """Re-render only the ticking banner, in place; the card and QR are reused as they are."""
     old = rendered.region("promo")

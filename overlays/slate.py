@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from overlays.blend import bgr_blend
-from overlays.draw import draw_stack, fit_line
+from overlays.draw import draw_stack, fit_line, serialized
 from overlays.render import Frame, render_overlay
 from overlays.spec import OverlaySpec, resolve_layout
 
@@ -22,6 +22,7 @@ TOP = (24, 64, 40)  # deep field green, BGR-agnostic enough to read either way
 BOTTOM = (8, 20, 14)
 
 
+@serialized
 def render_slate(spec: OverlaySpec | None, width: int, height: int, now: datetime | None = None) -> np.ndarray:
     """A BGR (height, width, 3) frame: "主播马上回来 / Back in a moment" with the card and QR."""
     if width < 2 or height < 2 or width % 2 or height % 2:

@@ -149,6 +149,7 @@ def test_promo_round_trip_and_defaults() -> None:
     assert promo.ends_at == "2026-11-23T19:05:00.000Z"
     assert Promo.from_dict(promo.to_dict()) == promo
     assert promo.banner_text(NOW) == "限时秒杀 Flash sale 05:00"
+    assert promo.banner_text(NOW.replace(tzinfo=None)) == "限时秒杀 Flash sale 05:00"  # naive = UTC
     assert promo.banner_text(NOW + timedelta(seconds=0.5)) == "限时秒杀 Flash sale 05:00"
     assert promo.banner_text(NOW + timedelta(seconds=1)) == "限时秒杀 Flash sale 04:59"
     assert promo.banner_text(NOW + timedelta(minutes=5)) == "限时秒杀 Flash sale 已结束 ended"
