@@ -27,6 +27,7 @@ from catalog.validation import (
     ImportResult,
     RowError,
     canonical_column,
+    is_data_relative_path,
     validate_header,
     validate_product_rows,
 )
@@ -65,8 +66,8 @@ def decode_csv(data: bytes) -> tuple[str, list[RowError]]:
     return text, []
 
 
-def parse_catalog_csv(data: bytes) -> tuple[list[Product], list[str], list[RowError]]:
-    """Products in a catalog CSV, the fields its header names, and every problem found."""
+def read_catalog_rows(data: bytes) -> tuple[list[dict[str, str]], list[str], list[RowError]]:
+    """A catalog CSV as rows keyed by field name (row *i* is spreadsheet row *i* + 2), its fields, and file/header problems."""
     text, errors = decode_csv(data)
     if errors:
         return [], [], errors
@@ -75,47 +76,81 @@ def parse_catalog_csv(data: bytes) -> tuple[list[Product], list[str], list[RowEr
     records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     if not records or not any(cell.strip() for cell in records[0]):
         return [], [], [RowError(1, "file", "the file is empty: the first row must name the columns (sku, name, price, ...)", "文件为空，第一行应为列名")]
-    columns, header_errors = validate_header(records[0])
+    columns, errors = validate_header(records[0])
     width = len(columns)
-    shape_errors: list[RowError] = []
     rows: list[dict[str, str]] = []
     for number, record in enumerate(records[1:], start=2):
-        extra = [cell for cell in record[width:] if cell.strip()]
-        if extra:
-            shape_errors.append(
+        if any(cell.strip() for cell in record[width:]):
+            errors.append(
                 RowError(number, "", f"row has {len(record)} cells but the header names {width} columns", "该行的单元格多于列名")
             )
         padded = record[:width] + [""] * (width - len(record))
         rows.append({column: cell for column, cell in zip(columns, padded) if column is not None})
+    return rows, [c for c in columns if c is not None], errors
+
+
+def parse_catalog_csv(data: bytes) -> tuple[list[Product], list[str], list[RowError]]:
+    """Products in a catalog CSV, the fields its header names, and every problem found."""
+    rows, columns, errors = read_catalog_rows(data)
+    if not columns:
+        return [], [], errors
     products, row_errors = validate_product_rows(rows)
-    named = [c for c in columns if c is not None]
-    # Header problems were reported against the real headers above.
-    row_errors = [e for e in row_errors if e.row != 1]
-    errors = sorted(header_errors + shape_errors + row_errors, key=lambda e: e.row)
-    return products, named, errors
+    # Header problems were reported against the real headers by read_catalog_rows.
+    errors = sorted(errors + [e for e in row_errors if e.row != 1], key=lambda e: e.row)
+    return products, columns, errors
 
 
 def import_csv(db: sqlite_utils.Database, path: str | Path, *, dry_run: bool = False) -> ImportResult:
     """Import or update products from ``path``; nothing is written if any row is wrong."""
     path = Path(path)
-    products, columns, errors = parse_catalog_csv(path.read_bytes())
-    if errors:
-        return ImportResult(errors=errors, source=str(path), dry_run=dry_run)
-    created, updated = save_products(db, products, columns, dry_run=dry_run)
-    return ImportResult(created, updated, source=str(path), dry_run=dry_run)
+    data = path.read_bytes()
+    products, columns, errors = parse_catalog_csv(data)
+    result = ImportResult(errors=errors, source=str(path), dry_run=dry_run)
+    if result.ok:
+        result.created, result.updated = save_products(db, products, columns, dry_run=dry_run)
+        result.warnings = missing_images(read_catalog_rows(data)[0], data_folder(db))
+    return result
 
 
 def import_rows(
     db: sqlite_utils.Database, rows: Iterable[Mapping[str, Any]], *, dry_run: bool = False
 ) -> ImportResult:
-    """The same all-or-nothing import for rows from an editor or a script."""
+    """The same all-or-nothing import for rows from an editor or a script (first row = row 2)."""
     rows = list(rows)
     products, errors = validate_product_rows(rows)
-    if errors:
-        return ImportResult(errors=errors, dry_run=dry_run)
-    columns = [c for c in COLUMNS if any(c in _canonical_keys(row) for row in rows)]
-    created, updated = save_products(db, products, columns, dry_run=dry_run)
-    return ImportResult(created, updated, dry_run=dry_run)
+    result = ImportResult(errors=errors, dry_run=dry_run)
+    if result.ok:
+        columns = [c for c in COLUMNS if any(c in _canonical_keys(row) for row in rows)]
+        result.created, result.updated = save_products(db, products, columns, dry_run=dry_run)
+        result.warnings = missing_images(rows, data_folder(db))
+    return result
+
+
+def data_folder(db: sqlite_utils.Database) -> Path | None:
+    """The folder holding the database file (image paths are relative to it); None in memory."""
+    for _, name, file in db.execute("PRAGMA database_list").fetchall():
+        if name == "main" and file:
+            return Path(file).parent
+    return None
+
+
+def missing_images(rows: Sequence[Mapping[str, Any]], folder: Path | None, *, first_row: int = 2) -> list[RowError]:
+    """Rows whose picture is not in the data folder yet: imported anyway, the card shows a placeholder."""
+    if folder is None:
+        return []
+    warnings = []
+    for number, row in enumerate(rows, start=first_row):
+        image = next((str(v).strip() for k, v in row.items() if canonical_column(str(k)) == "image" and isinstance(v, str)), "")
+        if image and is_data_relative_path(image) and not (folder / image).is_file():
+            warnings.append(
+                RowError(
+                    number,
+                    "image",
+                    f"{image} is not in the data folder {folder} yet; the product card shows a placeholder until it is",
+                    "图片文件不存在，请放入数据文件夹",
+                )
+            )
+    return warnings
 
 
 def save_products(

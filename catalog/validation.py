@@ -103,6 +103,8 @@ class ImportResult:
     updated: int = 0
     errors: list[RowError] = field(default_factory=list)
     source: str = ""
+    # Problems that do not stop the import (e.g. a picture not copied in yet).
+    warnings: list[RowError] = field(default_factory=list)
     dry_run: bool = False
 
     # Long error lists are cut in the summary; ``errors`` always holds all of them.
@@ -118,19 +120,26 @@ class ImportResult:
             verb = "would import" if self.dry_run else "imported"
             verb_zh = "将导入" if self.dry_run else "已导入"
             total = self.created + self.updated
-            return (
+            lines = [
                 f"{verb} {total} products{where} ({self.created} new, {self.updated} updated) / "
                 f"{verb_zh} {total} 个商品（新增 {self.created}，更新 {self.updated}）"
-            )
+            ]
+            if self.warnings:
+                lines.append(f"{len(self.warnings)} warning(s) / 提醒:")
+            return "\n".join(lines + self._listed(self.warnings))
         count = len(self.errors)
         lines = [
             f"nothing imported{where}: {count} problem{'s' if count != 1 else ''} to fix / "
             f"未导入任何商品：有 {count} 处需要修改"
         ]
-        lines += [f"  {error}" for error in self.errors[: self.SUMMARY_ERROR_LIMIT]]
-        if count > self.SUMMARY_ERROR_LIMIT:
-            lines.append(f"  ... and {count - self.SUMMARY_ERROR_LIMIT} more / 另有 {count - self.SUMMARY_ERROR_LIMIT} 处")
-        return "\n".join(lines)
+        return "\n".join(lines + self._listed(self.errors))
+
+    def _listed(self, problems: list[RowError]) -> list[str]:
+        lines = [f"  {problem}" for problem in problems[: self.SUMMARY_ERROR_LIMIT]]
+        hidden = len(problems) - self.SUMMARY_ERROR_LIMIT
+        if hidden > 0:
+            lines.append(f"  ... and {hidden} more / 另有 {hidden} 处")
+        return lines
 
 
 @functools.lru_cache(maxsize=1024)

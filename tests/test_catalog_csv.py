@@ -68,6 +68,17 @@ def test_chinese_headers_bom_and_excel_line_endings(db, tmp_path):
     assert (sugar.price, sugar.stock, sugar.active) == (1029.0, 5, False)
 
 
+def test_missing_picture_is_a_warning_not_an_error(db, data_dir, tmp_path):
+    (data_dir / "images").mkdir()
+    (data_dir / "images" / "A.png").write_bytes(b"png")
+    path = write(tmp_path, "sku,name,price,image\nA,Apples,1,images/A.png\nB,Beans,2,images/B.png\nC,Corn,3,\n")
+    result = import_csv(db, path)
+    assert result.ok and result.created == 3
+    assert [(w.row, w.field) for w in result.warnings] == [(3, "image")]
+    assert "images/B.png is not in the data folder" in result.summary()
+    assert catalog.get_product(db, "B").image == "images/B.png"
+
+
 def test_semicolon_separated_file(db, tmp_path):
     result = import_csv(db, write(tmp_path, "sku;name;price\nA-1;Honey;38.5\n"))
     assert result.ok and catalog.get_product(db, "A-1").price == 38.5
