@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from catalog.products import Product
 from overlays.draw import RGBA, Line, draw_stack, fit_line, pad_even, rounded_panel
-from overlays.fonts import cjk_font
+from overlays.fonts import cjk_font, printable
 from overlays.text import format_amount, origin_line, stock_line
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def _placeholder(product: Product, size: int) -> Image.Image:
     """A coloured tile with the product's first character: stable per SKU."""
     colour = PLACEHOLDER_COLOURS[zlib.crc32(product.sku.encode()) % len(PLACEHOLDER_COLOURS)]
     tile = Image.new("RGB", (size, size), colour)
-    mark = (product.name_zh or product.name or product.sku or "?").strip()[:1] or "?"
+    mark = next((printable(t)[:1] for t in (product.name_zh, product.name, product.sku) if printable(t or "")), "?")
     draw = ImageDraw.Draw(tile)
     draw.text((size / 2, size / 2), mark, font=cjk_font(round(size * 0.55)), fill=(255, 255, 255), anchor="mm")
     return tile

@@ -11,7 +11,7 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from overlays.fonts import cjk_font
+from overlays.fonts import cjk_font, printable
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -69,7 +69,11 @@ def text_width(text: str, font: ImageFont.FreeTypeFont, stroke: int = 0) -> int:
 
 
 def fit_line(text: str, size: int, max_width: int, *, fill: RGBA = WHITE, bold: bool = False) -> Line:
-    """Shrink the font down to 75 % to fit, then cut with "…": long names never overflow."""
+    """Shrink the font down to 75 % to fit, then cut with "…": long names never overflow.
+
+    Characters the font lacks (emoji, mostly) are left out rather than drawn as boxes.
+    """
+    text = printable(text)
     min_size = max(int(size * 0.75), 6)
     for px in range(int(size), min_size - 1, -1):
         line = _line(text, px, fill, bold)

@@ -108,3 +108,22 @@ def font_description() -> str:
     font = cjk_font(12)
     family, style = font.getname()
     return f"{family} {style} ({cjk_font_path()})"
+
+
+# A code point in a private-use plane no font covers: how the font draws "missing".
+_MISSING = "\U000F0000"
+
+
+@functools.lru_cache(maxsize=4096)
+def has_glyph(char: str) -> bool:
+    """False when the font would draw ``char`` as a tofu box (e.g. emoji in WenQuanYi)."""
+    if char.isascii() or char.isspace():
+        return True
+    font = cjk_font(32)
+    drawn, missing = font.getmask(char), font.getmask(_MISSING)
+    return drawn.size != missing.size or bytes(drawn) != bytes(missing)
+
+
+def printable(text: str) -> str:
+    """``text`` without the characters the font cannot draw ("🔥爆款 赣南脐橙" -> "爆款 赣南脐橙")."""
+    return " ".join("".join(c for c in text if has_glyph(c)).split())

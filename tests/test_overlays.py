@@ -107,6 +107,13 @@ def test_chinese_renders_as_real_glyphs_not_tofu() -> None:
     assert not np.array_equal(glyph("赣", cjk), glyph("\U000F0000", cjk))
 
 
+def test_characters_the_font_lacks_are_left_out_not_drawn_as_tofu() -> None:
+    assert not fonts.has_glyph("🍊") and fonts.has_glyph("橙") and fonts.has_glyph("¥")
+    assert fonts.printable("🔥爆款 🍊赣南脐橙") == "爆款 赣南脐橙"
+    emoji = replace(ORANGES, name_zh="🍊赣南脐橙🔥")
+    assert np.array_equal(card_pixels(emoji), card_pixels(ORANGES))
+
+
 def test_font_is_named_and_missing_font_error_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cjk_font_path().is_file()
     assert "Hei" in fonts.font_description() or "CJK" in fonts.font_description()
