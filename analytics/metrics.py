@@ -27,21 +27,13 @@ ENGAGED_S = 30.0
 
 # -- sessions and watch time ---------------------------------------------------
 def session_spans(data: ShowData) -> pd.DataFrame:
-    """viewer_id, start_s, end_s per session, clipped to the show (end_s >= start_s)."""
-    sessions = data.sessions
-    duration = data.duration_s
-    start = data.seconds(sessions["joined_at"]).clip(0.0, duration)
-    end = data.seconds(sessions["left_at"]).fillna(duration).clip(0.0, duration)
-    return pd.DataFrame(
-        {"viewer_id": sessions["viewer_id"], "start_s": start, "end_s": np.maximum(end, start)}
-    )
+    """viewer_id, viewer, start_s, end_s per session, clipped to the show (end_s >= start_s)."""
+    return data.spans
 
 
 def watch_times(data: ShowData) -> pd.Series:
     """Seconds watched per viewer (sum over their sessions), indexed by viewer_id."""
-    spans = session_spans(data)
-    seconds = (spans["end_s"] - spans["start_s"]).groupby(spans["viewer_id"], sort=False).sum()
-    return seconds.rename("watch_s").astype("float64")
+    return data.watch_s
 
 
 # -- concurrency -----------------------------------------------------------------
@@ -54,13 +46,11 @@ def concurrency_steps(data: ShowData) -> tuple[np.ndarray, np.ndarray]:
     """
     spans = session_spans(data)
     times = np.concatenate([spans["start_s"].to_numpy(), spans["end_s"].to_numpy()])
-    deltas = np.concatenate([np.ones(len(spans), np.int64), -np.ones(len(spans), np.int64)])
     if not len(times):
         return np.zeros(1), np.zeros(1, np.int64)
-    order = np.argsort(times, kind="stable")
-    times, deltas = times[order], deltas[order]
-    distinct, first = np.unique(times, return_index=True)
-    counts = np.cumsum(np.add.reduceat(deltas, first))
+    deltas = np.concatenate([np.ones(len(spans), np.int64), -np.ones(len(spans), np.int64)])
+    distinct, slot = np.unique(times, return_inverse=True)
+    counts = np.cumsum(np.bincount(slot, weights=deltas, minlength=len(distinct))).round().astype(np.int64)
     return distinct, counts
 
 
@@ -135,14 +125,16 @@ def viewers_present(data: ShowData, intervals: pd.DataFrame | None = None) -> pd
     """
     intervals = on_air_intervals(data) if intervals is None else intervals
     spans = session_spans(data)
-    codes, _ = pd.factorize(spans["viewer_id"])
+    codes = spans["viewer"].to_numpy()
     starts, ends = spans["start_s"].to_numpy(), spans["end_s"].to_numpy()
     present: dict[str, int] = {}
     for sku, group in intervals.groupby("sku", sort=True):
         mask = np.zeros(len(spans), bool)
         for begin, finish in zip(group["start_s"], group["end_s"]):
             mask |= (starts < finish) & (ends > begin) & (ends > starts)
-        present[sku] = len(np.unique(codes[mask]))
+        seen = np.zeros(codes.max(initial=-1) + 1, bool)
+        seen[codes[mask]] = True
+        present[sku] = int(seen.sum())
     return pd.Series(present, dtype="int64", name="viewers_present")
 
 
@@ -158,15 +150,15 @@ def distinct_people(ids: pd.Series) -> int:
 def product_table(data: ShowData) -> pd.DataFrame:
     """One row per product on air, scanned or sold in the show."""
     intervals = on_air_intervals(data)
-    links, orders = data.link_events, data.orders
-    skus = sorted(set(intervals["sku"]) | set(links["sku"].dropna()) | set(orders["sku"]))
+    links, orders = data.link_counts, data.orders
+    skus = sorted(pd.concat([intervals["sku"], links["sku"], orders["sku"]]).unique())
     table = pd.DataFrame({"sku": pd.Series(skus, dtype=object)}).set_index("sku")
     names = data.products.drop_duplicates("sku").set_index("sku")
     table["name"] = names["name"].reindex(table.index).fillna("")
     table["name_zh"] = names["name_zh"].reindex(table.index).fillna("")
     table["on_air_s"] = intervals.groupby("sku")["seconds"].sum().reindex(table.index).fillna(0.0)
     table["viewers_present"] = viewers_present(data, intervals).reindex(table.index).fillna(0).astype("int64")
-    kinds = links.groupby(["sku", "kind"]).size().unstack(fill_value=0)
+    kinds = links.pivot_table(index="sku", columns="kind", values="events", aggfunc="sum", fill_value=0)
     for kind, column in (("scan", "scans"), ("click", "clicks")):
         counts = kinds[kind] if kind in kinds.columns else pd.Series(dtype="int64")
         table[column] = counts.reindex(table.index).fillna(0).astype("int64")
@@ -201,7 +193,7 @@ def funnel(data: ShowData) -> pd.DataFrame:
     counts = [
         len(watched),
         int((watched >= ENGAGED_S).sum()),
-        distinct_people(data.link_events["viewer_id"]),
+        data.link_viewers + data.link_anonymous,
         distinct_people(data.orders["buyer_id"]),
     ]
     values = pd.Series(counts, dtype="float64")
@@ -223,7 +215,7 @@ def show_summary(data: ShowData) -> dict[str, Any]:
     viewers = len(watched)
     gmv = float(orders["total"].sum())
     buyers = distinct_people(orders["buyer_id"])
-    kinds = data.link_events["kind"]
+    events = data.link_counts.groupby("kind")["events"].sum()
     return {
         "show_id": data.show_id,
         "title": data.title,
@@ -238,8 +230,8 @@ def show_summary(data: ShowData) -> dict[str, Any]:
         "avg_watch_s": float(watched.mean()) if viewers else 0.0,
         "median_watch_s": float(watched.median()) if viewers else 0.0,
         "engaged_viewers": int((watched >= ENGAGED_S).sum()),
-        "scans": int((kinds == "scan").sum()),
-        "clicks": int((kinds == "click").sum()),
+        "scans": int(events.get("scan", 0)),
+        "clicks": int(events.get("click", 0)),
         "orders": len(orders),
         "units": int(orders["quantity"].sum()),
         "gmv": gmv,

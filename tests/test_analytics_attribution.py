@@ -11,7 +11,7 @@ import sqlite_utils
 import catalog
 from analytics import events
 from analytics.attribution import attribute_orders
-from analytics.frames import load_show
+from analytics.frames import load_link_events, load_show, summarise_link_events
 from analytics.live import live_stats
 from analytics.metrics import show_summary
 from catalog.shows import UnknownShow, create_show, end_show, link_for
@@ -134,3 +134,16 @@ def test_live_stats(two_shows: sqlite_utils.Database) -> None:
     assert [o["total"] for o in stats["recent_orders"]] == [20.0]
     assert stats["recent_orders"][0]["name"] == "Orange"
     assert live_stats(two_shows, 2)["orders"] == 1  # the order that used show 2's link
+
+
+def test_link_aggregates_read_in_sql_match_the_raw_events(two_shows: sqlite_utils.Database) -> None:
+    code = two_shows.execute("SELECT code FROM links WHERE show_id = 1").fetchone()[0]
+    for kind, viewer in (("click", "v1"), ("scan", None), ("scan", None), ("scan", "v2")):
+        events.record_link_event(two_shows, 1, code, "ORANGE", kind, viewer, at="2026-11-01T10:20:00.000Z")
+    data = load_show(two_shows, 1)
+    raw = load_link_events(two_shows, 1)
+    assert len(raw) == 5 and str(raw["at"].dt.tz) == "UTC"
+    counts, viewers, anonymous = summarise_link_events(raw)
+    assert data.link_counts.sort_values("kind").to_dict("records") == counts.sort_values("kind").to_dict("records")
+    assert data.link_counts.set_index("kind")["events"].to_dict() == {"click": 1, "scan": 4}
+    assert (data.link_viewers, data.link_anonymous) == (viewers, anonymous) == (2, 2)
