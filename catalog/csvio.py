@@ -91,24 +91,28 @@ def read_catalog_rows(data: bytes) -> tuple[list[dict[str, str]], list[str], lis
 
 def parse_catalog_csv(data: bytes) -> tuple[list[Product], list[str], list[RowError]]:
     """Products in a catalog CSV, the fields its header names, and every problem found."""
+    _, products, columns, errors = _parse(data)
+    return products, columns, errors
+
+
+def _parse(data: bytes) -> tuple[list[dict[str, str]], list[Product], list[str], list[RowError]]:
     rows, columns, errors = read_catalog_rows(data)
     if not columns:
-        return [], [], errors
+        return rows, [], [], errors
     products, row_errors = validate_product_rows(rows)
     # Header problems were reported against the real headers by read_catalog_rows.
     errors = sorted(errors + [e for e in row_errors if e.row != 1], key=lambda e: e.row)
-    return products, columns, errors
+    return rows, products, columns, errors
 
 
 def import_csv(db: sqlite_utils.Database, path: str | Path, *, dry_run: bool = False) -> ImportResult:
     """Import or update products from ``path``; nothing is written if any row is wrong."""
     path = Path(path)
-    data = path.read_bytes()
-    products, columns, errors = parse_catalog_csv(data)
+    rows, products, columns, errors = _parse(path.read_bytes())
     result = ImportResult(errors=errors, source=str(path), dry_run=dry_run)
     if result.ok:
         result.created, result.updated = save_products(db, products, columns, dry_run=dry_run)
-        result.warnings = missing_images(read_catalog_rows(data)[0], data_folder(db))
+        result.warnings = missing_images(rows, data_folder(db))
     return result
 
 

@@ -75,6 +75,7 @@ HEADER_ALIASES: dict[str, str] = {
 MAX_TEXT = 200  # longest name/unit/origin a product card can show
 MAX_DESCRIPTION = 2000
 SKU_PATTERN = re.compile(r"^[^\W_][\w.-]{0,63}$")
+THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 TRUE_WORDS = {"1", "yes", "y", "true", "t", "on", "是", "在售", "上架"}
 FALSE_WORDS = {"0", "no", "n", "false", "f", "off", "否", "下架", "停售"}
@@ -327,7 +328,7 @@ def _price(value: Any, problem: Any) -> float | None:
     if not text:
         problem("price", "price is missing", "缺少价格")
         return None
-    cleaned = unicodedata.normalize("NFKC", text).lstrip("¥$").removesuffix("元").replace(",", "").strip()
+    cleaned = _number_text(unicodedata.normalize("NFKC", text).lstrip("¥$").removesuffix("元").strip())
     try:
         price = float(cleaned)
     except ValueError:
@@ -345,12 +346,17 @@ def _price(value: Any, problem: Any) -> float | None:
     return round(price, 2)
 
 
+def _number_text(text: str) -> str:
+    """Drop thousands separators (``1,299.00``); a decimal comma (``12,5``) stays and is refused."""
+    return text.replace(",", "") if THOUSANDS.match(text) else text
+
+
 def _stock(value: Any, problem: Any) -> int | None:
     text = _text(value)
     if not text:
         return 0
     try:
-        number = float(unicodedata.normalize("NFKC", text).replace(",", ""))
+        number = float(_number_text(unicodedata.normalize("NFKC", text)))
     except ValueError:
         number = math.nan
     if not math.isfinite(number) or number != int(number) or number < 0:

@@ -94,6 +94,7 @@ def test_semicolon_separated_file(db, tmp_path):
         ("A-1,Oranges,cheap,1,,,\n", 2, "price", "not a number"),
         ("A-1,Oranges,,1,,,\n", 2, "price", "price is missing"),
         ("A-1,Oranges,nan,1,,,\n", 2, "price", "not a number"),
+        ('A-1,Oranges,"12,5",1,,,\n', 2, "price", "not a number"),  # a decimal comma is never read as 125
         ("A-1,Oranges,1.234,1,,,\n", 2, "price", "2 decimal places"),
         ("A-1,Oranges,59,-1,,,\n", 2, "stock", "whole number"),
         ("A-1,Oranges,59,2.5,,,\n", 2, "stock", "whole number"),
