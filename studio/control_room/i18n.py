@@ -114,6 +114,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_field": ("Column", "列"),
     "col_problem": ("Problem", "问题"),
     "import_csv": ("Import a catalog CSV", "导入商品 CSV"),
+    "import_button": ("Check and import", "检查并导入"),
     "export_csv": ("Download catalog CSV", "下载商品 CSV"),
     # analytics
     "pick_show": ("Show", "直播场次"),
@@ -124,7 +125,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "show_live_so_far": ("Live now: figures so far", "直播中：截至目前的数据"),
     "unique_viewers": ("Unique viewers", "观众人数"),
     "peak_concurrent": ("Peak concurrent", "最高同时在线"),
-    "peak_at": ("at {time}", "{time}"),
+    "peak_at": ("at {time}", "出现在 {time}"),
     "avg_watch": ("Average watch", "平均观看"),
     "median_watch": ("Median watch", "观看中位数"),
     "gmv": ("GMV", "成交额"),

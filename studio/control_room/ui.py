@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import sqlite_utils
 import streamlit as st
 
@@ -17,6 +18,8 @@ from studio.control_room.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from studio.control_room.settings import RoomSettings
 
 LANG_KEY = "lang"
+# The farmers' and hosts' clock when the browser does not say which one it runs on.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 CSS = """
 <style>
@@ -103,6 +106,17 @@ def product_name(name: str, name_zh: str) -> str:
     if not name_zh:
         return name
     return f"{name_zh} · {name}" if lang() == "zh" else f"{name} · {name_zh}"
+
+
+def local_time(moment: Any, fmt: str = "%H:%M") -> str:
+    """A stored UTC time on the host's clock (the browser's time zone), as charts show it."""
+    if moment is None or pd.isna(moment):
+        return "–"
+    zone = st.context.timezone or DEFAULT_TIMEZONE
+    try:
+        return pd.Timestamp(moment).tz_convert(zone).strftime(fmt)
+    except Exception:  # an unknown zone name from the browser: fall back, never fail a page
+        return pd.Timestamp(moment).tz_convert(DEFAULT_TIMEZONE).strftime(fmt)
 
 
 def duration(seconds: float) -> str:

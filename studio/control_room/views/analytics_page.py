@@ -20,7 +20,6 @@ import catalog
 from catalog.shows import Show, list_shows
 from studio.control_room import ui
 
-CHINA = "Asia/Shanghai"
 STAGES = {
     "viewers": "stage_viewers",
     "engaged": "stage_engaged",
@@ -60,19 +59,15 @@ def figures(db_file: str, show_id: int, version: tuple[Any, ...]) -> dict[str, A
 
 
 def show_label(show: Show) -> str:
-    started = pd.Timestamp(show.started_at).tz_convert(CHINA).strftime("%Y-%m-%d %H:%M")
+    started = ui.local_time(show.started_at, "%Y-%m-%d %H:%M")
     live = f" · {ui.t('live_badge')}" if show.live else ""
     return f"#{show.id} {show.title} ({started}){live}"
-
-
-def clock(moment: Any) -> str:
-    return pd.Timestamp(moment).tz_convert(CHINA).strftime("%H:%M") if moment is not None and not pd.isna(moment) else "–"
 
 
 def summary_tiles(summary: dict[str, Any]) -> None:
     tiles = [
         ("unique_viewers", f"{summary['unique_viewers']:,}", None),
-        ("peak_concurrent", f"{summary['peak_concurrent']:,}", ui.t("peak_at", time=clock(summary.get("peak_at")))),
+        ("peak_concurrent", f"{summary['peak_concurrent']:,}", ui.t("peak_at", time=ui.local_time(summary.get("peak_at")))),
         ("avg_watch", ui.duration(summary["avg_watch_s"]), None),
         ("median_watch", ui.duration(summary["median_watch_s"]), None),
         ("gmv", ui.money(summary["gmv"]), None),
@@ -82,7 +77,7 @@ def summary_tiles(summary: dict[str, Any]) -> None:
     ]
     for start in (0, 4):
         for column, (key, value, note) in zip(st.columns(4), tiles[start : start + 4]):
-            column.metric(ui.t(key), value, border=True, help=note)
+            column.metric(ui.t(key), value, border=True)
             if note:
                 column.caption(note)
 

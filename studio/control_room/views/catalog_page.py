@@ -8,13 +8,14 @@ Nothing is saved while any row is wrong, and every problem is listed by row.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 import catalog
-from catalog.csvio import catalog_csv
+from catalog.csvio import catalog_csv, parse_catalog_csv
 from catalog.validation import COLUMNS
 from studio.control_room import ui
 from studio.control_room.client import ControlError
@@ -109,6 +110,10 @@ def save(original: pd.DataFrame, editor_key: str) -> None:
     if not items:
         st.session_state["catalog_notice"] = ui.t("nothing_to_save")
         return
+    send(items)
+
+
+def send(items: list[dict[str, Any]]) -> None:
     try:
         result = ui.client().save_products(items)
     except ControlError as error:
@@ -119,6 +124,22 @@ def save(original: pd.DataFrame, editor_key: str) -> None:
         return
     st.session_state["catalog_saved"] = ui.t("saved", **result)
     discard()
+
+
+def import_file() -> None:
+    """A spreadsheet export, checked by the CSV importer's parser, saved through the same API."""
+    upload = st.session_state.get("catalog_upload")
+    if upload is None:
+        return
+    products, columns, errors = parse_catalog_csv(upload.getvalue())
+    if errors:
+        st.session_state["catalog_problems"] = [asdict(e) for e in errors]
+        return
+    items = [
+        {"row": number, "values": p.to_row() | {"active": p.active}, "fields": columns}
+        for number, p in enumerate(products, start=2)
+    ]
+    send(items)
 
 
 def discard() -> None:
@@ -158,6 +179,9 @@ def main() -> None:
         mime="text/csv",
         key="export",
     )
+    with st.expander(ui.t("import_csv")):
+        st.file_uploader(ui.t("import_csv"), type=["csv", "txt"], key="catalog_upload", label_visibility="collapsed")
+        st.button(ui.t("import_button"), key="import", on_click=import_file)
 
 
 main()

@@ -94,7 +94,7 @@ def show_bar(api: ControlClient, show: dict[str, Any] | None) -> None:
         )
         st.markdown(f'<span class="fl-badge fl-off">{ui.t("not_live")}</span>', unsafe_allow_html=True)
         return
-    started = pd.Timestamp(show["started_at"]).tz_convert("Asia/Shanghai").strftime("%H:%M")
+    started = ui.local_time(show["started_at"])
     left, right = st.columns([5, 1], vertical_alignment="center")
     left.markdown(
         f'<span class="fl-badge fl-live">● {ui.t("live_badge")}</span> '
@@ -252,7 +252,7 @@ def live_figures(api: ControlClient) -> None:
         return
     feed = pd.DataFrame(
         {
-            ui.t("col_time"): [pd.Timestamp(o["at"]).tz_convert("Asia/Shanghai").strftime("%H:%M:%S") for o in recent],
+            ui.t("col_time"): [ui.local_time(o["at"], "%H:%M:%S") for o in recent],
             ui.t("col_product"): [ui.product_name(o["name"], o["name_zh"]) for o in recent],
             ui.t("col_quantity"): [o["quantity"] for o in recent],
             ui.t("col_total"): [ui.money(o["total"]) for o in recent],

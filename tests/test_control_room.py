@@ -1,0 +1,325 @@
+"""Each control-room page under Streamlit's AppTest, against a real studio process.
+
+The pages call the control API over HTTP on 127.0.0.1 (``studio_process`` is
+``farmlive up --no-ui`` in a subprocess) and read the same SQLite file.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import catalog
+from analytics import events
+from catalog.shows import create_show, end_show, link_for
+from studio.control_room.i18n import TEXTS, translate
+from tests.conftest import TEST_KEY, free_port
+
+ROOM = Path(__file__).resolve().parents[1] / "studio" / "control_room"
+ORANGE = catalog.Product(sku="ORANGE-5KG", name="Navel oranges", name_zh="赣南脐橙", price=59.0, stock=40, unit="5 kg box")
+TEA = catalog.Product(sku="TEA-250G", name="Spring green tea", name_zh="明前绿茶", price=128.0, stock=10)
+
+
+def api(server, method: str, path: str, body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(server.url + path, data=data, method=method, headers=server.auth)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def room_env(monkeypatch, studio_process, data_dir):
+    monkeypatch.setenv("FARMLIVE_URL", studio_process.url)
+    monkeypatch.setenv("FARMLIVE_KEY", TEST_KEY)
+    monkeypatch.setenv("FARMLIVE_DATA_DIR", str(data_dir))
+    return studio_process
+
+
+@pytest.fixture
+def farm(db, room_env):
+    """Two known products next to the demo catalog the studio seeded on start."""
+    for product in (ORANGE, TEA):
+        catalog.upsert_product(db, product)
+    return db
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(ROOM / "views" / f"{name}_page.py"), default_timeout=60)
+    return at.run()
+
+
+def no_exception(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [c.value for c in at.caption]
+    parts += [t.value for t in at.title] + [s.value for s in at.subheader] + [i.value for i in at.info]
+    return "\n".join(str(p) for p in parts)
+
+
+# -- i18n -------------------------------------------------------------------------------
+def test_every_text_has_both_languages_with_the_same_placeholders():
+    fields = string.Formatter()
+    for key, (en, zh) in TEXTS.items():
+        assert en.strip() and zh.strip(), key
+        assert {f for _, f, _, _ in fields.parse(en) if f} == {f for _, f, _, _ in fields.parse(zh) if f}, key
+    assert translate("stock", "zh", stock=3) == "库存 3" and translate("stock", "en", stock=3) == "stock 3"
+
+
+# -- Go live ------------------------------------------------------------------------------
+def test_go_live_one_tap_puts_a_product_on_air(farm, room_env):
+    at = no_exception(page("go_live"))
+    assert at.button(key="air:ORANGE-5KG").label == "上屏"
+    at.text_input(key="show_title").set_value("橙子丰收 Orange harvest")
+    at.button(key="start_show").click().run()
+    no_exception(at)
+    state = api(room_env, "GET", "/api/state")
+    assert state["show"]["title"] == "橙子丰收 Orange harvest"
+    assert "直播中" in texts(at)
+
+    at.button(key="air:ORANGE-5KG").click().run()
+    no_exception(at)
+    state = api(room_env, "GET", "/api/state")
+    assert state["on_air"]["sku"] == "ORANGE-5KG" and state["on_air"]["link_code"]
+    rows = farm.execute("SELECT sku, promo FROM overlay_events WHERE show_id = ?", [state["show"]["id"]]).fetchall()
+    assert rows == [("ORANGE-5KG", None)]
+    assert at.button(key="air:ORANGE-5KG").disabled  # already on air
+    assert any("赣南脐橙" in t.value for t in at.toast)
+    assert "已上屏" in texts(at)
+
+
+def test_go_live_stage_then_take_with_a_promo(farm, room_env):
+    api(room_env, "POST", "/api/shows", {"title": "Tea morning"})
+    at = no_exception(page("go_live"))
+    at.button(key="stage:TEA-250G").click().run()
+    assert at.selectbox(key="stage_sku").value == "TEA-250G"
+    assert at.image  # the staged preview (and the phone QR) are drawn
+    at.radio(key="stage_promo").set_value("coupon").run()
+    # No code yet: refused with a visible error, nothing goes on air.
+    at.button(key="take").click().run()
+    assert any("优惠码" in e.value for e in at.error)
+    assert api(room_env, "GET", "/api/state")["on_air"]["sku"] is None
+
+    at.text_input(key="stage_coupon").set_value("TEA10").run()
+    at.button(key="take").click().run()
+    no_exception(at)
+    on_air = api(room_env, "GET", "/api/state")["on_air"]
+    assert on_air["sku"] == "TEA-250G" and on_air["promo"] == {"kind": "coupon", "code": "TEA10"}
+    promo = farm.execute("SELECT promo FROM overlay_events ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert json.loads(promo) == {"kind": "coupon", "code": "TEA10"}
+
+    at.radio(key="stage_promo").set_value("countdown").run()
+    at.number_input(key="stage_minutes").set_value(5).run()
+    at.segmented_control(key="stage_layout").set_value("portrait").run()
+    at.button(key="take").click().run()
+    on_air = api(room_env, "GET", "/api/state")["on_air"]
+    assert on_air["layout"] == "portrait" and on_air["promo"]["kind"] == "countdown"
+    left = catalog.parse_iso(on_air["promo"]["ends_at"]) - catalog.utc_now()
+    assert 4 * 60 < left.total_seconds() <= 5 * 60
+
+    at.button(key="clear").click().run()
+    assert api(room_env, "GET", "/api/state")["on_air"]["sku"] is None
+
+
+def test_go_live_live_figures_and_end_show(farm, room_env):
+    show = api(room_env, "POST", "/api/shows", {"title": "Harvest"})
+    code = link_for(farm, show["id"], "ORANGE-5KG").code
+    events.record_viewer_join(farm, show["id"], "v1")
+    farm.execute(
+        "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at, link_code) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [show["id"], "ORANGE-5KG", 3, 59.0, 177.0, catalog.now_iso(), code],
+    )
+    at = no_exception(page("go_live"))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["订单"] == "1" and metrics["销售额"] == "¥177.00"
+    feed = at.dataframe[0].value
+    assert list(feed["数量"]) == [3] and "赣南脐橙" in feed["商品"].iloc[0]
+    assert "手机未推流" in texts(at)
+
+    at.button(key="end_show").click().run()
+    no_exception(at)
+    assert api(room_env, "GET", "/api/state")["show"] is None
+    assert farm.execute("SELECT ended_at FROM shows WHERE id = ?", [show["id"]]).fetchone()[0]
+    assert at.button(key="start_show")
+
+
+def test_go_live_in_english(farm, room_env):
+    at = page("go_live")
+    at.radio(key="lang").set_value("en").run()
+    no_exception(at)
+    assert at.title[0].value == "Go live"
+    assert at.button(key="air:ORANGE-5KG").label == "On air"
+    assert at.button(key="start_show").label == "Start show"
+
+
+def test_go_live_says_so_when_the_studio_is_down(farm, monkeypatch):
+    monkeypatch.setenv("FARMLIVE_URL", f"http://127.0.0.1:{free_port()}")
+    at = page("go_live")
+    assert not at.exception
+    assert any("没有响应" in e.value and "farmlive up" in e.value for e in at.error)
+
+
+def test_wrong_key_is_reported_not_crashed(farm, monkeypatch):
+    monkeypatch.setenv("FARMLIVE_KEY", "not-the-key")
+    at = page("go_live")
+    assert not at.exception
+    assert any("密钥" in e.value for e in at.error)
+
+
+# -- Catalog -----------------------------------------------------------------------------
+def edit(at: AppTest, **state: Any) -> AppTest:
+    at.session_state["catalog_editor_0"] = {"edited_rows": {}, "added_rows": [], "deleted_rows": [], **state}
+    return at
+
+
+def catalog_rows(db) -> list[tuple]:
+    return db.execute("SELECT sku, name, price, stock, active FROM products ORDER BY sku").fetchall()
+
+
+def position(at: AppTest, sku: str) -> int:
+    return list(at.dataframe[0].value["sku"]).index(sku)
+
+
+def test_catalog_saves_a_good_edit(farm, room_env):
+    at = no_exception(page("catalog"))
+    assert "ORANGE-5KG" in list(at.dataframe[0].value["sku"])
+    row = position(at, "ORANGE-5KG")
+    farm.execute("UPDATE products SET stock = 33 WHERE sku = 'ORANGE-5KG'")  # orders meanwhile
+    new = {"sku": "HONEY-500G", "name": "Wild honey", "name_zh": "土蜂蜜", "price": 88.0, "stock": 12, "active": True}
+    edit(at, edited_rows={str(row): {"price": 55.5, "name_zh": "赣南脐橙（特级）"}}, added_rows=[new])
+    at.button(key="save").click().run()
+    no_exception(at)
+    assert any("新增 1，更新 1" in s.value for s in at.success)
+    orange = farm.execute("SELECT price, name_zh, stock FROM products WHERE sku = 'ORANGE-5KG'").fetchone()
+    assert orange == (55.5, "赣南脐橙（特级）", 33)  # stock untouched by a price edit
+    assert farm.execute("SELECT name FROM products WHERE sku = 'HONEY-500G'").fetchone() == ("Wild honey",)
+    assert "HONEY-500G" in list(at.dataframe[0].value["sku"])  # the table reloads from SQLite
+
+
+def test_catalog_rejects_a_bad_row_and_saves_nothing(farm, room_env):
+    at = no_exception(page("catalog"))
+    before = catalog_rows(farm)
+    row = position(at, "TEA-250G")
+    bad = {"sku": "EGG 30", "name": "", "price": 12.0}
+    edit(at, edited_rows={str(row): {"price": 99.0}}, added_rows=[bad])
+    at.button(key="save").click().run()
+    no_exception(at)
+    assert any("未保存" in e.value for e in at.error)
+    problems = at.dataframe[0].value
+    added_row = len(before) + 1
+    assert set(problems["行"]) == {added_row}
+    assert {"商品编号", "英文名"} <= set(problems["列"])
+    assert catalog_rows(farm) == before  # the good TEA edit was not saved either
+
+
+def test_catalog_refuses_a_renamed_sku(farm, room_env):
+    at = no_exception(page("catalog"))
+    before = catalog_rows(farm)
+    edit(at, edited_rows={str(position(at, "TEA-250G")): {"sku": "TEA-500G"}})
+    at.button(key="save").click().run()
+    assert any("未保存" in e.value for e in at.error)
+    assert "商品编号不能修改" in at.dataframe[0].value["问题"].iloc[0]
+    assert catalog_rows(farm) == before
+
+
+def test_catalog_csv_import_is_checked_then_saved(farm, room_env):
+    at = no_exception(page("catalog"))
+    before = catalog_rows(farm)
+    uploader = at.get("file_uploader")[0]
+    bad = "商品编号,名称,价格,库存\nHONEY-500G,Wild honey,88,12\nEGG-30,Free-range eggs,cheap,5\n"
+    uploader.set_value(("bad.csv", bad.encode(), "text/csv"))
+    at.button(key="import").click().run()
+    no_exception(at)
+    assert any("未保存" in e.value for e in at.error)
+    problems = at.dataframe[0].value
+    assert list(problems["行"]) == [3] and "价格必须是数字" in problems["问题"].iloc[0]
+    assert catalog_rows(farm) == before
+
+    good = "sku,name,price\nTEA-250G,Spring green tea,118\n"  # a price list: stock and the rest stay
+    at.get("file_uploader")[0].set_value(("prices.csv", good.encode(), "text/csv"))
+    at.button(key="import").click().run()
+    no_exception(at)
+    assert any("更新 1" in s.value for s in at.success)
+    assert farm.execute("SELECT price, stock, name_zh FROM products WHERE sku = 'TEA-250G'").fetchone() == (118.0, 10, "明前绿茶")
+
+
+def test_catalog_with_no_changes_says_so(farm, room_env):
+    at = no_exception(page("catalog"))
+    at.button(key="save").click().run()
+    assert any("没有需要保存的修改" in i.value for i in at.info)
+
+
+# -- Analytics --------------------------------------------------------------------------
+def hand_made_show(db) -> int:
+    """Three viewers, one product on air, one scan, one order: every figure computable by hand.
+
+    v1 10:00:00-10:05:00 (300 s), v2 10:01:00-10:02:00 (60 s), v3 10:03:00-10:03:20 (20 s):
+    unique 3, peak 2 at 10:01 (v1 + v2), average 126.7 s, median 60 s.
+    v2 scans and buys 2 x 59 = 118: GMV 118, GPM 118 / 3 * 1000 = 39,333.33.
+    """
+    show = create_show(db, "Hand-made harvest", started_at="2026-05-01T10:00:00.000Z")
+    code = link_for(db, show.id, "ORANGE-5KG").code
+    for viewer, joined, left in (("v1", "10:00:00", "10:05:00"), ("v2", "10:01:00", "10:02:00"), ("v3", "10:03:00", "10:03:20")):
+        session = events.record_viewer_join(db, show.id, viewer, at=f"2026-05-01T{joined}.000Z")
+        events.record_viewer_leave(db, session, at=f"2026-05-01T{left}.000Z")
+    events.record_overlay(db, show.id, "ORANGE-5KG", at="2026-05-01T10:00:30.000Z")
+    events.record_overlay(db, show.id, None, at="2026-05-01T10:04:00.000Z")
+    events.record_link_event(db, show.id, code, "ORANGE-5KG", "scan", "v2", at="2026-05-01T10:01:30.000Z")
+    db.execute(
+        "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at, link_code, buyer_id) "
+        "VALUES (?, 'ORANGE-5KG', 2, 59.0, 118.0, '2026-05-01T10:02:00.000Z', ?, 'v2')",
+        [show.id, code],
+    )
+    end_show(db, show.id, ended_at="2026-05-01T10:10:00.000Z")
+    return show.id
+
+
+def test_analytics_shows_the_right_numbers(farm, room_env):
+    show_id = hand_made_show(farm)
+    at = page("analytics")
+    no_exception(at)
+    assert at.selectbox(key="show_id").value == show_id
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["观众人数"] == "3"
+    assert metrics["最高同时在线"] == "2"
+    assert metrics["平均观看"] == "2:07"
+    assert metrics["观看中位数"] == "1:00"
+    assert metrics["成交额"] == "¥118.00"
+    assert metrics["订单"] == "1"
+    assert metrics["买家"] == "1"
+    assert metrics["千次观看成交额"] == "¥39,333.33"
+    products = at.dataframe[0].value.set_index("product")
+    orange = products.loc["赣南脐橙 · Navel oranges"]
+    assert orange["on_air_min"] == pytest.approx(3.5)  # 10:00:30 -> 10:04:00
+    assert orange["viewers_present"] == 3 and orange["scans"] == 1 and orange["orders"] == 1
+    assert orange["revenue"] == pytest.approx(118.0)
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 3  # timeline, funnel, retention
+    timeline = charts[0].proto
+    assert '"layer"' in timeline.spec and '"rect"' in timeline.spec
+    assert any("赣南脐橙".encode() in d.data.data for d in timeline.datasets)  # the product band is named
+    assert [b.label for b in at.get("download_button")] == ["HTML 报告", "CSV 表格", "Excel 工作簿"]
+
+
+def test_analytics_without_shows_explains_how_to_get_one(db, room_env):
+    at = page("analytics")
+    no_exception(at)
+    assert any("farmlive simulate" in i.value for i in at.info)
+
+
+# -- the multipage app -----------------------------------------------------------------
+def test_app_opens_on_go_live(farm, room_env):
+    at = AppTest.from_file(str(ROOM / "app.py"), default_timeout=60).run()
+    no_exception(at)
+    assert at.title[0].value == "开播"
+    assert at.button(key="air:TEA-250G")
