@@ -75,7 +75,7 @@ async def buy_link(request: web.Request) -> web.StreamResponse:
         found = await studio.db(record_visit, request.match_info["code"], kind, viewer_id)
     except UnknownLink:
         return unknown_link_page()
-    target = found.product.buy_url or found.link.target_url or f"/order/{found.link.code}"
+    target = found.product.buy_url or f"/order/{found.link.code}"  # the product as it is now
     response = web.Response(status=302, headers={"Location": target, "Cache-Control": "no-store"})
     return remember_viewer(response, viewer_id, is_new)
 
