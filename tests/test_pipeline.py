@@ -306,3 +306,19 @@ async def test_audio_is_encoded_once_and_silent_without_a_phone(pipeline: ShowPi
     decoder = av.CodecContext.create("opus", "r")
     samples = np.concatenate([f.to_ndarray().ravel() for p in packets for f in decoder.decode(p)])
     assert np.abs(samples).max() < 1e-3  # silence
+
+
+async def test_an_idle_studio_encodes_nothing_until_someone_watches(studio: Studio, pipeline: ShowPipeline) -> None:
+    await studio.end_show()  # no show: nothing to record
+    await asyncio.sleep(0.3)
+    idle_from = pipeline.stats()["frames_encoded"]
+    await asyncio.sleep(0.5)
+    assert pipeline.stats()["frames_encoded"] == idle_from
+    assert pipeline.stats()["idle"] is True
+
+    feed = pipeline.add_viewer()
+    first = await asyncio.wait_for(feed.video.recv(), 1)
+    assert first.is_keyframe
+    await asyncio.sleep(0.5)
+    assert pipeline.stats()["frames_encoded"] - idle_from >= 12
+    assert pipeline.stats()["idle"] is False

@@ -103,12 +103,15 @@ class ShowPipeline:
         self._last_forced = -1e9
         self._publishers = 0
         self._last_health = 0.0
+        self._bytes_at_health = 0
+        self._output_kbps = 0.0
         self._last_stats_event = 0.0
         self._out_times: deque[float] = deque(maxlen=4 * fps)
         # Counters reported by stats().
         self.frames_out = 0
         self.slate_frames = 0
         self.dropped_frames = 0
+        self.idle_ticks = 0
         self.keyframes_forced = 0
         self.reconnects = 0
 
@@ -116,12 +119,12 @@ class ShowPipeline:
     async def start(self) -> None:
         if self._clock_task is not None:
             return
-        self._started_at = time.monotonic()
+        self._started_at = self._last_health = time.monotonic()
         self._unsubscribe = self.studio.add_listener(self._on_air_changed)
         await self._apply_on_air(self.studio.on_air)
         self._audio.start()
         self._clock_task = asyncio.ensure_future(self._run_clock())
-        self._update_health(time.monotonic())
+        self._update_health()
 
     async def stop(self) -> None:
         if self._clock_task is None:
@@ -161,7 +164,7 @@ class ShowPipeline:
             self._audio.detach()
         self.request_keyframe()
         self._record_stream_event("connect", detail=f"publisher #{self._publishers}")
-        self._update_health(time.monotonic())
+        self._update_health()
 
     def detach_publisher(self, video: MediaStreamTrack) -> None:
         """That publisher is gone: hold slate until one attaches again."""
@@ -171,7 +174,7 @@ class ShowPipeline:
         self._ingest = None
         self._audio.detach()
         self._record_stream_event("disconnect")
-        self._update_health(time.monotonic())
+        self._update_health()
 
     @property
     def publishing(self) -> bool:
@@ -257,24 +260,37 @@ class ShowPipeline:
                 self.size = output_size(frame.width, frame.height, self.width, self.height)
             pts = round((now - self._started_at) * VIDEO_TIME_BASE.denominator)
             show_id = self.studio.show.id if self.studio.show is not None else None
-            try:
-                packets = await loop.run_in_executor(
-                    self._executor, self._produce, frame, self.size, pts, self._take_keyframe(now), show_id
-                )
-            except Exception:
-                log.exception("producing a frame failed")
+            if not self._fanout and show_id is None and not (self._recorder and self._recorder.armed):
+                # Nobody watches, nothing is recorded: encode nothing (an idle
+                # studio would otherwise burn ~20% of a core on the slate).
+                # Whoever comes next starts on a keyframe.
+                self.idle_ticks += 1
+                self.request_keyframe()
                 packets = []
+            else:
+                packets = await self._produce_off_loop(loop, frame, pts, show_id, now)
             if any(p.is_keyframe for p in packets) and self._keyframe_wanted_at is not None:
                 if self._keyframe_wanted_at <= now:
                     self._keyframe_wanted_at = None  # the GOP keyframe served it
-            self._fanout.send_video(packets)
-            self.frames_out += 1
-            if frame is None:
-                self.slate_frames += 1
-            self._out_times.append(now)
+            if packets:
+                self._fanout.send_video(packets)
+                self.frames_out += 1
+                self.slate_frames += frame is None
+                self._out_times.append(now)
             if now - self._last_health >= HEALTH_EVERY:
-                self._update_health(now)
+                self._every_second(now)
             next_tick += interval
+
+    async def _produce_off_loop(
+        self, loop: asyncio.AbstractEventLoop, frame: VideoFrame | None, pts: int, show_id: int | None, now: float
+    ) -> list[av.Packet]:
+        try:
+            return await loop.run_in_executor(
+                self._executor, self._produce, frame, self.size, pts, self._take_keyframe(now), show_id
+            )
+        except Exception:
+            log.exception("producing a frame failed")
+            return []
 
     def _produce(
         self, frame: VideoFrame | None, size: tuple[int, int], pts: int, keyframe: bool, show_id: int | None
@@ -321,7 +337,7 @@ class ShowPipeline:
             "output_fps": round(output_fps, 1),
             "output_size": f"{self.size[0]}x{self.size[1]}",
             "encode_ms": round(self._encoder.median_encode_ms(), 2),
-            "output_kbps": round(self._encoder.bytes_out * 8 / 1000 / max(now - self._started_at, 1e-3)),
+            "output_kbps": self._output_kbps,
             "frames_out": self.frames_out,
             "frames_encoded": self._encoder.frames_encoded,
             "slate_frames": self.slate_frames,
@@ -331,6 +347,7 @@ class ShowPipeline:
             "keyframes": self._encoder.keyframes,
             "keyframes_forced": self.keyframes_forced,
             "dropped_frames": self.dropped_frames,
+            "idle": not self._out_times or now - self._out_times[-1] > 0.5,
             "viewer_drops": sum(feed.video.dropped for feed in feeds),
             "viewer_resyncs": sum(feed.video.resyncs for feed in feeds),
             "reconnects": self.reconnects,
@@ -341,15 +358,24 @@ class ShowPipeline:
             ),
         }
 
-    def _update_health(self, now: float) -> None:
+    def _every_second(self, now: float) -> None:
+        """Refresh the windowed figures, then ``stream_health``; a stats event every 10 s."""
+        elapsed = now - self._last_health
+        self._output_kbps = round((self._encoder.bytes_out - self._bytes_at_health) * 8 / 1000 / elapsed, 1)
+        self._bytes_at_health = self._encoder.bytes_out
         self._last_health = now
-        figures = self.stats()
-        self.studio.stream_health.update(figures)
+        figures = self._update_health()
         if self.publishing and now - self._last_stats_event >= STATS_EVENT_EVERY:
             self._last_stats_event = now
+            # The uplink bitrate is measured by the WHIP session (it has the receiver).
             self._record_stream_event(
-                "stats", fps=figures["ingest_fps"], bitrate_kbps=figures["output_kbps"]
+                "stats", fps=figures["ingest_fps"], bitrate_kbps=self.studio.stream_health.get("uplink_kbps")
             )
+
+    def _update_health(self) -> dict[str, Any]:
+        figures = self.stats()
+        self.studio.stream_health.update(figures)
+        return figures
 
     def _record_stream_event(self, kind: str, **fields: Any) -> None:
         show_id = self.studio.show.id if self.studio.show is not None else None
