@@ -122,36 +122,35 @@ class Compositor:
                     self._plans[fmt] = plan
 
     def _plan(self, fmt: str, width: int, height: int) -> _Plan:
+        """The plan to draw now. Rendering happens outside the lock, so ``set_spec``
+        (called from the event loop) never waits for a render."""
         with self._lock:
             plan = self._plans.get(fmt)
+            version, spec, now = self._version, self._spec, self._clock()
             same_size = plan is not None and (plan.rendered.width, plan.rendered.height) == (width, height)
-            rendering = self._pending is not None and not self._pending.done() and self._pending_version == self._version
-            if plan is None or not same_size or (plan.version != self._version and not rendering):
-                plan = self._new_plan(fmt, width, height)
-            elif plan.version == self._version and plan.rendered.changes_at is not None:
-                now = self._clock()
-                if now >= plan.rendered.changes_at:
-                    plan = self._refreshed(plan, fmt, now)
-            self._plans[fmt] = plan
-            return plan
-
-    def _new_plan(self, fmt: str, width: int, height: int) -> _Plan:
-        # Another format may already have rendered this version at this size: reuse it.
-        other = next(
-            (p.rendered for p in self._plans.values()
-             if p.version == self._version and (p.rendered.width, p.rendered.height) == (width, height)),
-            None,
-        )
-        rendered = other or _render(self._spec, width, height, self._clock())
-        return _plan_for(self._version, fmt, rendered)
-
-    def _refreshed(self, plan: _Plan, fmt: str, now: datetime) -> _Plan:
-        rendered = refresh_overlay(plan.rendered, self._spec, now)
-        blends = {
-            r.name: plan.blends[r.name] if r.name != "promo" and r.name in plan.blends else _blends(fmt, r)
-            for r in rendered.regions
-        }
-        return _Plan(plan.version, rendered, blends)
+            rendering = self._pending is not None and not self._pending.done() and self._pending_version == version
+            if plan is not None and same_size and (plan.version == version or rendering):
+                changes_at = plan.rendered.changes_at
+                if plan.version != version or changes_at is None or now < changes_at:
+                    return plan
+                stale: _Plan | None = plan  # a countdown ticked: only its banner changes
+            else:
+                stale = None
+                # Another format may already have rendered this version at this size: reuse it.
+                other = next(
+                    (p.rendered for p in self._plans.values()
+                     if p.version == version and (p.rendered.width, p.rendered.height) == (width, height)),
+                    None,
+                )
+        if stale is not None:
+            new = _ticked(stale, fmt, spec, now)
+        else:
+            new = _plan_for(version, fmt, other or _render(spec, width, height, now))
+        with self._lock:
+            current = self._plans.get(fmt)
+            if current is None or current.version <= new.version:
+                self._plans[fmt] = new
+        return new
 
 
 def _render(spec: OverlaySpec | None, width: int, height: int, now: datetime) -> RenderedOverlay:
@@ -160,6 +159,16 @@ def _render(spec: OverlaySpec | None, width: int, height: int, now: datetime) ->
     except Exception:  # a broken image or spec must not stop the video
         log.exception("overlay render failed; showing the frame without it")
         return RenderedOverlay(width, height, "landscape")
+
+
+def _ticked(plan: _Plan, fmt: str, spec: OverlaySpec | None, now: datetime) -> _Plan:
+    """The plan with its banner re-rendered for ``now``; card and QR blends are reused."""
+    rendered = refresh_overlay(plan.rendered, spec, now)
+    blends = {
+        r.name: plan.blends[r.name] if r.name != "promo" and r.name in plan.blends else _blends(fmt, r)
+        for r in rendered.regions
+    }
+    return _Plan(plan.version, rendered, blends)
 
 
 def _plan_for(version: int, fmt: str, rendered: RenderedOverlay) -> _Plan:

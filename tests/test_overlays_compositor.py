@@ -160,6 +160,31 @@ def test_product_switch_renders_off_the_media_thread(monkeypatch: pytest.MonkeyP
     assert not np.array_equal(after, old)
 
 
+def test_set_spec_never_waits_for_a_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event loop calls set_spec: it must return while the media thread renders."""
+    started, gate = threading.Event(), threading.Event()
+    real_render = compositor_module.render_overlay
+
+    def slow_render(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started.set()
+        assert gate.wait(timeout=30)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(compositor_module, "render_overlay", slow_render)
+    compositor = Compositor(SPEC, background=False)
+    media = threading.Thread(target=compositor.compose_bgr, args=(busy_frame(854, 480),))
+    media.start()
+    try:
+        assert started.wait(timeout=30)
+        switched = threading.Thread(target=compositor.set_spec, args=(None,))
+        switched.start()
+        switched.join(timeout=5)
+        assert not switched.is_alive()
+    finally:
+        gate.set()
+        media.join(timeout=30)
+
+
 def test_countdown_rerenders_only_the_banner_each_second() -> None:
     clock = FakeClock(NOW)
     spec = replace(SPEC, promo=Promo("countdown", ends_at="2026-11-23T19:05:00Z"))
