@@ -36,6 +36,17 @@ GRAB_FRAME = """() => {
 }"""
 
 
+SELECTED_PAIR = """async (name) => {
+  const stats = await window[name].pc.getStats();
+  let pair = null;
+  stats.forEach((r) => { if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId); });
+  if (!pair) stats.forEach((r) => { if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r; });
+  if (!pair) return null;
+  const side = (id) => { const c = stats.get(id); return c.address || c.ip; };
+  return [side(pair.localCandidateId), side(pair.remoteCandidateId)];
+}"""
+
+
 def api(server: StudioProcess, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     request = urllib.request.Request(
         server.url + path,
@@ -130,6 +141,9 @@ def test_phone_publishes_and_viewer_sees_the_product_qr(browser: Any, live_show:
     wait_until(lambda: api(server, "GET", "/api/state")["stream_health"].get("publishing"), 15, "publishing")
     frame = wait_for_qr(viewer, orange["link_url"])
     assert frame.shape[0] > frame.shape[1]
+    # Both WebRTC legs ran on loopback only.
+    assert phone.evaluate(SELECTED_PAIR, "farmlivePublisher") == ["127.0.0.1", "127.0.0.1"]
+    assert viewer.evaluate(SELECTED_PAIR, "farmliveViewer") == ["127.0.0.1", "127.0.0.1"]
 
     # The HTML card and buy button match what is on air; the count shows this viewer.
     viewer.wait_for_function("document.getElementById('viewers').textContent === '1'", timeout=10000)

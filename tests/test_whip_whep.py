@@ -305,6 +305,22 @@ async def test_viewer_watching_before_the_show_joins_it_and_leaves_on_shutdown(
     await pc.close()
 
 
+async def test_a_session_that_never_connects_is_closed(
+    running_studio: RunningStudio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.media import sessions
+
+    monkeypatch.setattr(sessions, "CONNECT_TIMEOUT", 0.5)
+    pc = await viewer_offer()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{running_studio.url}/whep", data=pc.localDescription.sdp, headers=SDP) as response:
+            assert response.status == 201  # ...but the client never applies the answer
+    assert running_studio.app[PIPELINE].stats()["viewers"] == 1
+    await eventually(lambda: not running_studio.app[WHEP].sessions, timeout=5)
+    assert running_studio.app[PIPELINE].stats()["viewers"] == 0
+    await pc.close()
+
+
 def test_loopback_only_sdp_drops_other_candidates() -> None:
     offer = (
         "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"

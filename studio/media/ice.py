@@ -23,6 +23,7 @@ LOOPBACK = "127.0.0.1"
 
 _original_host_addresses = aioice.ice.get_host_addresses
 _original_default_servers = RTCIceGatherer.getDefaultIceServers
+_original_datagram_received = aioice.ice.StunProtocol.datagram_received
 
 
 def _loopback_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
@@ -33,19 +34,31 @@ def _no_default_ice_servers(cls: type) -> list[RTCIceServer]:
     return []
 
 
-def use_loopback_candidates() -> None:
-    """Make every aiortc peer connection in this process gather 127.0.0.1 only.
+def _loopback_datagram_received(self: aioice.ice.StunProtocol, data: bytes, addr: tuple[Any, ...]) -> None:
+    # A browser pairs its LAN-address candidates with our 127.0.0.1 one too; the
+    # kernel delivers those over lo with a LAN source. Ignoring them leaves the
+    # 127.0.0.1 <-> 127.0.0.1 pair as the only one that can succeed.
+    if addr[0].startswith("127.") or addr[0] == "::1":
+        _original_datagram_received(self, data, addr)
 
-    Idempotent. Also removes aiortc's default ``stun.l.google.com`` server, so
-    a peer connection created without a configuration stays on loopback too.
+
+def use_loopback_candidates() -> None:
+    """Make every aiortc peer connection in this process use 127.0.0.1 only.
+
+    Idempotent. Gathers 127.0.0.1 as the only host candidate, ignores STUN
+    checks and media from any non-loopback source address, and removes
+    aiortc's default ``stun.l.google.com`` server, so a peer connection
+    created without a configuration stays on loopback too.
     """
     aioice.ice.get_host_addresses = _loopback_host_addresses
+    aioice.ice.StunProtocol.datagram_received = _loopback_datagram_received  # type: ignore[method-assign]
     RTCIceGatherer.getDefaultIceServers = classmethod(_no_default_ice_servers)  # type: ignore[method-assign,assignment]
 
 
 def restore_host_candidates() -> None:
     """Undo :func:`use_loopback_candidates` (a LAN studio in the same process)."""
     aioice.ice.get_host_addresses = _original_host_addresses
+    aioice.ice.StunProtocol.datagram_received = _original_datagram_received  # type: ignore[method-assign]
     RTCIceGatherer.getDefaultIceServers = _original_default_servers  # type: ignore[method-assign]
 
 
