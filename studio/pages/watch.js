@@ -64,7 +64,7 @@
     const soldOut = product.stock <= 0;
     $("stock").textContent = soldOut ? "Sold out · 已售罄" : `${product.stock} left · 剩余 ${product.stock}`;
     const p = product.promo || {};
-    const promo = [p.text, p.text_zh, p.code ? `code · 优惠码 ${p.code}` : ""].filter(Boolean).join(" · ");
+    const promo = [p.text, p.text_zh, p.code ? `优惠码 code: ${p.code}` : ""].filter(Boolean).join(" · ");
     $("promo").hidden = !promo;
     $("promo").textContent = promo || "";
     const buy = $("buy");
