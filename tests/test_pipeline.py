@@ -23,7 +23,7 @@ from studio.config import StudioConfig
 from studio.media.fanout import VIDEO_QUEUE_PACKETS
 from studio.media.ice import selected_pair
 from studio.media.pipeline import ShowPipeline
-from studio.media.synthetic import MovingPattern, connect_publisher, connect_viewer
+from studio.media.synthetic import MovingPattern, Tone, connect_publisher, connect_viewer
 from studio.state import Studio
 
 ORANGES = Product("ORANGE-5KG", "Navel oranges", 59.0, name_zh="赣南脐橙", unit="5 kg box", stock=40)
@@ -297,15 +297,37 @@ async def test_portrait_phone_gives_a_portrait_show(studio: Studio, pipeline: Sh
     assert pipeline.stats()["output_size"] == "720x1280"
 
 
-async def test_audio_is_encoded_once_and_silent_without_a_phone(pipeline: ShowPipeline) -> None:
+def loudness(packets: list[av.Packet]) -> float:
+    decoder = av.CodecContext.create("opus", "r")
+    samples = np.concatenate([f.to_ndarray().ravel() for p in packets for f in decoder.decode(p)])
+    return float(np.abs(samples).max())
+
+
+async def test_audio_is_encoded_once_silent_without_a_phone_and_relays_the_mic(pipeline: ShowPipeline) -> None:
     first, second = pipeline.add_viewer(), pipeline.add_viewer()
     assert first.audio is not None and second.audio is not None
     packets = [await asyncio.wait_for(first.audio.recv(), 1) for _ in range(10)]
     for packet in packets:
-        assert packet is await asyncio.wait_for(second.audio.recv(), 1)
-    decoder = av.CodecContext.create("opus", "r")
-    samples = np.concatenate([f.to_ndarray().ravel() for p in packets for f in decoder.decode(p)])
-    assert np.abs(samples).max() < 1e-3  # silence
+        assert packet is await asyncio.wait_for(second.audio.recv(), 1)  # shared, encoded once
+    assert loudness(packets) < 1e-3  # silence while no phone publishes
+
+    camera, mic = MovingPattern(), Tone()
+    pipeline.attach_publisher(camera, mic)
+    await asyncio.sleep(0.3)
+    for _ in range(first.audio.backlog()):
+        await first.audio.recv()
+    heard = [await asyncio.wait_for(first.audio.recv(), 1) for _ in range(25)]
+    assert loudness(heard) > 0.1  # the tone, through Opus
+    timestamps = [p.pts for p in heard]
+    assert all(b - a == 960 for a, b in zip(timestamps, timestamps[1:]))  # 20 ms apart, 48 kHz clock
+
+    pipeline.detach_publisher(camera)
+    await asyncio.sleep(0.5)
+    for _ in range(first.audio.backlog()):
+        await first.audio.recv()
+    after = [await asyncio.wait_for(first.audio.recv(), 1) for _ in range(10)]
+    assert loudness(after) < 1e-3  # silence again
+    assert after[0].pts > heard[-1].pts  # the timeline only moves forward
 
 
 async def test_an_idle_studio_encodes_nothing_until_someone_watches(studio: Studio, pipeline: ShowPipeline) -> None:

@@ -46,7 +46,9 @@ def read_recording(path: Path) -> Recording:
             except av.error.InvalidDataError:
                 bad += 1
     qr = None
-    for frame in frames[-30::10]:
+    for frame in frames[-1 : -len(frames) - 1 : -max(1, len(frames) // 10)]:  # ~10 spread over the file
+        if qr:
+            break
         text, _, _ = cv2.QRCodeDetector().detectAndDecode(frame.to_ndarray(format="bgr24"))
         qr = qr or text or None
     return Recording(frames, audio, qr, bad)
@@ -82,18 +84,21 @@ async def test_the_show_is_recorded_from_the_shared_packets(studio: Studio, pipe
 async def test_each_show_gets_its_own_file(studio: Studio, pipeline: ShowPipeline) -> None:
     await wait_until(lambda: pipeline.stats()["recording"] is not None)
     first = Path(pipeline.stats()["recording"])
-    await asyncio.sleep(1.2)
+    first_link = studio.on_air.link_url
+    await asyncio.sleep(1.5)
     second_show = await studio.start_show("Evening show")  # ends the first one
+    second_link = studio.on_air.link_url
+    assert second_link != first_link  # a buy code per show x product
     await wait_until(lambda: pipeline.stats()["recording"] not in (None, str(first)))
     second = Path(pipeline.stats()["recording"])
     assert second.name.startswith(f"show-{second_show.id}-")
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(1.5)
     await studio.end_show()
     await wait_until(lambda: pipeline.stats()["recording"] is None)
-    for path in (first, second):
+    for path, link in ((first, first_link), (second, second_link)):
         recording = read_recording(path)
-        assert len(recording.frames) >= 25 and recording.bad_packets == 0
-        assert recording.qr is not None and recording.qr.startswith(studio.config.public_url + "/b/")
+        assert len(recording.frames) >= 15 and recording.bad_packets == 0
+        assert recording.qr == link
 
 
 async def test_turning_the_phone_starts_a_new_part(studio: Studio, pipeline: ShowPipeline) -> None:

@@ -140,9 +140,8 @@ class OpusEncoder:
         self._codec.sample_rate = AUDIO_SAMPLE_RATE
         self._codec.time_base = AUDIO_TIME_BASE
         self._codec.options = {"application": "voip", "frame_duration": "20"}
-        self._resampler = AudioResampler(
-            format="s16", layout="stereo", rate=AUDIO_SAMPLE_RATE, frame_size=AUDIO_FRAME_SAMPLES
-        )
+        self._resampler: AudioResampler | None = None
+        self._input: tuple[str, str, int] | None = None
         self._samples = 0
         self.packets_encoded = 0
 
@@ -157,6 +156,14 @@ class OpusEncoder:
 
     def encode(self, frame: AudioFrame) -> list[av.Packet]:
         packets: list[av.Packet] = []
+        signature = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if self._resampler is None or signature != self._input:
+            # A resampler is bound to its first input's format: the slate's
+            # silence, a phone's stereo and OBS's mono each need their own.
+            self._resampler = AudioResampler(
+                format="s16", layout="stereo", rate=AUDIO_SAMPLE_RATE, frame_size=AUDIO_FRAME_SAMPLES
+            )
+            self._input = signature
         for chunk in self._resampler.resample(frame):
             # Our own sample clock: phone timestamps jump on reconnect, ours never do.
             chunk.pts = self._samples

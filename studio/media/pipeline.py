@@ -93,6 +93,9 @@ class ShowPipeline:
         self._fanout = Fanout()
         self._audio = ShowAudio(self._send_audio)
         self._recorder = Recorder(studio.config.recordings_dir) if record else None
+        # Audio waiting for the media thread to mux it: 2 s at most (a stalled
+        # disk loses recorded sound, never memory).
+        self._audio_to_record: deque[av.Packet] = deque(maxlen=100)
         self._ingest: LatestFrame | None = None
         self._clock_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -312,13 +315,15 @@ class ShowPipeline:
         packets = self._encoder.encode(buf, pts, keyframe=keyframe)
         if self._recorder is not None:
             self._recorder.write_video(packets, size)
+            audio = [self._audio_to_record.popleft() for _ in range(len(self._audio_to_record))]
+            self._recorder.write_audio(audio)
         return packets
 
     def _send_audio(self, packets: list[av.Packet]) -> None:
         self._fanout.send_audio(packets)
         if self._recorder is not None and self._recorder.current is not None:
-            # The media thread owns the muxer; FIFO order keeps audio after its video.
-            self._executor.submit(self._recorder.write_audio, packets)
+            # The media thread owns the muxer and writes these with the next video frame.
+            self._audio_to_record.extend(packets)
 
     # -- figures --------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import av
 import cv2
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, VideoStreamTrack
+from av.audio.frame import AudioFrame
+from aiortc import AudioStreamTrack, RTCConfiguration, RTCPeerConnection, VideoStreamTrack
 from aiortc.mediastreams import MediaStreamTrack
 
 from studio.media.fanout import ViewerFeed, send_feed
@@ -57,6 +58,33 @@ class MovingPattern(VideoStreamTrack):
         frame.pts = round(self.count * CAMERA_TIME_BASE.denominator / self.fps)
         frame.time_base = CAMERA_TIME_BASE
         self.count += 1
+        return frame
+
+
+class Tone(AudioStreamTrack):
+    """A microphone stand-in: a steady 440 Hz tone in 20 ms mono frames at 48 kHz."""
+
+    kind = "audio"
+
+    def __init__(self, frequency: float = 440.0, sample_rate: int = 48000) -> None:
+        super().__init__()
+        self.frequency, self.sample_rate = frequency, sample_rate
+        self._samples = 0
+        self._start: float | None = None
+
+    async def recv(self) -> AudioFrame:  # type: ignore[override]
+        samples = self.sample_rate // 50
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self._samples / self.sample_rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t = (self._samples + np.arange(samples)) / self.sample_rate
+        wave = (np.sin(2 * np.pi * self.frequency * t) * 8000).astype(np.int16)
+        frame = AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = self.sample_rate
+        frame.pts, frame.time_base = self._samples, fractions.Fraction(1, self.sample_rate)
+        self._samples += samples
         return frame
 
 
