@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
@@ -131,7 +132,8 @@ async def get_state(request: web.Request) -> web.Response:
             "revenue": stats.get("revenue", 0.0),
             "publish_url": f"{public}/publish",
             "watch_url": f"{public}/watch",
-        }
+        },
+        dumps=_dumps,
     )
 
 
@@ -260,15 +262,23 @@ def _summary(db: sqlite_utils.Database, show_id: int) -> dict[str, Any]:
 
 
 def _dumps(value: Any) -> str:
-    """JSON that also takes pandas/numpy scalars and timestamps (``str`` fallback)."""
-    return json.dumps(value, default=_jsonable, ensure_ascii=False)
+    """Strict JSON from pandas/numpy figures: timestamps as ISO text, NaN as null."""
+    return json.dumps(_plain(value), ensure_ascii=False, allow_nan=False)
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalar
-        return value.item()
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        return None if value != value else value.isoformat()  # NaT != NaT
     return str(value)
 
 

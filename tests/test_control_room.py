@@ -126,6 +126,7 @@ def test_go_live_stage_then_take_with_a_promo(farm, room_env):
     assert on_air["layout"] == "portrait" and on_air["promo"]["kind"] == "countdown"
     left = catalog.parse_iso(on_air["promo"]["ends_at"]) - catalog.utc_now()
     assert 4 * 60 < left.total_seconds() <= 5 * 60
+    assert "限时秒杀 Flash sale 0" in texts(at)  # the on-air bar shows the countdown ticking
 
     at.button(key="clear").click().run()
     assert api(room_env, "GET", "/api/state")["on_air"]["sku"] is None

@@ -84,6 +84,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "phone_scan": ("Scan with the farmer's phone to open the camera page.", "用农户手机扫码，打开开播页面。"),
     "live_preview": ("Live preview", "直播预览"),
     "open_watch": ("Open the viewer page", "打开观众页面"),
+    "preview_on": ("Show (counts as a viewer)", "显示（计为一名观众）"),
     # catalog
     "catalog_intro": (
         "Edit cells, add rows at the bottom, then Save. To stop selling a product, untick Active.",

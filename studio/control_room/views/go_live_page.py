@@ -15,6 +15,7 @@ import streamlit as st
 
 import catalog
 from catalog.products import Product
+from overlays import Promo
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
 from studio.control_room.preview import preview_image, publish_qr_png
@@ -22,7 +23,7 @@ from studio.state import LAYOUTS
 
 LIVE_REFRESH_S = 2.0
 CARDS_PER_ROW = 3
-PROMO_KINDS = ("none", "countdown", "coupon", "sold_out")
+PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
 
 
 # -- actions (button callbacks: they run before the page redraws) -----------------
@@ -121,8 +122,8 @@ def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, P
         else:
             product = products.get(sku)
             name = ui.product_name(product.name, product.name_zh) if product else sku
-            promo = on_air.get("promo") or {}
-            extra = f" · {ui.t('promo_' + promo['kind'])}" if promo.get("kind") in PROMO_KINDS else ""
+            promo = on_air.get("promo")
+            extra = f" · {Promo.from_dict(promo).banner_text(catalog.utc_now())}" if promo else ""
             link = f' · <span class="fl-muted">{html.escape(on_air["link_url"])}</span>' if on_air.get("link_url") else ""
             left.markdown(
                 f'<span class="fl-badge fl-air">{ui.t("on_air_badge")}</span> '
@@ -136,6 +137,17 @@ def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, P
             width="stretch",
             on_click=lambda: _act(api.put_overlay, None, on_air.get("layout", "auto"), None, done=ui.t("cleared")),
         )
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def on_air_panel(api: ControlClient, products: dict[str, Product]) -> None:
+    """Kept current on its own: a countdown ticks, and a change from another tab shows up."""
+    try:
+        on_air = api.state()["on_air"]
+    except ControlError as error:
+        ui.show_error(error)
+        return
+    on_air_bar(api, on_air, products)
 
 
 def product_grid(api: ControlClient, products: list[Product], on_air: dict[str, Any]) -> None:
@@ -197,7 +209,7 @@ def staging_panel(api: ControlClient, products: dict[str, Product], public_url: 
                 format_func=lambda value: ui.t(f"layout_{value}"),
             )
             st.radio(
-                ui.t("promo"), PROMO_KINDS, key="stage_promo", horizontal=True,
+                ui.t("promo"), PROMO_CHOICES, key="stage_promo", horizontal=True,
                 format_func=lambda kind: ui.t(f"promo_{kind}"),
             )
             kind = st.session_state.get("stage_promo", "none")
@@ -275,8 +287,11 @@ def stream_line(health: dict[str, Any]) -> str:
 
 
 def phone_and_preview(state: dict[str, Any]) -> None:
-    st.markdown(f"**{ui.t('live_preview')}** · [{ui.t('open_watch')}]({state['watch_url']})")
-    st.iframe(state["watch_url"], height=420)
+    title, switch = st.columns([3, 2], vertical_alignment="center")
+    title.markdown(f"**{ui.t('live_preview')}** · [{ui.t('open_watch')}]({state['watch_url']})")
+    # The preview is a real viewer of /watch (it counts in the viewer figures): let the host turn it off.
+    if switch.toggle(ui.t("preview_on"), value=True, key="preview_on"):
+        st.iframe(state["watch_url"], height=420)
     with st.container(border=True):
         code, text = st.columns([1, 2], vertical_alignment="center")
         code.image(publish_qr_png(state["publish_url"]), width="stretch")
@@ -295,7 +310,7 @@ def main() -> None:
     products = catalog.list_products(ui.database(), active_only=True)
     by_sku = {p.sku: p for p in products}
     show_bar(api, state["show"])
-    on_air_bar(api, state["on_air"], by_sku)
+    on_air_panel(api, by_sku)
     left, right = st.columns([3, 2], gap="large")
     with left:
         product_grid(api, products, state["on_air"])
