@@ -191,3 +191,18 @@ def test_viewers_keep_the_show_when_the_phone_drops(browser: Any, live_show: Stu
     assert state["stream_health"]["reconnects"] >= 1
     assert viewer.evaluate("window.farmliveViewer.pc.connectionState") == "connected"
     viewer.context.close()
+
+
+def test_a_replaced_phone_does_not_take_the_show_back(browser: Any, studio_process: StudioProcess) -> None:
+    """OBS (here: a second phone page) takes over; the first page stops instead of fighting back."""
+    first = go_live(browser, studio_process)
+    second = go_live(browser, studio_process)
+    first.wait_for_function(
+        "document.getElementById('status').dataset.state === 'replaced'", timeout=30000
+    )
+    assert "其他设备已接管直播" in first.text_content("#status")
+    time.sleep(3)
+    assert second.evaluate("document.getElementById('status').dataset.state") == "live"
+    assert first.is_visible("#golive")  # the farmer can take it back on purpose
+    first.context.close()
+    second.context.close()

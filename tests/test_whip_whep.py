@@ -185,6 +185,13 @@ async def test_new_publisher_replaces_the_old_one(running_studio: RunningStudio)
         await eventually(lambda: second.connectionState == "connected")
         await eventually(lambda: list(whip.sessions) == [second_location.rsplit("/", 1)[1]])
         assert whip.current is not None and whip.current.id == second_location.rsplit("/", 1)[1]
+        # The replaced page learns it was replaced (and must not reconnect); the new one is live.
+        async with http.get(running_studio.url + first_location, headers=running_studio.auth) as response:
+            assert response.status == 410
+        async with http.get(running_studio.url + second_location, headers=running_studio.auth) as response:
+            assert (response.status, (await response.json())["state"]) == (200, "live")
+        async with http.get(running_studio.url + second_location) as response:
+            assert response.status == 401
         async with http.delete(running_studio.url + first_location, headers=running_studio.auth) as response:
             assert response.status == 404
         assert running_studio.app[PIPELINE].stats()["reconnects"] == 1

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiortc import MediaStreamTrack
 
-from studio.media.sessions import PeerSession, WebRtcEndpoint
+from studio.media.sessions import CORS_HEADERS, PeerSession, SignallingError, WebRtcEndpoint
 from studio.state import Studio
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 2.0  # seconds between uplink bitrate samples
+REMEMBER_REPLACED = 64  # how many replaced session ids GET /whip/<id> still recognises
 
 
 class WhipEndpoint(WebRtcEndpoint):
@@ -34,6 +36,28 @@ class WhipEndpoint(WebRtcEndpoint):
         super().__init__(studio)
         self.pipeline = pipeline
         self.current: PeerSession | None = None
+        # Sessions another publisher took over: their page must not reconnect and take it back.
+        self.replaced: OrderedDict[str, None] = OrderedDict()
+
+    def add_routes(self, app: web.Application) -> None:
+        super().add_routes(app)
+        app.router.add_get("/whip/{id}", self.status)
+
+    async def status(self, request: web.Request) -> web.Response:
+        """``GET /whip/<id>``: is this publish still on air? 410 if another publisher replaced it.
+
+        A page whose connection dropped asks this before reconnecting, so the
+        phone does not fight OBS (or a second phone) for the show.
+        """
+        self.authorize(request)
+        session_id = request.match_info["id"]
+        if session_id in self.replaced:
+            raise SignallingError(410, "another publisher replaced this one")
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise SignallingError(404, f"no WHIP session {session_id!r}")
+        state = "live" if session is self.current else "connecting"
+        return web.json_response({"state": state}, headers=CORS_HEADERS)
 
     async def prepare(self, request: web.Request, session: PeerSession) -> None:
         tracks: dict[str, MediaStreamTrack] = {}
@@ -55,6 +79,9 @@ class WhipEndpoint(WebRtcEndpoint):
         self.studio.stream_health.update(publisher=session.state["agent"], uplink_kbps=0.0)
         if previous is not None:
             log.info("whip %s replaces %s", session.id, previous.id)
+            self.replaced[previous.id] = None
+            while len(self.replaced) > REMEMBER_REPLACED:
+                self.replaced.popitem(last=False)
             await self.close(previous)
         session.state["monitor"] = self.spawn(self._monitor(session))
 

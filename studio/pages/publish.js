@@ -36,6 +36,7 @@
     connecting: ["Connecting to the studio…", "正在连接直播间…"],
     live: ["LIVE — viewers see you now", "直播中 — 观众正在观看"],
     reconnecting: ["Connection lost, reconnecting", "网络中断，正在重连"],
+    replaced: ["Another camera took over the show", "其他设备已接管直播"],
     error: ["Could not go live", "无法开播"],
   };
 
@@ -46,11 +47,11 @@
     if (state === "error" && detail) text += ` — ${detail}`;
     statusLine.textContent = text;
     statusLine.dataset.state = state;
-    badge.className = "badge " + (state === "live" ? "live" : state === "stopped" ? "off" : "wait");
-    badge.textContent = state === "live" ? "LIVE · 直播中" : state === "stopped" || state === "error" ? "OFF AIR · 未开播" : "… · 连接中";
-    const live = state !== "stopped" && state !== "error";
-    goButton.hidden = live;
-    stopButton.hidden = !live;
+    const active = !["stopped", "error", "replaced"].includes(state);
+    badge.className = "badge " + (state === "live" ? "live" : active ? "wait" : "off");
+    badge.textContent = state === "live" ? "LIVE · 直播中" : active ? "… · 连接中" : "OFF AIR · 未开播";
+    goButton.hidden = active;
+    stopButton.hidden = !active;
     if (state === "live") keepAwake();
   }
 
@@ -108,9 +109,12 @@
     }
   }
 
+  const auth = () => ({ Authorization: "Bearer " + keyInput.value.trim() });
   const session = new FarmliveRTC.LiveSession({
     endpoint: "/whip",
-    headers: () => ({ Authorization: "Bearer " + keyInput.value.trim() }),
+    headers: auth,
+    // OBS or a second phone took over: do not take the show back from it.
+    isReplaced: async (url) => (await fetch(url, { headers: auth(), cache: "no-store" })).status === 410,
     setup: async (pc) => {
       if (!stream || stream.getTracks().some((t) => t.readyState === "ended")) await openCamera();
       for (const track of stream.getTracks()) {

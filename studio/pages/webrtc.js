@@ -76,8 +76,10 @@ const FarmliveRTC = (() => {
   // One WHIP or WHEP session that keeps itself up until stop():
   // states are connecting, live, reconnecting (detail: delay ms), stopped, error (detail: message).
   class LiveSession {
-    constructor({ endpoint, headers, setup, onState }) {
+    // isReplaced(sessionUrl) -> Promise<bool>: asked before reconnecting a dropped session.
+    constructor({ endpoint, headers, setup, onState, isReplaced }) {
       this.endpoint = endpoint;
+      this.isReplaced = isReplaced || null;
       this.headers = headers || (() => ({}));
       this.setup = setup;
       this.onState = onState || (() => {});
@@ -152,8 +154,17 @@ const FarmliveRTC = (() => {
       }
     }
 
-    retry() {
+    async retry() {
       if (!this.wanted) return;
+      const generation = this.generation;
+      if (this.sessionUrl && this.isReplaced && (await this.isReplaced(this.sessionUrl).catch(() => false))) {
+        if (generation !== this.generation) return;
+        this.wanted = false;
+        this.hangUp();
+        this.onState("replaced");
+        return;
+      }
+      if (generation !== this.generation || !this.wanted) return;
       this.hangUp();
       const delay = this.backoff.next();
       this.onState("reconnecting", delay);
