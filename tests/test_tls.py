@@ -6,6 +6,7 @@ import datetime as dt
 import ipaddress
 import ssl
 import stat
+import urllib.error
 import urllib.request
 from pathlib import Path
 

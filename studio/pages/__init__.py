@@ -18,7 +18,6 @@ from studio.state import OnAir, Studio
 
 PAGES_DIR = Path(__file__).parent
 ASSETS_PREFIX = "/live/"
-VIEWER_COOKIE = "fl_viewer"
 
 
 def _studio(request: web.Request) -> Studio:
