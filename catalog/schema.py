@@ -116,6 +116,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX link_events_product ON link_events (show_id, sku, kind);
     CREATE INDEX link_events_viewer ON link_events (show_id, viewer_id);
     """,
+    # catalog: the built-in order form carries a one-time request id, so a buyer
+    # on a weak uplink who taps again or reloads after a lost answer gets the same
+    # order back instead of paying twice.
+    """
+    ALTER TABLE orders ADD COLUMN request_id TEXT;
+    CREATE UNIQUE INDEX orders_request ON orders (request_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
