@@ -34,7 +34,8 @@ def attribute_orders(
     """``orders`` plus ``attributed_show_id`` (nullable int) and ``attributed_by``.
 
     ``orders``: id, sku, at, link_code, show_id (the show recorded at
-    purchase, may be null). ``links``: code, show_id, sku. ``shows``: id,
+    purchase, may be null). ``links``: code, show_id, sku: the products each
+    show featured (a row with a null code: on air without a buy link). ``shows``: id,
     started_at, ended_at (null while live: such a show has no end yet, or
     ends at ``now`` if given). ``attributed_by`` is ``link``, ``recorded``,
     ``window`` or null when no show qualifies. Pure: no I/O, inputs untouched.
@@ -43,7 +44,8 @@ def attribute_orders(
     result["attributed_show_id"] = pd.Series(pd.NA, index=result.index, dtype="Int64")
     result["attributed_by"] = pd.Series(None, index=result.index, dtype=object)
 
-    by_code = links.set_index("code")["show_id"] if len(links) else pd.Series(dtype="Int64")
+    coded = links.dropna(subset=["code"])
+    by_code = coded.set_index("code")["show_id"] if len(coded) else pd.Series(dtype="Int64")
     linked = result["link_code"].map(by_code)
     has_link = linked.notna()
     result.loc[has_link, "attributed_show_id"] = linked[has_link].astype("int64")

@@ -199,7 +199,9 @@ def _frame(rows: Frameish, columns: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _read(db: sqlite_utils.Database, sql: str, params: list[Any], columns: list[str]) -> pd.DataFrame:
+def _read(
+    db: sqlite_utils.Database, sql: str, params: list[Any] | dict[str, Any], columns: list[str]
+) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(db.execute(sql, params).fetchall(), columns=columns)
     for column in TIME_COLUMNS:
         if column in frame.columns:
@@ -313,11 +315,15 @@ def _show_orders(
         [window_end, _minus(show.started_at, window)],
         ["id", "started_at", "ended_at"],
     )
+    # What each competing show featured: its buy links, and products it put
+    # on air without one (a null code).
     links = _read(
         db,
-        "SELECT code, show_id, sku FROM links WHERE show_id IN (SELECT value FROM json_each(?)) "
-        "OR code IN (SELECT value FROM json_each(?))",
-        [shows["id"].to_json(orient="values"), orders["link_code"].dropna().to_json(orient="values")],
+        "SELECT code, show_id, sku FROM links WHERE show_id IN (SELECT value FROM json_each(:shows)) "
+        "OR code IN (SELECT value FROM json_each(:codes)) "
+        "UNION SELECT DISTINCT NULL, show_id, sku FROM overlay_events "
+        "WHERE sku IS NOT NULL AND show_id IN (SELECT value FROM json_each(:shows))",
+        {"shows": shows["id"].to_json(orient="values"), "codes": orders["link_code"].dropna().to_json(orient="values")},
         ["code", "show_id", "sku"],
     )
     attributed = attribute_orders(orders, links, shows, window, now=now)

@@ -147,3 +147,10 @@ def test_link_aggregates_read_in_sql_match_the_raw_events(two_shows: sqlite_util
     assert data.link_counts.sort_values("kind").to_dict("records") == counts.sort_values("kind").to_dict("records")
     assert data.link_counts.set_index("kind")["events"].to_dict() == {"click": 1, "scan": 4}
     assert (data.link_viewers, data.link_anonymous) == (viewers, anonymous) == (2, 2)
+
+
+def test_a_product_on_air_without_a_buy_link_still_counts_as_featured() -> None:
+    on_air = pd.concat([LINKS, pd.DataFrame({"code": [None], "show_id": [1], "sku": ["TEA"]})], ignore_index=True)
+    orders = orders_frame([(1, "TEA", "2026-11-01T10:30:00.000Z", None, None)])
+    result = attribute_orders(orders, on_air, SHOWS, timedelta(hours=24))
+    assert (result["attributed_show_id"].tolist(), result["attributed_by"].tolist()) == ([1], ["window"])

@@ -1,0 +1,93 @@
+"""English and Simplified Chinese names of every figure a report shows.
+
+One table, so the HTML, CSV and XLSX reports (and anyone else) name a metric
+the same way in both languages.
+"""
+
+from __future__ import annotations
+
+LABELS: dict[str, tuple[str, str]] = {
+    # summary
+    "title": ("Show", "直播"),
+    "started_at": ("Started", "开始时间"),
+    "ended_at": ("Ended", "结束时间"),
+    "duration_s": ("Duration (s)", "时长（秒）"),
+    "unique_viewers": ("Unique viewers", "观看人数"),
+    "sessions": ("Viewer sessions", "观看次数"),
+    "peak_concurrent": ("Peak concurrent viewers", "最高同时在线"),
+    "peak_at": ("Peak at", "峰值时间"),
+    "avg_watch_s": ("Average watch time (s)", "平均观看时长（秒）"),
+    "median_watch_s": ("Median watch time (s)", "观看时长中位数（秒）"),
+    "engaged_viewers": ("Engaged viewers (≥ 30 s)", "有效观看人数（≥30秒）"),
+    "scans": ("QR scans", "扫码次数"),
+    "clicks": ("Buy clicks", "点击购买次数"),
+    "orders": ("Orders", "订单数"),
+    "units": ("Units sold", "售出件数"),
+    "gmv": ("GMV", "成交金额"),
+    "buyers": ("Buyers", "购买人数"),
+    "revenue_per_viewer": ("Revenue per viewer", "人均贡献"),
+    "gpm": ("GPM (GMV per 1,000 viewers)", "千次观看成交额（GPM）"),
+    "conversion": ("Conversion (buyers ÷ viewers)", "转化率（购买人数÷观看人数）"),
+    "reconnects": ("Phone reconnects", "手机断线重连次数"),
+    # products
+    "sku": ("SKU", "商品编码"),
+    "name": ("Product", "商品"),
+    "name_zh": ("Product (Chinese)", "商品中文名"),
+    "on_air_s": ("On air (s)", "讲解时长（秒）"),
+    "viewers_present": ("Viewers while on air", "讲解期间观看人数"),
+    "revenue": ("Revenue", "销售额"),
+    "revenue_per_on_air_min": ("Revenue per on-air minute", "每分钟讲解销售额"),
+    # funnel
+    "stage": ("Stage", "阶段"),
+    "viewers": ("People", "人数"),
+    "share_of_previous": ("Of previous stage", "占上一阶段"),
+    "share_of_viewers": ("Of viewers", "占观看人数"),
+    "stage.viewers": ("Watched", "观看"),
+    "stage.engaged": ("Watched ≥ 30 s", "观看≥30秒"),
+    "stage.scanned_or_clicked": ("Scanned or clicked", "扫码或点击"),
+    "stage.ordered": ("Ordered", "下单"),
+    # retention, orders, timeline
+    "seconds": ("Seconds watched", "观看秒数"),
+    "minute": ("Minutes watched", "观看分钟"),
+    "share": ("Share still watching", "仍在观看比例"),
+    "time": ("Time", "时间"),
+    "at": ("Time", "时间"),
+    "quantity": ("Quantity", "数量"),
+    "unit_price": ("Unit price", "单价"),
+    "total": ("Total", "金额"),
+    "source": ("Source", "来源"),
+    "status": ("Status", "状态"),
+    "buyer_id": ("Buyer", "买家"),
+    "link_code": ("Link code", "推广码"),
+    "external_id": ("Platform order id", "平台订单号"),
+    "attributed_by": ("Attributed by", "归因方式"),
+    "id": ("Order id", "订单编号"),
+    "show_id": ("Show id", "直播编号"),
+    # sections
+    "section.summary": ("Summary", "概览"),
+    "section.products": ("Products", "商品"),
+    "section.funnel": ("Funnel", "转化漏斗"),
+    "section.retention": ("Retention", "留存"),
+    "section.timeline": ("Timeline", "时间线"),
+    "section.orders": ("Orders", "订单"),
+    "section.concurrency": ("Concurrent viewers", "同时在线"),
+    "report": ("Show report", "直播报告"),
+    "live": ("still live", "直播中"),
+    "metric": ("Metric", "指标"),
+    "label": ("Name", "名称"),
+    "value": ("Value", "数值"),
+    "times_in": ("Times in", "时间时区"),
+    "bitrate": ("Uplink bitrate (kbit/s)", "上行码率（kbit/s）"),
+    "disconnect": ("Phone disconnected", "手机断线"),
+}
+
+
+def label(key: str, sep: str = " / ") -> str:
+    """``"Orders / 订单数"``; unknown keys come back unchanged."""
+    english, chinese = LABELS.get(key, (key, ""))
+    return f"{english}{sep}{chinese}" if chinese else english
+
+
+def bilingual_columns(columns: list[str]) -> dict[str, str]:
+    """A ``DataFrame.rename`` mapping to bilingual headings."""
+    return {column: label(column) for column in columns}

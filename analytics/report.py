@@ -1,0 +1,244 @@
+"""A show's report as a self-contained HTML page, CSV files or an XLSX workbook.
+
+The figures come from the pure metrics; this module only formats and
+writes. Headings are bilingual (English / 简体中文) and times are shown in
+the studio's time zone (Asia/Shanghai by default), because the people who
+read a report are the farmer and the sales staff, not a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlite_utils
+
+from analytics.attribution import DEFAULT_WINDOW
+from analytics.chart import timeline_svg
+from analytics.frames import ShowData, load_show
+from analytics.labels import bilingual_columns, label
+from analytics.metrics import funnel, product_table, retention_curve, show_summary, timeline_figure_data
+
+FORMATS = (".html", ".csv", ".xlsx")
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+ORDER_COLUMNS = [
+    "id", "at", "sku", "quantity", "unit_price", "total", "source", "status",
+    "buyer_id", "link_code", "external_id", "attributed_by",
+]
+SUMMARY_KEYS = [
+    "title", "started_at", "ended_at", "duration_s", "unique_viewers", "sessions", "peak_concurrent",
+    "peak_at", "avg_watch_s", "median_watch_s", "engaged_viewers", "scans", "clicks", "orders", "units",
+    "gmv", "buyers", "revenue_per_viewer", "gpm", "conversion", "reconnects",
+]
+TILES = [
+    "unique_viewers", "peak_concurrent", "avg_watch_s", "median_watch_s", "orders",
+    "units", "gmv", "buyers", "gpm", "conversion",
+]
+HTML_ORDER_LIMIT = 500
+MONEY = ("gmv", "gpm", "revenue", "revenue_per_viewer", "revenue_per_on_air_min", "total", "unit_price")
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every table of a report, computed once and written in any format."""
+
+    data: ShowData
+    summary: dict[str, Any]
+    products: pd.DataFrame
+    funnel: pd.DataFrame
+    retention: pd.DataFrame
+    timeline: dict[str, pd.DataFrame]
+
+    @classmethod
+    def of(cls, data: ShowData) -> "Report":
+        return cls(
+            data=data,
+            summary=show_summary(data),
+            products=product_table(data),
+            funnel=funnel(data),
+            retention=retention_curve(data, step_s=60),
+            timeline=timeline_figure_data(data),
+        )
+
+    def summary_frame(self, tz: str) -> pd.DataFrame:
+        """metric, label, value: one row per headline figure, times local to ``tz``."""
+        values = [_plain(self.summary[key], tz) for key in SUMMARY_KEYS]
+        values = [round(v, 4) if isinstance(v, float) else v for v in values]
+        return pd.DataFrame({"metric": SUMMARY_KEYS, "label": [label(k) for k in SUMMARY_KEYS], "value": values})
+
+    def orders(self, tz: str) -> pd.DataFrame:
+        return _local(self.data.orders[ORDER_COLUMNS].sort_values("at", kind="stable"), tz)
+
+
+def write_report(
+    db: sqlite_utils.Database,
+    show_id: int,
+    out: str | Path,
+    *,
+    window: timedelta = DEFAULT_WINDOW,
+    timezone_name: str = DEFAULT_TIMEZONE,
+) -> Path:
+    """Write the report of ``show_id`` to ``out``; the suffix picks the format.
+
+    ``.csv`` writes the product table to ``out`` and the summary next to it
+    as ``<name>.summary.csv``. Raises ValueError for another suffix and
+    :class:`catalog.shows.UnknownShow` for an unknown show, before writing.
+    """
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"report file must end in {', '.join(FORMATS)}; got {out.name!r}")
+    pd.Timestamp.now(tz=timezone_name)  # unknown zone: fail before any work
+    report = Report.of(load_show(db, show_id, window=window))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".html":
+        out.write_text(render_html(report, timezone_name), encoding="utf-8")
+    elif suffix == ".csv":
+        write_csv(report, out, timezone_name)
+    else:
+        write_xlsx(report, out, timezone_name)
+    return out
+
+
+def summary_csv_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.summary.csv")
+
+
+def write_csv(report: Report, out: Path, tz: str) -> None:
+    """Products to ``out``, summary beside it; UTF-8 with BOM so Excel shows Chinese."""
+    products = _rounded(report.products).rename(columns=bilingual_columns(list(report.products.columns)))
+    products.to_csv(out, index=False, encoding="utf-8-sig")
+    summary = report.summary_frame(tz).rename(columns=bilingual_columns(["metric", "label", "value"]))
+    summary.to_csv(summary_csv_path(out), index=False, encoding="utf-8-sig")
+
+
+def write_xlsx(report: Report, out: Path, tz: str) -> None:
+    """Sheets: summary, products, funnel, retention, orders, concurrency."""
+    funnel_frame = report.funnel.assign(stage=[label(f"stage.{s}") for s in report.funnel["stage"]])
+    sheets = {
+        "summary": report.summary_frame(tz),
+        "products": report.products,
+        "funnel": funnel_frame,
+        "retention": report.retention,
+        "orders": report.orders(tz),
+        "concurrency": _local(report.timeline["concurrency"], tz),
+    }
+    with pd.ExcelWriter(out, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame = _rounded(frame).rename(columns=bilingual_columns(list(frame.columns)))
+            frame.to_excel(writer, sheet_name=name, index=False)
+            sheet = writer.sheets[name]
+            for cells in sheet.columns:
+                longest = max(len(str(cell.value)) if cell.value is not None else 0 for cell in cells)
+                sheet.column_dimensions[cells[0].column_letter].width = min(max(10, longest + 2), 48)
+
+
+def render_html(report: Report, tz: str) -> str:
+    """One self-contained page: inline CSS and SVG, no scripts, no external files."""
+    summary, data = report.summary, report.data
+    title = escape(str(summary["title"]))
+    when = f"{_plain(summary['started_at'], tz)} → {_plain(summary['ended_at'], tz) or label('live')}"
+    tiles = "".join(
+        f'<div class="tile"><div class="value">{escape(_display(key, summary[key]))}</div>'
+        f'<div class="label">{escape(label(key))}</div></div>'
+        for key in TILES
+    )
+    peak_at = _plain(summary["peak_at"], tz)
+    funnel_frame = report.funnel.assign(stage=[label(f"stage.{s}") for s in report.funnel["stage"]])
+    orders = report.orders(tz)
+    shown = orders.tail(HTML_ORDER_LIMIT)
+    orders_note = (
+        f"<p>{len(orders) - len(shown)} earlier orders are in the XLSX report / 更早的 {len(orders) - len(shown)} 个订单见 XLSX 报告</p>"
+        if len(shown) < len(orders) else ""
+    )
+    svg = timeline_svg(report.timeline, data.start, data.end, tz)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(label("report"))}: {title}</title>
+<style>{CSS}</style></head>
+<body>
+<h1>{escape(label("report"))}: {title}</h1>
+<p class="when">{escape(when)} · {escape(label("times_in"))}: {escape(tz)}
+{f" · {escape(label('peak_at'))}: {escape(peak_at)}" if peak_at else ""}</p>
+<section class="tiles">{tiles}</section>
+<h2>{escape(label("section.timeline"))}</h2>
+<div class="chart">{svg}</div>
+<h2>{escape(label("section.products"))}</h2>
+{_table(report.products)}
+<h2>{escape(label("section.funnel"))}</h2>
+{_table(funnel_frame)}
+<h2>{escape(label("section.retention"))}</h2>
+{_table(report.retention)}
+<h2>{escape(label("section.orders"))} ({len(orders)})</h2>
+{orders_note}{_table(shown)}
+<footer>farmlive · {escape(label("section.summary"))}: {len(data.sessions):,} {escape(label("sessions"))}</footer>
+</body></html>
+"""
+
+
+CSS = """
+body { font-family: "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", sans-serif;
+       margin: 1.5rem; color: #222; max-width: 1100px; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+.when { color: #666; margin-top: 0; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: .6rem; }
+.tile { background: #f4f7f2; border-radius: 8px; padding: .7rem; }
+.tile .value { font-size: 1.4rem; font-weight: 600; } .tile .label { font-size: .8rem; color: #555; }
+.chart svg { width: 100%; height: auto; }
+table { border-collapse: collapse; font-size: .85rem; width: 100%; overflow-x: auto; display: block; }
+th, td { border-bottom: 1px solid #e3e3e3; padding: .3rem .5rem; text-align: right; white-space: nowrap; }
+th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
+footer { margin-top: 2rem; color: #888; font-size: .8rem; }
+"""
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "<p>—</p>"
+    shown = frame.copy()
+    for column in shown.columns:
+        shown[column] = [_display(column, value) for value in shown[column]]
+    return shown.rename(columns=bilingual_columns(list(shown.columns))).to_html(index=False, border=0, escape=True)
+
+
+def _display(key: str, value: Any) -> str:
+    """A figure as a person reads it: money with 2 decimals, shares as percent."""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return "—"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if key in ("conversion", "share", "share_of_previous", "share_of_viewers"):
+        return f"{float(value):.1%}"
+    if key in MONEY:
+        return f"¥{float(value):,.2f}"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if key.endswith("_s") or key in ("seconds", "minute") else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _plain(value: Any, tz: str) -> Any:
+    """Timestamps -> local text for tables; other values unchanged."""
+    if isinstance(value, pd.Timestamp):
+        return value.tz_convert(tz).strftime("%Y-%m-%d %H:%M:%S")
+    return "" if value is None else value
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Money to cents, other fractions to 4 places: files without float noise."""
+    return frame.round({c: 2 if c in MONEY else 4 for c in frame.columns if frame[c].dtype == "float64"})
+
+
+def _local(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """tz-aware columns -> naive local times (Excel has no time zones)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column].dt.tz_convert(tz).dt.tz_localize(None)
+    return frame.reset_index(drop=True)

@@ -1,0 +1,109 @@
+"""Reports in every format, read back: HTML (self-contained), CSV, XLSX; bad requests fail cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlite_utils
+
+import catalog
+from analytics import events
+from analytics.frames import load_show
+from analytics.metrics import product_table
+from analytics.report import write_report
+from catalog.shows import UnknownShow, create_show, end_show, link_for
+from studio.cli import main
+
+
+@pytest.fixture
+def show(db: sqlite_utils.Database) -> int:
+    """20:00-20:10 Beijing time; 2 viewers; oranges then tea; 2 orders."""
+    catalog.upsert_product(db, catalog.Product(sku="ORANGE", name="Navel oranges", name_zh="赣南脐橙", price=20, stock=9))
+    catalog.upsert_product(db, catalog.Product(sku="TEA", name="Tea <leaves>", name_zh="茶叶", price=30, stock=9))
+    created = create_show(db, "Harvest & sale", started_at="2026-11-23T12:00:00.000Z")
+    orange = link_for(db, created.id, "ORANGE")
+    events.record_overlay(db, created.id, "ORANGE", at="2026-11-23T12:00:00.000Z")
+    events.record_overlay(db, created.id, "TEA", at="2026-11-23T12:05:00.000Z")
+    first = events.record_viewer_join(db, created.id, "v1", at="2026-11-23T12:00:00.000Z")
+    events.record_viewer_leave(db, first, at="2026-11-23T12:10:00.000Z")
+    second = events.record_viewer_join(db, created.id, "v2", at="2026-11-23T12:06:00.000Z")
+    events.record_viewer_leave(db, second, at="2026-11-23T12:06:20.000Z")
+    events.record_link_event(db, created.id, orange.code, "ORANGE", "scan", "v1", at="2026-11-23T12:01:00.000Z")
+    events.record_stream_event(db, created.id, "stats", bitrate_kbps=1800, fps=30, at="2026-11-23T12:02:00.000Z")
+    events.record_stream_event(db, created.id, "disconnect", at="2026-11-23T12:03:00.000Z")
+    db.table("orders").insert_all(
+        [
+            {"show_id": created.id, "sku": "ORANGE", "quantity": 2, "unit_price": 20, "total": 40,
+             "at": "2026-11-23T12:02:00.000Z", "link_code": orange.code, "buyer_id": "v1",
+             "source": "builtin", "external_id": None},
+            {"show_id": None, "sku": "TEA", "quantity": 1, "unit_price": 30, "total": 30,
+             "at": "2026-11-23T12:30:00.000Z", "source": "import", "external_id": "P1", "buyer_id": "淘宝买家"},
+        ]
+    )
+    end_show(db, created.id, ended_at="2026-11-23T12:10:00.000Z")
+    return created.id
+
+
+def test_html_is_self_contained_and_bilingual(db: sqlite_utils.Database, show: int, tmp_path: Path) -> None:
+    path = write_report(db, show, tmp_path / "r.html")
+    html = path.read_text(encoding="utf-8")
+    for heading in ("Show report / 直播报告", "Products / 商品", "Funnel / 转化漏斗", "Retention / 留存",
+                    "Timeline / 时间线", "Orders / 订单", "GMV / 成交金额", "Unique viewers / 观看人数"):
+        assert heading in html
+    assert "Harvest &amp; sale" in html and "Tea &lt;leaves&gt;" in html  # escaped
+    assert "<svg" in html and "<script" not in html
+    assert "src=" not in html and "<link" not in html  # nothing to fetch: opens offline
+    assert "¥70.00" in html  # GMV tile: 40 + 30 (platform order, in the window)
+    assert "2026-11-23 20:00:00" in html  # Beijing time
+    assert "赣南脐橙" in html and "淘宝买家" in html
+
+
+def test_csv_products_and_summary_read_back(db: sqlite_utils.Database, show: int, tmp_path: Path) -> None:
+    path = write_report(db, show, tmp_path / "r.csv")
+    products = pd.read_csv(path, encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel opens Chinese correctly
+    assert list(products.columns[:3]) == ["SKU / 商品编码", "Product / 商品", "Product (Chinese) / 商品中文名"]
+    rows = products.set_index("SKU / 商品编码")
+    assert rows.loc["ORANGE", "Revenue / 销售额"] == 40.0
+    assert rows.loc["TEA", "Units sold / 售出件数"] == 1
+    assert rows.loc["ORANGE", "On air (s) / 讲解时长（秒）"] == 300.0
+    expected = product_table(load_show(db, show)).set_index("sku")
+    assert rows["Viewers while on air / 讲解期间观看人数"].to_dict() == expected["viewers_present"].to_dict()
+    summary = pd.read_csv(tmp_path / "r.summary.csv", encoding="utf-8-sig").set_index("Metric / 指标")
+    assert summary.loc["gmv", "Value / 数值"] == "70.0"
+    assert summary.loc["unique_viewers", "Value / 数值"] == "2"
+    assert summary.loc["peak_at", "Name / 名称"] == "Peak at / 峰值时间"
+
+
+def test_xlsx_sheets_read_back(db: sqlite_utils.Database, show: int, tmp_path: Path) -> None:
+    path = write_report(db, show, tmp_path / "r.xlsx")
+    sheets = pd.read_excel(path, sheet_name=None)
+    assert list(sheets) == ["summary", "products", "funnel", "retention", "orders", "concurrency"]
+    funnel = sheets["funnel"]
+    assert funnel["Stage / 阶段"].tolist() == ["Watched / 观看", "Watched ≥ 30 s / 观看≥30秒", "Scanned or clicked / 扫码或点击", "Ordered / 下单"]
+    assert funnel["People / 人数"].tolist() == [2, 1, 1, 2]
+    orders = sheets["orders"]
+    assert orders["Total / 金额"].tolist() == [40.0, 30.0]
+    assert orders["Time / 时间"].iloc[0] == pd.Timestamp("2026-11-23 20:02:00")  # local, naive for Excel
+    assert orders["Attributed by / 归因方式"].tolist() == ["link", "window"]
+    assert sheets["retention"]["Share still watching / 仍在观看比例"].iloc[0] == 1.0
+
+
+def test_bad_requests_write_nothing(db: sqlite_utils.Database, show: int, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"\.html, \.csv, \.xlsx"):
+        write_report(db, show, out / "r.pdf")
+    with pytest.raises(UnknownShow):
+        write_report(db, 99, out / "r.html")
+    assert not out.exists()
+
+
+def test_cli_report(db: sqlite_utils.Database, show: int, data_dir: Path, tmp_path: Path,
+                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "reports" / "show.html"
+    assert main(["report", str(show), "--out", str(out), "--data-dir", str(data_dir)]) == 0
+    assert out.exists() and "wrote" in capsys.readouterr().out
+    assert main(["report", "99", "--out", str(out), "--data-dir", str(data_dir)]) == 2
+    assert "unknown show 99" in capsys.readouterr().err
