@@ -116,5 +116,8 @@ def print_banner(config: StudioConfig) -> None:
     print(f"  viewers / 观众观看:      {url}/watch")
     print(f"  control room / 控制台:   http://127.0.0.1:{config.ui_port}")
     if config.lan:
-        print("Scan with the phone to go live / 用手机扫码开播:")
-        segno.make(publish, error="m").terminal(compact=True)
+        from urllib.parse import quote
+
+        print("Scan with the phone to go live (the code carries the studio key) / 用手机扫码开播（含直播密钥）:")
+        # The /publish page takes ?key=, remembers it on the phone and removes it from the address bar.
+        segno.make(f"{publish}?key={quote(config.key)}", error="m").terminal(compact=True)

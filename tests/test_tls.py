@@ -85,6 +85,7 @@ def test_farmlive_up_lan_serves_https_with_the_certificate(data_dir: Path) -> No
         with pytest.raises(urllib.error.URLError):
             urllib.request.urlopen(f"{base}/healthz", timeout=10)  # not trusted by default: self-signed
         log = (data_dir / f"server-{port}.log").read_text()
-        assert f"{base}/publish" in log  # the banner printed the phone's URL (and its QR)
+        assert f"{base}/publish" in log  # the banner printed the phone's URL...
+        assert "the code carries the studio key" in log  # ...and its QR code, key included
     finally:
         stop_studio_process(server)
