@@ -14,7 +14,7 @@ from analytics import events
 
 if TYPE_CHECKING:
     from analytics.attribution import DEFAULT_WINDOW, SALE_STATUSES, attribute_orders
-    from analytics.frames import ShowData, load_show
+    from analytics.frames import ShowData, load_link_events, load_show
     from analytics.live import live_stats
     from analytics.metrics import (
         concurrency,
@@ -37,6 +37,7 @@ _LAZY = {
     "attribute_orders": "analytics.attribution",
     "ShowData": "analytics.frames",
     "load_show": "analytics.frames",
+    "load_link_events": "analytics.frames",
     "live_stats": "analytics.live",
     "concurrency": "analytics.metrics",
     "funnel": "analytics.metrics",
