@@ -339,3 +339,16 @@ def test_loopback_only_sdp_drops_other_candidates() -> None:
     kept = loopback_only_sdp(offer)
     assert candidate_hosts(kept) == {"127.0.0.1", "::1"}
     assert "m=video" in kept
+
+
+def test_ice_servers_are_advertised_as_link_headers() -> None:
+    from studio.media.sessions import ice_server_links
+
+    links = ice_server_links([
+        {"urls": "stun:stun.farm.lan:3478"},
+        {"urls": "turn:turn.farm.lan:3478", "username": "farm", "credential": "s3cret"},
+    ])
+    assert links == (
+        '<stun:stun.farm.lan:3478>; rel="ice-server", '
+        '<turn:turn.farm.lan:3478>; rel="ice-server"; username="farm"; credential="s3cret"; credential-type="password"'
+    )

@@ -58,6 +58,19 @@ def check_bearer(request: web.Request, key: str) -> None:
         )
 
 
+def ice_server_links(servers: list[dict[str, Any]]) -> str:
+    """RFC 9725 section 4.6: the studio's STUN/TURN servers as ``Link`` header values (OBS reads them)."""
+    links = []
+    for server in servers:
+        urls = server["urls"] if isinstance(server["urls"], list) else [server["urls"]]
+        for url in urls:
+            link = f'<{url}>; rel="ice-server"'
+            if server.get("username"):
+                link += f'; username="{server["username"]}"; credential="{server.get("credential", "")}"; credential-type="password"'
+            links.append(link)
+    return ", ".join(links)
+
+
 def validate_offer(text: str, direction: Direction) -> sdp.SessionDescription:
     """Parse an offer and check it carries video the right way; 400 otherwise.
 
@@ -189,6 +202,9 @@ class WebRtcEndpoint:
             "Location": f"/{self.name}/{session.id}",
             "ETag": f'"{session.id}"',
         }
+        links = ice_server_links(config.ice_servers) if not config.ice_loopback_only else ""
+        if links:
+            headers["Link"] = links
         headers.update(self.response_headers(request, session))
         return web.Response(status=201, body=answer.encode(), content_type=SDP_TYPE, headers=headers)
 
