@@ -27,6 +27,7 @@ MIN_ADDRESS = 4
 # Digits with an optional leading +, 6 to 15 of them (E.164) once spaces, dashes, dots and brackets are gone.
 PHONE_PATTERN = re.compile(r"^\+?\d{6,15}$")
 PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 OrderSource = Literal["builtin", "import"]
 ORDER_COLUMNS = (
@@ -148,20 +149,29 @@ def place_order(
     viewer_id: str | None = None,
     source: OrderSource = "builtin",
     at: str | None = None,
+    request_id: str | None = None,
 ) -> Order:
     """Sell ``quantity`` of ``sku`` or raise; the stock and the order change together or not at all.
 
     Raises :class:`InvalidOrder`, ``UnknownProduct``, :class:`NotOnSale` or
     :class:`OutOfStock` (with the stock left). A ``link_code`` without a
-    ``show_id`` attributes the order to that link's show.
+    ``show_id`` attributes the order to that link's show. The same
+    ``request_id`` twice (a resubmitted form) returns the first order and
+    takes no more stock.
     """
     customer, errors = validate_order_form(
         quantity=quantity, customer_name=customer_name, phone=phone, address=address
     )
-    if customer is None:
+    if request_id is not None and not REQUEST_ID.match(request_id):
+        errors["request_id"] = "The form has expired: reload the page / 页面已过期，请刷新后重试"
+    if customer is None or errors:
         raise InvalidOrder(errors)
     at = at or now_iso()
     with transaction(db):
+        if request_id is not None:
+            row = db.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE request_id = ?", [request_id]).fetchone()
+            if row is not None:
+                return Order(*row)
         if link_code is not None and show_id is None:
             show_id = resolve_link(db, link_code).show_id
         product = get_product(db, sku)
@@ -176,10 +186,11 @@ def place_order(
         total = round(customer.quantity * product.price, 2)
         cursor = db.execute(
             "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at, source, link_code, "
-            "status, buyer_id, customer_name, phone, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'paid', ?, ?, ?, ?)",
+            "status, buyer_id, customer_name, phone, address, request_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'paid', ?, ?, ?, ?, ?)",
             [
                 show_id, sku, customer.quantity, product.price, total, at, source, link_code,
-                viewer_id, customer.name, customer.phone, customer.address,
+                viewer_id, customer.name, customer.phone, customer.address, request_id,
             ],
         )
     return Order(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -31,6 +32,8 @@ IMAGE_NAME = re.compile(r"^[\w][\w.-]{0,127}\.(png|jpe?g|webp|gif)$", re.IGNOREC
 IMAGES_PREFIX = "images/"
 TEMPLATES = Path(__file__).parent / "pages" / "shop"
 FORM_FIELDS = ("quantity", "name", "phone", "address")
+# A hidden one-time id per form: a second tap or a reload after a lost answer returns the same order.
+REQUEST_FIELD = "request_id"
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ async def submit_order(request: web.Request) -> web.StreamResponse:
             show_id=found.link.show_id,
             link_code=found.link.code,
             viewer_id=viewer_id,
+            request_id=form.get(REQUEST_FIELD) or request.headers.get("Idempotency-Key") or None,
         )
     except InvalidOrder as error:
         if as_json:
@@ -179,7 +183,7 @@ async def read_order_form(request: web.Request) -> dict[str, str]:
             raise ValueError("body must be a JSON object with quantity, name, phone and address")
     else:
         body = dict(await request.post())
-    return {field: _form_value(body.get(field)) for field in FORM_FIELDS}
+    return {field: _form_value(body.get(field)) for field in (*FORM_FIELDS, REQUEST_FIELD)}
 
 
 def _form_value(value: Any) -> str:
@@ -276,6 +280,8 @@ def render_order_form(
     sold_out = product.stock <= 0
     if sold_out and not alert:
         alert = "Sold out, sorry! / 抱歉，已售罄"
+    if REQUEST_FIELD in errors:  # a mangled hidden id: explain, and hand out a fresh one
+        alert, values = errors[REQUEST_FIELD], {**values, REQUEST_FIELD: ""}
     if errors and not alert:
         alert = "Please check the fields marked below. / 请检查下方标红的内容。"
     fields: dict[str, str] = {}
@@ -287,6 +293,7 @@ def render_order_form(
         alert=f'<div class="alert{" bad" if errors else ""}" role="alert">{escape(alert)}</div>' if alert else "",
         product=product_section(product),
         action=f"/order/{escape(found.link.code)}",
+        request_id=escape(values.get(REQUEST_FIELD) or secrets.token_urlsafe(16)),
         max_quantity=min(MAX_QUANTITY, max(product.stock, 1)),
         disabled="disabled" if sold_out else "",
         button="Sold out 已售罄" if sold_out else "Buy now 立即下单",

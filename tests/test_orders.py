@@ -146,3 +146,15 @@ def test_threads_on_separate_connections_never_oversell(data_dir):
     assert stock(setup, "EGGS") == 0
     assert setup.execute("SELECT COUNT(*), SUM(quantity) FROM orders").fetchone() == (50, 50)
     setup.conn.close()
+
+
+def test_same_request_id_returns_the_first_order_and_takes_stock_once(shop_db):
+    first = place_order(shop_db, sku="TEA", quantity=2, request_id="form-token-123", **BUYER)
+    again = place_order(shop_db, sku="TEA", quantity=2, request_id="form-token-123", **BUYER)
+    assert again == first
+    assert stock(shop_db) == 3 and order_count(shop_db) == 1
+    other = place_order(shop_db, sku="TEA", quantity=1, request_id="form-token-456", **BUYER)
+    assert other.id != first.id and stock(shop_db) == 2
+    with pytest.raises(InvalidOrder) as refused:
+        place_order(shop_db, sku="TEA", quantity=1, request_id="bad id!", **BUYER)
+    assert set(refused.value.errors) == {"request_id"} and stock(shop_db) == 2

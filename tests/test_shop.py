@@ -206,3 +206,35 @@ async def test_product_images_are_served_without_path_traversal(running_studio, 
                      "/images/..%2Fstudio.key", "/images/missing.png", "/images/.hidden.png"):
             async with http.get(running_studio.url + path) as response:
                 assert response.status == 404, path
+
+
+async def test_resubmitted_form_gives_the_same_order_once(running_studio):
+    """A second tap, or a reload after a lost answer, must not sell twice."""
+    import re
+
+    code = await shop(running_studio, oranges())
+    async with client() as http:
+        async with http.get(f"{running_studio.url}/order/{code}") as response:
+            page = await response.text()
+        async with http.get(f"{running_studio.url}/order/{code}") as response:
+            other_page = await response.text()
+        token = re.search(r'name="request_id" value="([^"]+)"', page).group(1)
+        assert token not in other_page  # every form gets its own id
+        numbers = []
+        for _ in range(2):
+            async with http.post(f"{running_studio.url}/order/{code}", data={**ORDER, "request_id": token}) as response:
+                assert response.status == 201
+                numbers.append(re.search(r'id="order-number">([^<]+)<', await response.text()).group(1))
+        async with http.post(
+            f"{running_studio.url}/order/{code}", json=ORDER, headers={"Idempotency-Key": "api-client-key-1"}
+        ) as response:
+            api_number = (await response.json())["number"]
+        async with http.post(
+            f"{running_studio.url}/order/{code}", json=ORDER, headers={"Idempotency-Key": "api-client-key-1"}
+        ) as response:
+            assert response.status == 201 and (await response.json())["number"] == api_number
+        async with http.post(f"{running_studio.url}/order/{code}", data={**ORDER, "request_id": "x"}) as response:
+            assert response.status == 400
+            assert "刷新" in await response.text()
+    assert numbers[0] == numbers[1] and api_number != numbers[0]
+    assert (await running_studio.studio.db(catalog.get_product, "ORANGE-5KG")).stock == 10 - 2 - 2
