@@ -7,7 +7,6 @@ Streamlit to the control API.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import urllib.request
@@ -18,19 +17,11 @@ import pytest
 from studio.config import StudioConfig
 from studio.control_room.launch import start_control_room
 from tests.conftest import LOOPBACK, TEST_KEY, free_port
+from tests.test_control_room import api
 
 pytestmark = pytest.mark.browser
 
 ORANGE = "ORANGE-GANNAN-5KG"  # from the demo catalog the studio seeds on first start
-
-
-def api(server, method: str, path: str, body: object = None) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(server.url + path, data=data, method=method, headers=server.auth)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 @pytest.fixture

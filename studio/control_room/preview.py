@@ -6,7 +6,9 @@ pipeline uses, so what the host checks before Take is what viewers get.
 
 from __future__ import annotations
 
+import functools
 import io
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,9 @@ HILLS = np.array([88, 140, 72], np.float32)
 SOIL = np.array([70, 92, 48], np.float32)
 
 
+@functools.lru_cache(maxsize=4)
 def sample_frame(width: int, height: int) -> Image.Image:
-    """A calm sky-over-fields backdrop standing in for the farmer's camera."""
+    """A calm sky-over-fields backdrop standing in for the farmer's camera (drawn once per size)."""
     y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
     x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
     horizon = 0.45 + 0.06 * np.sin(x * 7.0) + 0.03 * np.sin(x * 19.0 + 1.3)
@@ -53,8 +56,9 @@ def preview_image(
     promo: dict[str, Any] | None = None,
     link_url: str | None = None,
     image_root: Path | None = None,
+    now: datetime | None = None,
 ) -> Image.Image:
-    """The frame viewers would see with this product, layout and promo on air."""
+    """The frame viewers would see with this product, layout and promo on air (at ``now``)."""
     width, height = preview_size(layout)
     spec = OverlaySpec(
         product=product,
@@ -63,8 +67,8 @@ def preview_image(
         promo=Promo.from_dict(promo) if promo else None,
         image_root=image_root,
     )
-    frame = sample_frame(width, height).convert("RGBA")
-    overlay = Image.fromarray(render_overlay(spec, width, height).to_rgba(), "RGBA")
+    frame = sample_frame(width, height).convert("RGBA")  # a copy: the cached frame stays clean
+    overlay = Image.fromarray(render_overlay(spec, width, height, now).to_rgba(), "RGBA")
     return Image.alpha_composite(frame, overlay).convert("RGB")
 
 

@@ -7,11 +7,13 @@ product list is read straight from SQLite.
 from __future__ import annotations
 
 import html
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from PIL import Image
 
 import catalog
 from catalog.products import Product
@@ -22,6 +24,7 @@ from studio.control_room.preview import preview_image, publish_qr_png
 from studio.state import LAYOUTS
 
 LIVE_REFRESH_S = 2.0
+PREVIEW_CLOCK = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CARDS_PER_ROW = 3
 PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
 
@@ -60,12 +63,12 @@ def take(api: ControlClient, products: dict[str, Product]) -> None:
     _act(api.put_overlay, sku, layout, promo, done=ui.t("put_on_air_done", name=name))
 
 
-def staged_promo() -> dict[str, Any] | None:
+def staged_promo(now: datetime | None = None) -> dict[str, Any] | None:
     """The promo the staging controls describe; a countdown starts when Take is pressed."""
     kind = st.session_state.get("stage_promo", "none")
     if kind == "countdown":
         minutes = float(st.session_state.get("stage_minutes", 10))
-        ends = catalog.utc_now() + timedelta(minutes=minutes)
+        ends = (now or catalog.utc_now()) + timedelta(minutes=minutes)
         return {"kind": "countdown", "ends_at": catalog.to_iso(ends)}
     if kind == "coupon":
         code = str(st.session_state.get("stage_coupon", "")).strip()
@@ -223,22 +226,30 @@ def staging_panel(api: ControlClient, products: dict[str, Product], public_url: 
             )
         with picture:
             try:
-                promo = staged_promo()
+                # A fixed clock: the countdown shows its full length, and the picture is cacheable.
+                promo = staged_promo(PREVIEW_CLOCK)
             except ValueError:
                 promo = None
             try:
-                image = preview_image(
+                image = cached_preview(
                     products[st.session_state["stage_sku"]],
-                    layout=st.session_state.get("stage_layout") or "auto",
-                    promo=promo,
+                    st.session_state.get("stage_layout") or "auto",
+                    promo,
                     # The real code is made on Take; the preview only needs the shape of the QR.
-                    link_url=f"{public_url}/b/preview",
-                    image_root=ui.settings().data_dir,
+                    f"{public_url}/b/preview",
+                    ui.settings().data_dir,
                 )
             except Exception as error:  # a preview problem must never block going live
                 st.warning(ui.t("preview_unavailable", error=error))
             else:
                 st.image(image, caption=ui.t("preview_caption"), width="stretch")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_preview(
+    product: Product, layout: str, promo: dict[str, Any] | None, link_url: str, image_root: Path
+) -> Image.Image:
+    return preview_image(product, layout=layout, promo=promo, link_url=link_url, image_root=image_root, now=PREVIEW_CLOCK)
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)
