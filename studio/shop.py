@@ -9,6 +9,7 @@ go through :func:`catalog.orders.place_order` on the studio's database thread.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -74,8 +75,10 @@ async def buy_link(request: web.Request) -> web.StreamResponse:
     studio = studio_of(request)
     kind: events.LinkEventKind = "click" if request.query.get("via") == "click" else "scan"
     viewer_id, is_new = viewer_id_of(request)
+    # HEAD is what link checkers and chat-app previews send: answer it, but it is nobody's scan.
+    visit = listing if request.method == "HEAD" else functools.partial(record_visit, kind=kind, viewer_id=viewer_id)
     try:
-        found = await studio.db(record_visit, request.match_info["code"], kind, viewer_id)
+        found = await studio.db(visit, request.match_info["code"])
     except UnknownLink:
         return unknown_link_page()
     target = found.product.buy_url or f"/order/{found.link.code}"  # the product as it is now

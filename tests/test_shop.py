@@ -55,6 +55,9 @@ async def test_scan_records_event_sets_cookie_and_redirects_to_order_page(runnin
         # The same phone clicking the watch page's buy button keeps its id; no new cookie.
         async with http.get(f"{running_studio.url}/b/{code}?via=click", allow_redirects=False) as response:
             assert response.status == 302 and "fl_viewer" not in response.cookies
+        # A link checker's HEAD is answered the same way but is nobody's scan.
+        async with http.head(f"{running_studio.url}/b/{code}", allow_redirects=False) as response:
+            assert response.status == 302 and response.headers["Location"] == f"/order/{code}"
     assert await link_events(running_studio) == [
         (code, "ORANGE-5KG", "scan", viewer),
         (code, "ORANGE-5KG", "click", viewer),
