@@ -43,7 +43,6 @@ class PacketTrack(MediaStreamTrack):
         maxsize: int,
         *,
         needs_keyframe: bool,
-        on_resync: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
@@ -52,7 +51,6 @@ class PacketTrack(MediaStreamTrack):
         self._needs_keyframe = needs_keyframe
         # A new viewer can only start decoding on a keyframe.
         self._waiting_for_keyframe = needs_keyframe
-        self._on_resync = on_resync
         self._ready = asyncio.Event()
         self.sent = 0
         self.dropped = 0
@@ -77,10 +75,11 @@ class PacketTrack(MediaStreamTrack):
                 self._packets.clear()
                 self.resyncs += 1
                 if not packet.is_keyframe:
+                    # No forced keyframe for it: a viewer this slow is short of
+                    # bandwidth, and a big I-frame for everyone every time it
+                    # falls behind would make that worse. The 1 s GOP brings one.
                     self.dropped += 1
                     self._waiting_for_keyframe = True
-                    if self._on_resync is not None:
-                        self._on_resync()
                     return
         elif len(self._packets) >= self._maxsize:
             self._packets.popleft()
@@ -112,9 +111,7 @@ class ViewerFeed:
     """One viewer's tracks: hand ``video`` (and ``audio``) to ``pc.addTrack``."""
 
     def __init__(self, request_keyframe: Callable[[], None], *, with_audio: bool = True) -> None:
-        self.video = PacketTrack(
-            "video", VIDEO_QUEUE_PACKETS, needs_keyframe=True, on_resync=request_keyframe
-        )
+        self.video = PacketTrack("video", VIDEO_QUEUE_PACKETS, needs_keyframe=True)
         self.audio: PacketTrack | None = (
             PacketTrack("audio", AUDIO_QUEUE_PACKETS, needs_keyframe=False) if with_audio else None
         )
