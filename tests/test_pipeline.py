@@ -35,12 +35,12 @@ def decode_qr(frame: av.VideoFrame) -> str:
     return text
 
 
-async def wait_for_frame(track, check, timeout: float = 10.0) -> av.VideoFrame:  # type: ignore[no-untyped-def]
-    """Receive decoded frames until ``check(frame)`` holds; fail after ``timeout`` seconds."""
+async def wait_for_frame(recv, check, timeout: float = 10.0) -> av.VideoFrame:  # type: ignore[no-untyped-def]
+    """Take frames from ``recv()`` until ``check(frame)`` holds; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     checked = 0.0
     while (left := deadline - time.monotonic()) > 0:
-        frame = await asyncio.wait_for(track.recv(), timeout=max(0.1, left))
+        frame = await asyncio.wait_for(recv(), timeout=max(0.1, left))
         # Check ~10 frames a second and drain the rest, so checking never lags behind.
         if time.monotonic() - checked >= 0.1:
             checked = time.monotonic()
@@ -55,7 +55,7 @@ async def wait_for_qr(track, expected: str, *, camera: bool = False, timeout: fl
     def qr_reads_expected(frame: av.VideoFrame) -> bool:
         return (not camera or has_orange_bar(frame)) and decode_qr(frame) == expected
 
-    return await wait_for_frame(track, qr_reads_expected, timeout)
+    return await wait_for_frame(track.recv, qr_reads_expected, timeout)
 
 
 async def frames_within(track, seconds: float) -> list[av.VideoFrame]:  # type: ignore[no-untyped-def]
@@ -155,7 +155,7 @@ async def test_publisher_drop_shows_the_slate_then_the_phone_again(studio: Studi
         # The phone reconnects (a new track): its picture comes back.
         again = MovingPattern()
         pipeline.attach_publisher(again)
-        await wait_for_frame(viewer.video, has_orange_bar, timeout=5)
+        await wait_for_frame(viewer.video.recv, has_orange_bar, timeout=5)
         assert pipeline.stats()["reconnects"] == 1
         assert studio.stream_health["reconnects"] == 1
     finally:
@@ -165,6 +165,45 @@ async def test_publisher_drop_shows_the_slate_then_the_phone_again(studio: Studi
     rows = await studio.db(lambda db: db.execute("SELECT kind, show_id FROM stream_events ORDER BY id").fetchall())
     assert [kind for kind, _ in rows if kind != "stats"][:3] == ["connect", "disconnect", "connect"]
     assert {show_id for _, show_id in rows} == {studio.show.id}
+
+
+class StallingCamera(MovingPattern):
+    """A phone on a weak uplink: connected, but its frames stop until ``resume``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+
+    async def recv(self) -> av.VideoFrame:  # type: ignore[override]
+        await self.flowing.wait()
+        return await super().recv()
+
+
+async def test_a_stalled_uplink_holds_on_the_slate_and_comes_back(studio: Studio, pipeline: ShowPipeline) -> None:
+    feed = pipeline.add_viewer()
+    camera = StallingCamera()
+    pipeline.attach_publisher(camera)
+    decoder = av.CodecContext.create("h264", "r")
+
+    async def next_picture() -> av.VideoFrame:
+        while True:
+            frames = decoder.decode(await asyncio.wait_for(feed.video.recv(), 2))
+            if frames:
+                return frames[-1]
+
+    await wait_for_frame(next_picture, has_orange_bar)
+    camera.flowing.clear()  # the uplink stalls; the connection stays up
+    stalled_at = time.monotonic()
+
+    def slate(frame: av.VideoFrame) -> bool:
+        return not has_orange_bar(frame) and decode_qr(frame) == studio.on_air.link_url
+
+    await wait_for_frame(next_picture, slate)
+    assert 1.2 < time.monotonic() - stalled_at < 4  # held the last picture ~1.5 s first
+    assert pipeline.stats()["publishing"] is True  # still connected, just silent
+    camera.flowing.set()
+    await wait_for_frame(next_picture, has_orange_bar)
 
 
 async def test_a_stale_replaced_publisher_cannot_detach_the_new_one(pipeline: ShowPipeline) -> None:
