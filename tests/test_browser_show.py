@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import ssl
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import StudioProcess
+from tests.conftest import LOOPBACK, StudioProcess, free_port, start_studio_process, stop_studio_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -54,7 +55,9 @@ def api(server: StudioProcess, method: str, path: str, body: dict[str, Any] | No
         data=json.dumps(body).encode() if body is not None else None,
         headers={**server.auth, "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    # A --lan studio has a self-signed certificate; trust is checked in test_tls.py.
+    context = ssl._create_unverified_context() if server.url.startswith("https") else None
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:
         return json.loads(response.read())
 
 
@@ -116,7 +119,7 @@ def live_show(studio_process: StudioProcess) -> Iterator[StudioProcess]:
 
 
 def go_live(browser: Any, server: StudioProcess) -> Any:
-    context = browser.new_context(**PHONE)
+    context = browser.new_context(**PHONE, ignore_https_errors=True)
     page = context.new_page()
     page.goto(f"{server.url}/publish?key={server.key}")
     page.click("#golive")
@@ -125,7 +128,7 @@ def go_live(browser: Any, server: StudioProcess) -> Any:
 
 
 def watch(browser: Any, server: StudioProcess) -> Any:
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page = browser.new_context(viewport={"width": 1280, "height": 800}, ignore_https_errors=True).new_page()
     page.goto(f"{server.url}/watch")
     page.wait_for_function("document.getElementById('video').videoWidth > 0", timeout=30000)
     return page
@@ -206,3 +209,22 @@ def test_a_replaced_phone_does_not_take_the_show_back(browser: Any, studio_proce
     assert first.is_visible("#golive")  # the farmer can take it back on purpose
     first.context.close()
     second.context.close()
+
+
+def test_lan_studio_over_https(browser: Any, data_dir: Any) -> None:
+    """``farmlive up --lan``: the phone page works on the HTTPS origin phones require for the camera."""
+    port = free_port()
+    base = f"https://{LOOPBACK}:{port}"
+    server = start_studio_process(data_dir, port, "--lan", "--base-url", base)
+    try:
+        api(server, "POST", "/api/shows", {"title": "LAN show"})
+        sugar = api(server, "PUT", "/api/overlay", {"sku": "SUGAR-YUNNAN-500G"})
+        assert sugar["link_url"].startswith(base + "/b/")
+        phone = go_live(browser, server)
+        assert phone.evaluate("location.protocol") == "https:"  # WHIP, assets and media config over TLS too
+        viewer = watch(browser, server)
+        wait_for_qr(viewer, sugar["link_url"])
+        viewer.context.close()
+        phone.context.close()
+    finally:
+        stop_studio_process(server)
