@@ -379,6 +379,7 @@ async def main(args: argparse.Namespace) -> None:
     await viewers.start()
     print(f"fan-out at {WIDTH}x{HEIGHT}@{FPS}, H.264, viewers in a separate process, "
           f"{os.cpu_count()} cores (shared); sustained = slowest viewer >= {SUSTAINED_FPS:.1f} fps", flush=True)
+    print(f"load average before: {os.getloadavg()[0]:.1f} (more than the core count: neighbours take CPU)", flush=True)
     try:
         await pipeline.start()
         pipeline.attach_publisher(camera)
@@ -413,6 +414,7 @@ async def main(args: argparse.Namespace) -> None:
             f"| {figures.per_viewer_percent:.2f}% | {figures.per_core:.0f} |"
         )
     print("(CPU: server process time / wall time, 100% = one core; '+': the ladder's top count still held)")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     if second.sustained:
         print(f"viewers sustained, encode once vs per viewer: {first.sustained / second.sustained:.0f}x"
               + (" (at least)" if first.more_possible else ""))
