@@ -288,6 +288,22 @@ async def test_whep_is_capped(running_studio: RunningStudio) -> None:
     await second.close()
 
 
+async def test_whep_cap_holds_for_simultaneous_offers(running_studio: RunningStudio) -> None:
+    whep = running_studio.app[WHEP]
+    whep.max_viewers = 2
+    offers = [await viewer_offer() for _ in range(5)]
+    async with aiohttp.ClientSession() as http:
+        async def post(pc: RTCPeerConnection) -> int:
+            async with http.post(f"{running_studio.url}/whep", data=pc.localDescription.sdp, headers=SDP) as response:
+                return response.status
+
+        statuses = await asyncio.gather(*(post(pc) for pc in offers))
+    assert sorted(statuses) == [201, 201, 503, 503, 503]
+    assert len(whep.sessions) == 2 and whep.pending == 0
+    for pc in offers:
+        await pc.close()
+
+
 async def test_viewer_watching_before_the_show_joins_it_and_leaves_on_shutdown(
     running_studio: RunningStudio, monkeypatch: pytest.MonkeyPatch
 ) -> None:

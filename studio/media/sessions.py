@@ -13,7 +13,6 @@ import asyncio
 import hmac
 import logging
 import secrets
-import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -114,7 +113,6 @@ class PeerSession:
     id: str
     pc: RTCPeerConnection
     offer: sdp.SessionDescription
-    created: float = field(default_factory=time.monotonic)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
     # Endpoint-specific state (the viewer feed, the publisher's tracks...).
@@ -134,6 +132,8 @@ class WebRtcEndpoint:
     def __init__(self, studio: Studio) -> None:
         self.studio = studio
         self.sessions: dict[str, PeerSession] = {}
+        # Offers being answered right now: they count against caps like live sessions.
+        self.pending = 0
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- hooks ----------------------------------------------------------
@@ -189,12 +189,15 @@ class WebRtcEndpoint:
         config = self.studio.config
         pc = RTCPeerConnection(rtc_configuration(config.ice_servers, loopback_only=config.ice_loopback_only))
         session = PeerSession(id=secrets.token_urlsafe(12), pc=pc, offer=offer)
+        self.pending += 1
         try:
             await self.prepare(request, session)
             answer = await self._negotiate(session, text)
         except BaseException:
             await self.close(session)
             raise
+        finally:
+            self.pending -= 1
         self.sessions[session.id] = session
         self._watch(session)
         headers = {

@@ -96,7 +96,7 @@ class WhepEndpoint(WebRtcEndpoint):
             check_bearer(request, self.studio.config.key)
 
     def admit(self, request: web.Request) -> None:
-        if len(self.sessions) >= self.max_viewers:
+        if len(self.sessions) + self.pending >= self.max_viewers:
             raise SignallingError(
                 503,
                 f"the studio is full ({self.max_viewers} viewers): try again soon",
