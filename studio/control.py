@@ -42,7 +42,7 @@ class ApiError(Exception):
     def response(self) -> web.Response:
         body = {"error": self.error, "error_zh": self.error_zh, **self.extra}
         headers = {"WWW-Authenticate": 'Bearer realm="farmlive"'} if self.status == 401 else None
-        return web.json_response(body, status=self.status, headers=headers)
+        return web.json_response(body, status=self.status, headers=headers, dumps=_dumps)
 
 
 def authorized(handler: Handler) -> Handler:

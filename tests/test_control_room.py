@@ -19,6 +19,7 @@ import catalog
 from analytics import events
 from catalog.shows import create_show, end_show, link_for
 from studio.control_room.i18n import TEXTS, translate
+from studio.control_room.reports import report_bytes
 from tests.conftest import TEST_KEY, free_port
 
 ROOM = Path(__file__).resolve().parents[1] / "studio" / "control_room"
@@ -309,7 +310,19 @@ def test_analytics_shows_the_right_numbers(farm, room_env):
     timeline = charts[0].proto
     assert '"layer"' in timeline.spec and '"rect"' in timeline.spec
     assert any("赣南脐橙".encode() in d.data.data for d in timeline.datasets)  # the product band is named
-    assert [b.label for b in at.get("download_button")] == ["HTML 报告", "CSV 表格", "Excel 工作簿"]
+    assert [b.label for b in at.get("download_button")] == ["HTML 报告", "CSV（商品表）", "Excel 工作簿"]
+
+
+def test_report_downloads_are_real_reports(db, data_dir):
+    catalog.upsert_product(db, ORANGE)
+    show_id = hand_made_show(db)
+    db_file = catalog.db_path(data_dir)
+    page_html = report_bytes(db_file, show_id, ".html", "Asia/Shanghai").decode("utf-8")
+    assert "Hand-made harvest" in page_html and "ORANGE-5KG" in page_html
+    assert report_bytes(db_file, show_id, ".xlsx", "Asia/Shanghai")[:2] == b"PK"  # a zip: an Excel workbook
+    assert "ORANGE-5KG" in report_bytes(db_file, show_id, ".csv", "Asia/Shanghai").decode("utf-8-sig")
+    with pytest.raises(ValueError):
+        report_bytes(db_file, show_id, ".pdf", "Asia/Shanghai")
 
 
 def test_analytics_without_shows_explains_how_to_get_one(db, room_env):

@@ -84,7 +84,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "phone_scan": ("Scan with the farmer's phone to open the camera page.", "用农户手机扫码，打开开播页面。"),
     "live_preview": ("Live preview", "直播预览"),
     "open_watch": ("Open the viewer page", "打开观众页面"),
-    "preview_on": ("Show (counts as a viewer)", "显示（计为一名观众）"),
+    "preview_on": ("Show", "显示"),
+    "preview_counts": (
+        "The preview is a real viewer of the show and counts in the viewer figures.",
+        "预览是一名真实观众，会计入观众人数。",
+    ),
     # catalog
     "catalog_intro": (
         "Edit cells, add rows at the bottom, then Save. To stop selling a product, untick Active.",
@@ -165,7 +169,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_share_all": ("of viewers", "占观众"),
     "download_report": ("Download report", "下载报告"),
     "report_html": ("HTML report", "HTML 报告"),
-    "report_csv": ("CSV tables", "CSV 表格"),
+    "report_csv": ("CSV (products)", "CSV（商品表）"),
     "report_xlsx": ("Excel workbook", "Excel 工作簿"),
 }
 

@@ -112,11 +112,24 @@ def local_time(moment: Any, fmt: str = "%H:%M") -> str:
     """A stored UTC time on the host's clock (the browser's time zone), as charts show it."""
     if moment is None or pd.isna(moment):
         return "–"
-    zone = st.context.timezone or DEFAULT_TIMEZONE
+    return pd.Timestamp(moment).tz_convert(timezone()).strftime(fmt)
+
+
+def timezone() -> str:
+    """The browser's time zone, if it told us one pandas knows; else China's."""
+    zone = st.context.timezone
+    if not zone:
+        return DEFAULT_TIMEZONE
     try:
-        return pd.Timestamp(moment).tz_convert(zone).strftime(fmt)
-    except Exception:  # an unknown zone name from the browser: fall back, never fail a page
-        return pd.Timestamp(moment).tz_convert(DEFAULT_TIMEZONE).strftime(fmt)
+        pd.Timestamp.now(tz=zone)
+    except Exception:  # an unknown zone name from the browser must never fail a page
+        return DEFAULT_TIMEZONE
+    return zone
+
+
+def short_name(name: str, name_zh: str) -> str:
+    """The name in the chosen language only, for narrow tables."""
+    return (name_zh or name) if lang() == "zh" else (name or name_zh)
 
 
 def duration(seconds: float) -> str:

@@ -6,9 +6,6 @@ this page only picks the show, caches the result and draws it.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -19,6 +16,7 @@ import analytics
 import catalog
 from catalog.shows import Show, list_shows
 from studio.control_room import ui
+from studio.control_room.reports import REPORT_FORMATS, report_maker
 
 STAGES = {
     "viewers": "stage_viewers",
@@ -186,34 +184,13 @@ def retention_chart(retention: pd.DataFrame) -> alt.Chart:
     )
 
 
-def report_maker(db_file: str, show_id: int, suffix: str) -> Callable[[], bytes]:
-    """Deferred: the report is written only when the host clicks download."""
-
-    def make() -> bytes:
-        db = catalog.connect(db_file)
-        try:
-            with tempfile.TemporaryDirectory() as folder:
-                path = analytics.write_report(db, show_id, Path(folder) / f"show-{show_id}{suffix}")
-                return Path(path).read_bytes()
-        finally:
-            db.conn.close()
-
-    return make
-
-
 def downloads(db_file: str, show_id: int) -> None:
     st.markdown(f"**{ui.t('download_report')}**")
-    for column, (suffix, label, mime) in zip(
-        st.columns(3),
-        (
-            (".html", "report_html", "text/html"),
-            (".csv", "report_csv", "text/csv"),
-            (".xlsx", "report_xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        ),
-    ):
+    zone = ui.timezone()
+    for column, (suffix, mime) in zip(st.columns(3), REPORT_FORMATS.items()):
         column.download_button(
-            ui.t(label),
-            data=report_maker(db_file, show_id, suffix),
+            ui.t(f"report_{suffix.lstrip('.')}"),
+            data=report_maker(db_file, show_id, suffix, zone),
             file_name=f"farmlive-show-{show_id}{suffix}",
             mime=mime,
             key=f"report{suffix}",

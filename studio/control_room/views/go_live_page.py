@@ -263,7 +263,7 @@ def live_figures(api: ControlClient) -> None:
         return
     health = state.get("stream_health") or {}
     st.subheader(ui.t("live_now"))
-    first = st.columns(3)
+    first = st.columns([2, 2, 3])
     first[0].metric(ui.t("viewers_now"), state.get("viewers_now", 0), border=True)
     first[1].metric(ui.t("orders"), state.get("orders", 0), border=True)
     first[2].metric(ui.t("revenue"), ui.money(state.get("revenue", 0.0)), border=True)
@@ -276,7 +276,7 @@ def live_figures(api: ControlClient) -> None:
     feed = pd.DataFrame(
         {
             ui.t("col_time"): [ui.local_time(o["at"], "%H:%M:%S") for o in recent],
-            ui.t("col_product"): [ui.product_name(o["name"], o["name_zh"]) for o in recent],
+            ui.t("col_product"): [ui.short_name(o["name"], o["name_zh"]) for o in recent],
             ui.t("col_quantity"): [o["quantity"] for o in recent],
             ui.t("col_total"): [ui.money(o["total"]) for o in recent],
         }
@@ -301,7 +301,7 @@ def phone_and_preview(state: dict[str, Any]) -> None:
     title, switch = st.columns([3, 2], vertical_alignment="center")
     title.markdown(f"**{ui.t('live_preview')}** · [{ui.t('open_watch')}]({state['watch_url']})")
     # The preview is a real viewer of /watch (it counts in the viewer figures): let the host turn it off.
-    if switch.toggle(ui.t("preview_on"), value=True, key="preview_on"):
+    if switch.toggle(ui.t("preview_on"), value=True, key="preview_on", help=ui.t("preview_counts")):
         st.iframe(state["watch_url"], height=420)
     with st.container(border=True):
         code, text = st.columns([1, 2], vertical_alignment="center")
