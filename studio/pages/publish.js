@@ -71,7 +71,14 @@
   }
 
   async function openCamera() {
-    const next = await navigator.mediaDevices.getUserMedia(constraints());
+    const wanted = constraints();
+    let next;
+    try {
+      next = await navigator.mediaDevices.getUserMedia(wanted);
+    } catch (error) {
+      // No microphone (or it was refused): a silent show is better than no show.
+      next = await navigator.mediaDevices.getUserMedia({ video: wanted.video });
+    }
     const old = stream;
     stream = next;
     preview.srcObject = stream;
