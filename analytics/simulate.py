@@ -69,8 +69,9 @@ def simulate_show(
     """Record a finished synthetic show of ``viewers`` people over ``minutes``; returns its id.
 
     The show ends at ``ended_at`` (default now). ``activity`` scales scans
-    and clicks per minute watched (the benchmark raises it to reach a
-    million events). Seeded runs are reproducible.
+    and clicks per minute watched, not purchases: a viewer who taps more
+    does not buy more (the benchmark raises it to reach a million events
+    with a realistic number of orders). Seeded runs are reproducible.
     """
     if viewers < 0:
         raise ValueError(f"viewers must be 0 or more, got {viewers}")
@@ -95,7 +96,7 @@ def simulate_show(
         _write_sessions(db, show.id, start, sessions)
         actions = _actions(rng, sessions, segments, activity)
         _write_link_events(db, show.id, start, actions, codes)
-        _write_orders(db, show.id, start, rng, actions, codes, prices, duration)
+        _write_orders(db, show.id, start, rng, actions, codes, prices, duration, activity)
         _write_stream(db, show.id, start, rng, duration)
         end_show(db, show.id, ended_at=to_iso(end))
     return show.id
@@ -236,9 +237,11 @@ def _write_orders(
     codes: dict[str, str],
     prices: dict[str, float],
     duration: float,
+    activity: float,
 ) -> None:
     """Some clicks become orders a little later; a share goes through a platform shop."""
-    clicks = actions[(actions["kind"] == "click") & (rng.random(len(actions)) < ORDER_PER_CLICK)]
+    chance = ORDER_PER_CLICK / max(activity, 1.0)
+    clicks = actions[(actions["kind"] == "click") & (rng.random(len(actions)) < chance)]
     count = len(clicks)
     at_s = clicks["at_s"].to_numpy() + rng.exponential(90.0, count)
     platform = rng.random(count) < PLATFORM_SHARE

@@ -7,7 +7,7 @@ baseline measured in the same run: read every row, then plain Python loops
 (per-event counting, per-session watch time, an event-by-event sweep, and a
 per-session overlap test for each on-air interval). Both must agree.
 
-    .venv/bin/python benchmarks/analytics.py [--viewers 90000] [--activity 42] [--runs 5]
+    .venv/bin/python benchmarks/analytics.py [--viewers 90000] [--activity 45] [--runs 5]
 
 Target (DESIGN.md): <= 2 s for the report.
 """
@@ -124,7 +124,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=90_000, help="distinct viewers (about 1.12 sessions each)")
     parser.add_argument("--minutes", type=float, default=120.0)
-    parser.add_argument("--activity", type=float, default=42.0, help="scans/clicks scale (42 -> ~1M events)")
+    parser.add_argument("--activity", type=float, default=45.0, help="scans/clicks scale (45 -> ~1M events)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--baseline-runs", type=int, default=3)
     args = parser.parse_args()
