@@ -228,3 +228,19 @@ def test_lan_studio_over_https(browser: Any, data_dir: Any) -> None:
         phone.context.close()
     finally:
         stop_studio_process(server)
+
+
+def test_a_wrong_key_says_so_and_does_not_retry(browser: Any, studio_process: StudioProcess) -> None:
+    page = browser.new_context(**PHONE).new_page()
+    page.goto(f"{studio_process.url}/publish")
+    page.click("#golive")
+    assert page.get_attribute("#status", "data-state") == "error"  # no key: asked for one, nothing sent
+    assert "请输入直播密钥" in page.text_content("#status")
+    page.fill("#key", "not-the-key")
+    page.click("#golive")
+    page.wait_for_function("document.getElementById('status').dataset.state === 'error'", timeout=20000)
+    assert "直播密钥错误" in page.text_content("#status")
+    time.sleep(2)
+    assert page.get_attribute("#status", "data-state") == "error"  # no reconnect loop on 401
+    assert not api(studio_process, "GET", "/api/state")["stream_health"].get("publishing")
+    page.context.close()
