@@ -27,6 +27,7 @@ AUDIO_SAMPLE_RATE = 48000
 AUDIO_TIME_BASE = fractions.Fraction(1, AUDIO_SAMPLE_RATE)
 #: 20 ms Opus frames, what WebRTC endpoints expect.
 AUDIO_FRAME_SAMPLES = 960
+NATIVE_AUDIO = ("s16", "stereo", AUDIO_SAMPLE_RATE)
 
 
 @dataclass(frozen=True)
@@ -156,15 +157,7 @@ class OpusEncoder:
 
     def encode(self, frame: AudioFrame) -> list[av.Packet]:
         packets: list[av.Packet] = []
-        signature = (frame.format.name, frame.layout.name, frame.sample_rate)
-        if self._resampler is None or signature != self._input:
-            # A resampler is bound to its first input's format: the slate's
-            # silence, a phone's stereo and OBS's mono each need their own.
-            self._resampler = AudioResampler(
-                format="s16", layout="stereo", rate=AUDIO_SAMPLE_RATE, frame_size=AUDIO_FRAME_SAMPLES
-            )
-            self._input = signature
-        for chunk in self._resampler.resample(frame):
+        for chunk in self._chunks(frame):
             # Our own sample clock: phone timestamps jump on reconnect, ours never do.
             chunk.pts = self._samples
             chunk.time_base = AUDIO_TIME_BASE
@@ -175,6 +168,22 @@ class OpusEncoder:
         self.packets_encoded += len(packets)
         return packets
 
+    def _chunks(self, frame: AudioFrame) -> list[AudioFrame]:
+        """``frame`` as 20 ms frames of 48 kHz stereo s16."""
+        signature = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if signature == NATIVE_AUDIO and frame.samples == AUDIO_FRAME_SAMPLES:
+            # The silence, and what aiortc's Opus decoder gives: nothing to do
+            # (what a previous resampler still held, under 20 ms, is dropped).
+            self._resampler = None
+            return [frame]
+        if self._resampler is None or signature != self._input:
+            # A resampler is bound to its first input's format: OBS's mono
+            # and a 44.1 kHz microphone each need their own.
+            self._resampler = AudioResampler(
+                format="s16", layout="stereo", rate=AUDIO_SAMPLE_RATE, frame_size=AUDIO_FRAME_SAMPLES
+            )
+            self._input = signature
+        return self._resampler.resample(frame)
 
 def silence(samples: int = AUDIO_FRAME_SAMPLES) -> AudioFrame:
     """20 ms of stereo silence: what viewers hear while no phone is publishing."""
