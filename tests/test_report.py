@@ -54,6 +54,10 @@ def test_html_is_self_contained_and_bilingual(db: sqlite_utils.Database, show: i
         assert heading in html
     assert "Harvest &amp; sale" in html and "Tea &lt;leaves&gt;" in html  # escaped
     assert "<svg" in html and "<script" not in html
+    svg = html[html.index("<svg"):html.index("</svg>")]
+    assert svg.count("<circle") == 2  # one dot per order
+    assert svg.count("stroke-dasharray") == 1  # the phone disconnect
+    assert "<title>Navel oranges (ORANGE)</title>" in svg and "<title>Tea &lt;leaves&gt; (TEA)</title>" in svg
     assert "src=" not in html and "<link" not in html  # nothing to fetch: opens offline
     assert "¥70.00" in html  # GMV tile: 40 + 30 (platform order, in the window)
     assert "2026-11-23 20:00:00" in html  # Beijing time
