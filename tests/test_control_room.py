@@ -337,3 +337,27 @@ def test_app_opens_on_go_live(farm, room_env):
     no_exception(at)
     assert at.title[0].value == "开播"
     assert at.button(key="air:TEA-250G")
+
+
+# -- the client on its own ----------------------------------------------------------
+def test_client_reaches_a_lan_studio_over_https_on_loopback(data_dir):
+    """`farmlive up --lan` serves HTTPS with a self-signed certificate; the control room on
+    the same machine talks to it on 127.0.0.1 (the certificate names the LAN address)."""
+    from studio.control_room.client import ControlClient, ControlError
+    from studio.control_room.launch import control_room_env
+    from studio.config import StudioConfig
+    from tests.conftest import start_studio_process, stop_studio_process
+
+    port = free_port()
+    server = start_studio_process(data_dir, port, "--lan")
+    try:
+        env = control_room_env(StudioConfig(data_dir=data_dir, key=TEST_KEY, host="0.0.0.0", port=port, lan=True))
+        assert env["FARMLIVE_URL"] == f"https://127.0.0.1:{port}"
+        client = ControlClient(env["FARMLIVE_URL"], env["FARMLIVE_KEY"])
+        assert client.start_show("LAN show")["live"] is True
+        assert client.state()["publish_url"].startswith("https://")
+        with pytest.raises(ControlError) as refused:
+            ControlClient(env["FARMLIVE_URL"], "wrong").state()
+        assert refused.value.status == 401 and "密钥" in refused.value.message("zh")
+    finally:
+        stop_studio_process(server)
