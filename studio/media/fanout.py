@@ -126,7 +126,10 @@ class ViewerFeed:
         sender's RTCP handler calls ``self._send_keyframe()``, so an instance
         attribute takes precedence over the method.
         """
-        original = sender._send_keyframe
+        original = getattr(sender, "_send_keyframe", None)
+        if original is None:  # another aiortc: joins still get a keyframe, and the GOP is 1 s
+            log.warning("this aiortc has no RTCRtpSender._send_keyframe: PLI/FIR not forwarded")
+            return
         request = self._request_keyframe
 
         def send_keyframe() -> None:
