@@ -111,3 +111,14 @@ def test_cli_report(db: sqlite_utils.Database, show: int, data_dir: Path, tmp_pa
     assert out.exists() and "wrote" in capsys.readouterr().out
     assert main(["report", "99", "--out", str(out), "--data-dir", str(data_dir)]) == 2
     assert "unknown show 99" in capsys.readouterr().err
+
+
+def test_a_live_show_reports_its_figures_so_far(db: sqlite_utils.Database, tmp_path: Path) -> None:
+    live = create_show(db, "on air now", started_at="2026-11-23T12:00:00.000Z")
+    events.record_viewer_join(db, live.id, "v1", at="2026-11-23T12:00:05.000Z")
+    html = write_report(db, live.id, tmp_path / "live.html").read_text(encoding="utf-8")
+    assert "still live / 直播中" in html
+    assert "Unique viewers / 观看人数</div>" in html
+    workbook = pd.read_excel(write_report(db, live.id, tmp_path / "live.xlsx"), sheet_name="summary")
+    values = dict(zip(workbook["Metric / 指标"], workbook["Value / 数值"]))
+    assert values["unique_viewers"] == 1 and values["peak_concurrent"] == 1
