@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     orders_commands = orders.add_subparsers(dest="orders_command", required=True)
     imp = orders_commands.add_parser("import", help="import a platform order export (CSV)")
     imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--timezone",
+        default="Asia/Shanghai",
+        help="time zone of order times written without an offset (default Asia/Shanghai, as Chinese exports are)",
+    )
+    imp.add_argument("--dry-run", action="store_true", help="check the file and report, write nothing")
     _add_data_dir(imp)
 
     report = commands.add_parser("report", help="write a show's analytics report")
@@ -99,7 +105,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "orders":
         from analytics import import_orders_csv
 
-        result = import_orders_csv(db, args.file)
+        result = import_orders_csv(db, args.file, timezone_name=args.timezone, dry_run=args.dry_run)
         print(result.summary())
         return 0 if result.ok else 1
     if args.command == "report":

@@ -159,3 +159,16 @@ def test_cli_orders_import(shop: sqlite_utils.Database, data_dir: Path, tmp_path
     bad = write(tmp_path / "b.csv", "order_id,sku,quantity,total,at\nC2,NOPE,1,59.9,2026-11-23 20:05\n")
     assert main(["orders", "import", str(bad), "--data-dir", str(data_dir)]) == 1
     assert "unknown SKU 'NOPE'" in capsys.readouterr().out
+
+
+def test_cli_timezone_and_dry_run(shop: sqlite_utils.Database, data_dir: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path / "utc.csv", "order_id,sku,quantity,total,at\nU1,ORANGE,1,59.9,2026-11-23 12:05\n")
+    args = ["orders", "import", str(path), "--data-dir", str(data_dir), "--timezone", "UTC"]
+    assert main([*args, "--dry-run"]) == 0
+    assert "would import" in capsys.readouterr().out
+    assert shop.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
+    assert main(args) == 0
+    assert shop.execute("SELECT at FROM orders").fetchone()[0] == "2026-11-23T12:05:00.000Z"
+    assert main([*args[:-1], "Nowhere/Land"]) == 2
+    assert "unknown time zone" in capsys.readouterr().err
