@@ -361,3 +361,13 @@ def test_client_reaches_a_lan_studio_over_https_on_loopback(data_dir):
         assert refused.value.status == 401 and "密钥" in refused.value.message("zh")
     finally:
         stop_studio_process(server)
+
+
+def test_language_is_remembered_in_the_address(farm, room_env):
+    at = AppTest.from_file(str(ROOM / "views" / "catalog_page.py"), default_timeout=60)
+    at.query_params["lang"] = "en"
+    at.run()
+    no_exception(at)
+    assert at.title[0].value == "Catalog" and at.button(key="save").label == "Save changes"
+    at.radio(key="lang").set_value("zh").run()
+    assert at.title[0].value == "商品" and at.query_params["lang"] == "zh"

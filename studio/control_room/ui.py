@@ -39,7 +39,13 @@ CSS = """
 
 
 def lang() -> str:
-    return st.session_state.get(LANG_KEY, DEFAULT_LANGUAGE)
+    return st.session_state.get(LANG_KEY) or remembered_language()
+
+
+def remembered_language() -> str:
+    """``?lang=en`` in the address: a reload or a bookmark keeps the host's language."""
+    wanted = st.query_params.get(LANG_KEY)
+    return wanted if wanted in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def t(key: str, **values: object) -> str:
@@ -48,7 +54,7 @@ def t(key: str, **values: object) -> str:
 
 def page(title_key: str) -> None:
     """Language switch in the sidebar, house style, and the page title."""
-    st.session_state.setdefault(LANG_KEY, DEFAULT_LANGUAGE)
+    st.session_state.setdefault(LANG_KEY, remembered_language())
     with st.sidebar:
         st.radio(
             f"{translate('language', 'en')} / {translate('language', 'zh')}",
@@ -57,6 +63,7 @@ def page(title_key: str) -> None:
             key=LANG_KEY,
             horizontal=True,
         )
+    st.query_params[LANG_KEY] = lang()
     st.markdown(CSS, unsafe_allow_html=True)
     st.title(t(title_key))
 
