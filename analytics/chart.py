@@ -50,6 +50,12 @@ def timeline_svg(
         )
     parts += _stream(frames["stream"], x, bottom, plot_h)
     parts += _orders(frames["orders"], x, bottom)
+    later = int((frames["orders"]["time"] > end).sum())
+    if later:  # platform orders paid after the show, inside the attribution window
+        parts.append(
+            f'<text x="{WIDTH - RIGHT - 4}" y="{bottom - 18}" text-anchor="end" fill="{ORDER_COLOR}">'
+            f"+{later} {escape(label('after_show'))}</text>"
+        )
     parts += _axes(start, end, tz, peak, bottom, plot_w)
     parts.append("</svg>")
     return "\n".join(parts)
@@ -96,7 +102,10 @@ def _stream(stream: pd.DataFrame, x, bottom: float, plot_h: float) -> list[str]:
 
 
 def _orders(orders: pd.DataFrame, x, bottom: float) -> list[str]:  # type: ignore[no-untyped-def]
-    """Each order a dot on the baseline, its area growing with the amount."""
+    """Each order a dot on the baseline, its area growing with the amount.
+
+    Orders paid after the show sit on the right edge; a note counts them.
+    """
     if not len(orders):
         return []
     largest = max(float(orders["total"].max()), 1.0)

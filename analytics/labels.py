@@ -79,6 +79,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "times_in": ("Times in", "时间时区"),
     "bitrate": ("Uplink bitrate (kbit/s)", "上行码率（kbit/s）"),
     "disconnect": ("Phone disconnected", "手机断线"),
+    "after_show": ("orders after the show", "直播结束后下单"),
 }
 
 

@@ -56,6 +56,7 @@ def test_html_is_self_contained_and_bilingual(db: sqlite_utils.Database, show: i
     assert "<svg" in html and "<script" not in html
     svg = html[html.index("<svg"):html.index("</svg>")]
     assert svg.count("<circle") == 2  # one dot per order
+    assert "+1 orders after the show / 直播结束后下单" in svg  # the platform order at 20:30
     assert svg.count("stroke-dasharray") == 1  # the phone disconnect
     assert "<title>Navel oranges (ORANGE)</title>" in svg and "<title>Tea &lt;leaves&gt; (TEA)</title>" in svg
     assert "src=" not in html and "<link" not in html  # nothing to fetch: opens offline
