@@ -77,6 +77,9 @@ STATUS_ALIASES: dict[str, str] = {
     **dict.fromkeys(["pending", "unpaid", "待付款", "等待买家付款", "未付款"], "pending"),
 }
 
+# 1.23457E+17: a long order id Excel rounded; the real id is lost.
+_EXCEL_NUMBER = re.compile(r"^\d(\.\d+)?E\+\d+$", re.IGNORECASE)
+
 _TIME = re.compile(
     r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?[ T]+(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})(?:\.(\d{1,6}))?)?秒?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?$"
@@ -181,7 +184,7 @@ def parse_orders_csv(
     for number, record in enumerate(records[1:], start=2):
         if not any(cell.strip() for cell in record):
             continue
-        values = {column: cell.strip() for column, cell in zip(columns, record) if column}
+        values = {column: _cell(cell) for column, cell in zip(columns, record) if column}
         order, row_errors = _order(number, values, skus, links, zone)
         errors += row_errors
         if order is None:
@@ -199,6 +202,14 @@ def parse_orders_csv(
         first_seen[order.external_id] = number
         orders.append(order)
     return orders, errors
+
+
+def _cell(text: str) -> str:
+    """A cell without the guards exports put around long numbers: ``="123"``, a tab, a quote."""
+    text = text.strip()
+    if text.startswith('="') and text.endswith('"'):
+        text = text[2:-1]
+    return text.lstrip("'\t").strip()
 
 
 def _decode(data: bytes) -> tuple[str, list[RowError]]:
@@ -257,6 +268,13 @@ def _order(
     external_id = values.get("external_id", "")
     if not external_id:
         problem("external_id", "order id is missing", "缺少订单号")
+    elif _EXCEL_NUMBER.match(external_id):
+        problem(
+            "external_id",
+            f"order id {external_id!r} was turned into a rounded number by Excel; export the file again "
+            "and open it without re-saving, or format the column as text",
+            "订单号被 Excel 改成了科学计数法，请重新导出，或将该列设为文本格式",
+        )
     sku = values.get("sku", "")
     if not sku:
         problem("sku", "sku is missing", "缺少商品编码")

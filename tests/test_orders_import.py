@@ -172,3 +172,21 @@ def test_cli_timezone_and_dry_run(shop: sqlite_utils.Database, data_dir: Path, t
     assert shop.execute("SELECT at FROM orders").fetchone()[0] == "2026-11-23T12:05:00.000Z"
     assert main([*args[:-1], "Nowhere/Land"]) == 2
     assert "unknown time zone" in capsys.readouterr().err
+
+
+def test_export_guards_around_long_ids_are_removed_and_excel_rounding_is_caught(
+    shop: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "taobao.csv",
+        "订单编号,商家编码,购买数量,买家实付,付款时间\n"
+        '"=""3456789012345678901""",ORANGE,1,59.9,2026-11-23 20:05\n'
+        "\t3456789012345678902,ORANGE,1,59.9,2026-11-23 20:06\n",
+    )
+    assert import_orders_csv(shop, path).ok
+    ids = [r[0] for r in shop.execute("SELECT external_id FROM orders ORDER BY external_id")]
+    assert ids == ["3456789012345678901", "3456789012345678902"]
+    mangled = write(tmp_path / "m.csv", "订单编号,商家编码,购买数量,买家实付,付款时间\n3.45679E+18,ORANGE,1,59.9,2026-11-23 20:05\n")
+    result = import_orders_csv(shop, mangled)
+    assert [(e.row, e.field) for e in result.errors] == [(2, "external_id")]
+    assert "Excel" in result.summary()
