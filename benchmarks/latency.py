@@ -218,24 +218,14 @@ async def wait_healthy(http: aiohttp.ClientSession, url: str, process: subproces
 def first_frame_with(recording: list[tuple[float, np.ndarray]], link: str) -> float | None:
     """Arrival time of the first frame whose QR is ``link``.
 
-    Frames before the switch show the old link and after it the new one, so a
-    binary search needs ~5 QR decodes instead of one per frame.
+    A plain scan from the switch on: a frame now and then fails to decode
+    (motion, quantisation), which would mislead a binary search.
     """
     detector = cv2.QRCodeDetector()
-
-    def shows(index: int) -> bool:
-        return detector.detectAndDecode(recording[index][1])[0] == link
-
-    low, high = 0, len(recording) - 1
-    if high < 0 or not shows(high):
-        return None
-    while low < high:
-        middle = (low + high) // 2
-        if shows(middle):
-            high = middle
-        else:
-            low = middle + 1
-    return recording[low][0]
+    for at, luma in recording:
+        if detector.detectAndDecode(luma)[0] == link:
+            return at
+    return None
 
 
 async def switch_to_visible(
