@@ -55,13 +55,13 @@ class Recording:
         # Probing the first keyframe as raw H.264 gives the stream's exact
         # parameters (size, SPS/PPS for the avcC box) without opening a second
         # x264 encoder just to describe the stream.
-        self._probe = av.open(io.BytesIO(bytes(keyframe)), format="h264")
-        template = self._probe.streams.video[0]
-        self.size = (template.codec_context.width, template.codec_context.height)
         self._container: OutputContainer = av.open(
             str(path), "w", format="mp4", options={"movflags": MOVFLAGS}
         )
-        self._video = self._container.add_stream_from_template(template)
+        with av.open(io.BytesIO(bytes(keyframe)), format="h264") as probe:
+            template = probe.streams.video[0]
+            self.size = (template.codec_context.width, template.codec_context.height)
+            self._video = self._container.add_stream_from_template(template)
         self._video.time_base = VIDEO_TIME_BASE
         self._audio = None
         if with_audio:
@@ -99,10 +99,7 @@ class Recording:
         self.audio_packets += 1
 
     def close(self) -> None:
-        try:
-            self._container.close()
-        finally:
-            self._probe.close()
+        self._container.close()
 
 
 class Recorder:
