@@ -48,6 +48,14 @@ SELECTED_PAIR = """async (name) => {
 }"""
 
 
+VIDEO_CODEC = """async ([name, type]) => {
+  const stats = await window[name].pc.getStats();
+  let codec = null;
+  stats.forEach((r) => { if (r.type === type && r.kind === 'video' && r.codecId) codec = stats.get(r.codecId).mimeType; });
+  return codec;
+}"""
+
+
 def api(server: StudioProcess, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     request = urllib.request.Request(
         server.url + path,
@@ -147,6 +155,9 @@ def test_phone_publishes_and_viewer_sees_the_product_qr(browser: Any, live_show:
     # Both WebRTC legs ran on loopback only.
     assert phone.evaluate(SELECTED_PAIR, "farmlivePublisher") == ["127.0.0.1", "127.0.0.1"]
     assert viewer.evaluate(SELECTED_PAIR, "farmliveViewer") == ["127.0.0.1", "127.0.0.1"]
+    # The phone sends H264 (hardware encoders on phones) and the viewer receives the studio's H264.
+    assert phone.evaluate(VIDEO_CODEC, ["farmlivePublisher", "outbound-rtp"]) == "video/H264"
+    assert viewer.evaluate(VIDEO_CODEC, ["farmliveViewer", "inbound-rtp"]) == "video/H264"
 
     # The HTML card and buy button match what is on air; the count shows this viewer.
     viewer.wait_for_function("document.getElementById('viewers').textContent === '1'", timeout=10000)

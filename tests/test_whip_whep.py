@@ -91,6 +91,9 @@ async def test_whip_publish_answer_and_delete(running_studio: RunningStudio) -> 
         assert location.startswith("/whip/")
         # Loopback studio: the answer offers 127.0.0.1 and nothing else.
         assert candidate_hosts(answer) == {"127.0.0.1"}
+        # The client offered VP8 first; the studio prefers H264 (phones encode it in hardware).
+        assert video_codecs(pc.localDescription.sdp)[0] == "VP8"
+        assert video_codecs(answer)[0] == "H264"
         await eventually(lambda: pc.connectionState == "connected")
         assert selected_pair(pc) == ("127.0.0.1", "127.0.0.1")
         await eventually(lambda: pipeline.stats()["publishing"] and pipeline.stats()["ingest_fps"] > 0)

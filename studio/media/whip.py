@@ -14,9 +14,10 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCRtpCodecCapability, RTCRtpReceiver
 
 from studio.media.sessions import CORS_HEADERS, PeerSession, SignallingError, WebRtcEndpoint
+from studio.media.whep import h264_preferences
 from studio.state import Studio
 
 if TYPE_CHECKING:
@@ -26,6 +27,15 @@ log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 2.0  # seconds between uplink bitrate samples
 REMEMBER_REPLACED = 64  # how many replaced session ids GET /whip/<id> still recognises
+
+
+def ingest_preferences() -> list[RTCRtpCodecCapability]:
+    """H264 (baseline profiles first), then VP8, with RTX."""
+    codecs = RTCRtpReceiver.getCapabilities("video").codecs
+    vp8 = [c for c in codecs if c.mimeType.lower() == "video/vp8"]
+    h264 = [c for c in h264_preferences() if c.mimeType.lower() == "video/h264"]
+    rtx = [c for c in codecs if c.mimeType.lower() == "video/rtx"][:1]
+    return [*h264, *vp8, *rtx]
 
 
 class WhipEndpoint(WebRtcEndpoint):
@@ -60,6 +70,10 @@ class WhipEndpoint(WebRtcEndpoint):
         return web.json_response({"state": state}, headers=CORS_HEADERS)
 
     async def prepare(self, request: web.Request, session: PeerSession) -> None:
+        # Prefer H264 from the phone: phones encode it in hardware (cooler, longer
+        # battery on a farm) and it is the cheapest for the studio to decode; VP8 still works.
+        video = session.pc.addTransceiver("video", direction="recvonly")
+        video.setCodecPreferences(ingest_preferences())
         tracks: dict[str, MediaStreamTrack] = {}
         session.state["tracks"] = tracks
         session.state["agent"] = request.headers.get("User-Agent", "")[:200]
