@@ -10,7 +10,7 @@ frame it receives and reads the number back:
 
 * glass-to-glass = time the viewer has the decoded frame - time the publisher
   produced it (same clock: same process). Baseline in the same run: one
-  direct aiortc hop, publisher -> viewer, with no studio in between (what the
+  direct aiortc H264 hop, publisher -> viewer, with no studio in between (what the
   studio's decode + compose + encode-once + second hop adds is the gap).
 * switch-to-visible = time from sending ``PUT /api/overlay`` to the first
   viewer frame whose QR decodes to the new product's link.
@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from studio.media.ice import use_loopback_candidates  # noqa: E402
+from studio.media.whep import h264_preferences  # noqa: E402
 
 KEY = "latency-bench-key"
 BITS = 16
@@ -170,7 +171,8 @@ async def direct_hop(width: int, height: int, seconds: float) -> list[float]:
     camera = NumberedCamera(width, height)
     viewer = LatencyViewer(camera)
     sender, receiver = client_pc(), client_pc()
-    sender.addTransceiver(camera, direction="sendonly")
+    # H264 like the publisher's leg into the studio (which prefers it), so both legs compare.
+    sender.addTransceiver(camera, direction="sendonly").setCodecPreferences(h264_preferences())
     viewer.attach(receiver)
     await sender.setLocalDescription(await sender.createOffer())
     await receiver.setRemoteDescription(sender.localDescription)
@@ -299,7 +301,7 @@ async def run(args: argparse.Namespace) -> None:
 
     print(f"farmlive latency on loopback, {width}x{height} publisher at 30 fps, {os.cpu_count()} cores (shared)")
     print(describe("glass-to-glass through the studio", glass) + f"  (viewer {fps:.1f} fps; target <= 200 ms)")
-    print(describe("baseline: one direct aiortc hop, no studio", baseline))
+    print(describe("baseline: one direct aiortc H264 hop, no studio", baseline))
     if glass and baseline:
         ratio = statistics.median(glass) / statistics.median(baseline)
         print(f"studio / direct-hop ratio: {ratio:.2f}x  (+{statistics.median(glass) - statistics.median(baseline):.0f} ms)")
