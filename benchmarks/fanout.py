@@ -61,7 +61,7 @@ SUSTAINED_FPS = 0.95 * FPS
 GIVE_UP_FPS = 0.5 * FPS
 WINDOW_SECONDS = 2.0
 WARMUP_SECONDS = 2.0
-ONCE_LADDER = [1, 8, 16, 32, 48, 64, 80, 96, 128]
+ONCE_LADDER = [1, 8, 16, 24, 32, 40, 48, 64, 80, 96, 128]
 PER_VIEWER_LADDER = [1, 2, 3, 4, 6, 8, 12]
 PRODUCT = Product("ORANGE-5KG", "Gannan navel oranges", 59.0, name_zh="赣南脐橙", unit="5 kg box", stock=120)
 
@@ -201,10 +201,14 @@ async def run_viewers(url: str) -> None:
             command = line.split()
             if command[0] == "connect":
                 mode, total = command[1], int(command[2])
-                await asyncio.gather(*(connect(session, mode) for _ in range(total - len(pcs))))
+                await asyncio.gather(*(connect(session, mode) for _ in range(max(0, total - len(pcs)))))
                 reply: Any = "ok"
             elif command[0] == "counts":
-                reply = {"frames": [d.frames for d in CountingDecoder.instances], "decoded": decoded}
+                reply = {
+                    "frames": [d.frames for d in CountingDecoder.instances],
+                    "decoded": decoded,
+                    "cpu": time.process_time(),
+                }
             else:  # close
                 await asyncio.gather(*(pc.close() for pc in pcs))
                 pcs.clear()
@@ -216,33 +220,55 @@ async def run_viewers(url: str) -> None:
 
 # -- the studio's process: ladders and figures --------------------------------
 class Viewers:
-    def __init__(self, url: str) -> None:
+    """The viewer processes (several, so the viewers' side is not the bottleneck)."""
+
+    def __init__(self, url: str, processes: int) -> None:
         self.url = url
-        self.process: asyncio.subprocess.Process | None = None
+        self.count = processes
+        self.processes: list[asyncio.subprocess.Process] = []
 
     async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--viewers-process", self.url,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )
+        for _ in range(self.count):
+            self.processes.append(await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--viewers-process", self.url,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            ))
 
-    async def ask(self, command: str, timeout: float = 120) -> Any:
-        assert self.process is not None and self.process.stdin and self.process.stdout
-        self.process.stdin.write(f"{command}\n".encode())
-        await self.process.stdin.drain()
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+    @staticmethod
+    async def _ask(process: asyncio.subprocess.Process, command: str, timeout: float = 120) -> Any:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(f"{command}\n".encode())
+        await process.stdin.drain()
+        line = await asyncio.wait_for(process.stdout.readline(), timeout)
         if not line:
-            raise RuntimeError("the viewers' process died")
+            raise RuntimeError("a viewers' process died")
         return json.loads(line)
 
+    async def connect(self, mode: str, total: int) -> None:
+        """Have ``total`` viewers in all, spread evenly over the processes."""
+        shares = [total // self.count + (i < total % self.count) for i in range(self.count)]
+        await asyncio.gather(*(self._ask(p, f"connect {mode} {n}") for p, n in zip(self.processes, shares)))
+
+    async def counts(self) -> dict[str, Any]:
+        replies = await asyncio.gather(*(self._ask(p, "counts") for p in self.processes))
+        return {
+            "frames": [n for reply in replies for n in reply["frames"]],
+            "decoded": replies[0]["decoded"],
+            "cpu": [reply["cpu"] for reply in replies],
+        }
+
+    async def close(self) -> None:
+        await asyncio.gather(*(self._ask(p, "close") for p in self.processes))
+
     async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.stdin.close()  # type: ignore[union-attr]
-            try:
-                await asyncio.wait_for(self.process.wait(), 20)
-            except asyncio.TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+        for process in self.processes:
+            if process.returncode is None:
+                process.stdin.close()  # type: ignore[union-attr]
+                try:
+                    await asyncio.wait_for(process.wait(), 20)
+                except asyncio.TimeoutError:
+                    process.kill()
+                    await process.wait()
 
 
 @dataclass
@@ -254,6 +280,7 @@ class Step:
     show_fps: float  # frames the server made per second (composed, and encoded once if so)
     cpu_percent: float
     decoded_fps: float
+    viewers_cpu: float  # the busiest viewer process, % of one core
 
     @property
     def sustained(self) -> bool:
@@ -262,12 +289,12 @@ class Step:
 
 async def measure(viewers: Viewers, count: int, windows: int, show_frames: Callable[[], int]) -> Step:
     await asyncio.sleep(WARMUP_SECONDS)
-    slowest, medians, totals, shows, cpus, decoded = [], [], [], [], [], []
+    slowest, medians, totals, shows, cpus, decoded, client_cpus = [], [], [], [], [], [], []
     for _ in range(windows):
-        before, cpu_before, wall_before = await viewers.ask("counts"), time.process_time(), time.monotonic()
+        before, cpu_before, wall_before = await viewers.counts(), time.process_time(), time.monotonic()
         made_before = show_frames()
         await asyncio.sleep(WINDOW_SECONDS)
-        after, cpu_after, wall_after = await viewers.ask("counts"), time.process_time(), time.monotonic()
+        after, cpu_after, wall_after = await viewers.counts(), time.process_time(), time.monotonic()
         wall = wall_after - wall_before
         fps = [(b - a) / wall for a, b in zip(before["frames"], after["frames"])] or [0.0]
         slowest.append(min(fps))
@@ -276,8 +303,10 @@ async def measure(viewers: Viewers, count: int, windows: int, show_frames: Calla
         shows.append((show_frames() - made_before) / wall)
         cpus.append(100 * (cpu_after - cpu_before) / wall)
         decoded.append((after["decoded"] - before["decoded"]) / wall)
+        client_cpus.append(max(100 * (b - a) / wall for a, b in zip(before["cpu"], after["cpu"])))
     return Step(
-        count, *(statistics.median(values) for values in (slowest, medians, totals, shows, cpus, decoded))
+        count,
+        *(statistics.median(values) for values in (slowest, medians, totals, shows, cpus, decoded, client_cpus)),
     )
 
 
@@ -286,22 +315,24 @@ async def ladder(
 ) -> list[Step]:
     steps = []
     for count in counts:
-        await viewers.ask(f"connect {mode} {count}")
+        await viewers.connect(mode, count)
         step = await measure(viewers, count, windows, show_frames)
         steps.append(step)
         print_step(mode, step)
         if step.median_fps < GIVE_UP_FPS:
             break  # far past the limit; more viewers would only take longer
-    await viewers.ask("close")
+    await viewers.close()
     return steps
 
 
 def print_step(mode: str, step: Step) -> None:
     mark = "ok " if step.sustained else "LOW"
+    if step.viewers_cpu >= 90:
+        mark += " (a viewer process is saturated: the viewers' side may be the limit)"
     print(
         f"  {mode:>10} {step.viewers:4d} viewers  slowest {step.slowest_fps:5.1f} fps  "
         f"median {step.median_fps:5.1f} fps  show {step.show_fps:4.1f} fps  server CPU {step.cpu_percent:6.1f}%  "
-        f"(sampled viewer decoded {step.decoded_fps:4.1f} fps) {mark}",
+        f"viewers' CPU {step.viewers_cpu:3.0f}%  (sampled viewer decoded {step.decoded_fps:4.1f} fps) {mark}",
         flush=True,
     )
 
@@ -375,7 +406,7 @@ async def main(args: argparse.Namespace) -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    viewers = Viewers(f"http://127.0.0.1:{port}")
+    viewers = Viewers(f"http://127.0.0.1:{port}", args.viewer_processes)
     await viewers.start()
     print(f"fan-out at {WIDTH}x{HEIGHT}@{FPS}, H.264, viewers in a separate process, "
           f"{os.cpu_count()} cores (shared); sustained = slowest viewer >= {SUSTAINED_FPS:.1f} fps", flush=True)
@@ -426,6 +457,7 @@ if __name__ == "__main__":
     parser.add_argument("--max-once", type=int, default=96, help="highest viewer count tried with encode-once")
     parser.add_argument("--max-per-viewer", type=int, default=8, help="highest count tried with per-viewer encoding")
     parser.add_argument("--windows", type=int, default=3, help="2 s measuring windows per step (medians)")
+    parser.add_argument("--viewer-processes", type=int, default=2, help="processes the viewers are spread over")
     parser.add_argument("--viewers-process", metavar="URL", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.viewers_process:
