@@ -208,6 +208,7 @@ async def run_viewers(url: str) -> None:
                     "frames": [d.frames for d in CountingDecoder.instances],
                     "decoded": decoded,
                     "cpu": time.process_time(),
+                    "connected": sum(pc.connectionState == "connected" for pc in pcs),
                 }
             else:  # close
                 await asyncio.gather(*(pc.close() for pc in pcs))
@@ -255,6 +256,7 @@ class Viewers:
             "frames": [n for reply in replies for n in reply["frames"]],
             "decoded": replies[0]["decoded"],
             "cpu": [reply["cpu"] for reply in replies],
+            "connected": sum(reply["connected"] for reply in replies),
         }
 
     async def close(self) -> None:
@@ -281,6 +283,7 @@ class Step:
     cpu_percent: float
     decoded_fps: float
     viewers_cpu: float  # the busiest viewer process, % of one core
+    connected: int = 0  # viewers whose peer connection is still up at the end
 
     @property
     def sustained(self) -> bool:
@@ -307,6 +310,7 @@ async def measure(viewers: Viewers, count: int, windows: int, show_frames: Calla
     return Step(
         count,
         *(statistics.median(values) for values in (slowest, medians, totals, shows, cpus, decoded, client_cpus)),
+        connected=after["connected"],
     )
 
 
@@ -327,6 +331,8 @@ async def ladder(
 
 def print_step(mode: str, step: Step) -> None:
     mark = "ok " if step.sustained else "LOW"
+    if step.connected < step.viewers:
+        mark += f" ({step.viewers - step.connected} viewers lost their connection)"
     if step.viewers_cpu >= 90:
         mark += " (a viewer process is saturated: the viewers' side may be the limit)"
     print(
