@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+import catalog
 from studio.config import StudioConfig
 from studio.control_room.launch import start_control_room
 from tests.conftest import LOOPBACK, TEST_KEY, free_port
@@ -76,5 +77,19 @@ def test_control_room_screenshot_and_one_tap(browser, studio_process, control_ro
             assert time.monotonic() < deadline, "the click did not put the product on air"
             time.sleep(0.2)
         page.get_by_text("已上屏：赣南脐橙").first.wait_for(timeout=10_000)
+
+        # No click: stock and the orders feed follow the database on their own.
+        db = catalog.open_db(data_dir)
+        try:
+            db.execute("UPDATE products SET stock = 7 WHERE sku = ?", [ORANGE])
+            show_id = api(studio_process, "GET", "/api/state")["show"]["id"]
+            db.execute(
+                "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at) VALUES (?, ?, 4, 59.9, 239.6, ?)",
+                [show_id, ORANGE, catalog.now_iso()],
+            )
+        finally:
+            db.conn.close()
+        page.get_by_text("库存 7").first.wait_for(timeout=20_000)
+        page.get_by_text("¥239.60").first.wait_for(timeout=20_000)
     finally:
         page.close()

@@ -7,6 +7,7 @@ product list is read straight from SQLite.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,16 @@ from studio.control_room.preview import preview_image, publish_qr_png
 from studio.state import LAYOUTS
 
 LIVE_REFRESH_S = 2.0
+GRID_REFRESH_S = 5.0
 PREVIEW_CLOCK = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CARDS_PER_ROW = 3
 PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
 
 
 # -- actions (button callbacks: they run before the page redraws) -----------------
-def _act(fn: Any, *args: Any, done: str | None = None) -> None:
+def _act(fn: Callable[..., object], *args: Any, done: str | None = None) -> None:
+    """Call the API; leave a message for the next full run (see :func:`follow_taps`)."""
+    st.session_state["rerun_page"] = True
     try:
         fn(*args)
     except ControlError as error:
@@ -47,6 +51,7 @@ def put_on_air(api: ControlClient, product: Product, layout: str) -> None:
 
 def stage(sku: str) -> None:
     st.session_state["stage_sku"] = sku
+    st.session_state["rerun_page"] = True  # see follow_taps()
 
 
 def take(api: ControlClient, products: dict[str, Product]) -> None:
@@ -142,9 +147,16 @@ def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, P
         )
 
 
+def follow_taps() -> None:
+    """A tap inside a self-refreshing fragment reruns only that fragment: rerun the whole page."""
+    if st.session_state.pop("rerun_page", False):
+        st.rerun()  # the on-air bar, product cards, staging panel and messages follow at once
+
+
 @st.fragment(run_every=LIVE_REFRESH_S)
 def on_air_panel(api: ControlClient, products: dict[str, Product]) -> None:
     """Kept current on its own: a countdown ticks, and a change from another tab shows up."""
+    follow_taps()
     try:
         on_air = api.state()["on_air"]
     except ControlError as error:
@@ -153,10 +165,19 @@ def on_air_panel(api: ControlClient, products: dict[str, Product]) -> None:
     on_air_bar(api, on_air, products)
 
 
-def product_grid(api: ControlClient, products: list[Product], on_air: dict[str, Any]) -> None:
+@st.fragment(run_every=GRID_REFRESH_S)
+def product_grid(api: ControlClient) -> None:
+    """Refreshed on its own, so stock counts follow the orders coming in."""
+    follow_taps()
     st.subheader(ui.t("products"))
+    products = catalog.list_products(ui.database(), active_only=True)
     if not products:
         st.info(ui.t("no_products"))
+        return
+    try:
+        on_air = api.state()["on_air"]
+    except ControlError as error:
+        ui.show_error(error)
         return
     layout = on_air.get("layout", "auto")
     for start in range(0, len(products), CARDS_PER_ROW):
@@ -315,6 +336,7 @@ def main() -> None:
     ui.page("nav_go_live")
     api = ui.client()
     state = ui.state_or_stop(api)
+    st.session_state.pop("rerun_page", None)  # this run is the whole page already
     for key, show in (("flash_error", st.error), ("flash_ok", st.toast)):
         if key in st.session_state:
             show(st.session_state.pop(key))
@@ -324,7 +346,7 @@ def main() -> None:
     on_air_panel(api, by_sku)
     left, right = st.columns([3, 2], gap="large")
     with left:
-        product_grid(api, products, state["on_air"])
+        product_grid(api)
         staging_panel(api, by_sku, state["watch_url"].removesuffix("/watch"))
     with right:
         live_figures(api)
