@@ -325,6 +325,17 @@ def test_report_downloads_are_real_reports(db, data_dir):
         report_bytes(db_file, show_id, ".pdf", "Asia/Shanghai")
 
 
+def test_analytics_of_a_live_show_counts_so_far(farm, room_env):
+    hand_made_show(farm)
+    show = api(room_env, "POST", "/api/shows", {"title": "Evening tea"})
+    events.record_viewer_join(farm, show["id"], "late-viewer")
+    at = page("analytics")
+    no_exception(at)
+    assert at.selectbox(key="show_id").value == show["id"]  # the newest show first
+    assert any("直播中" in c.value for c in at.caption)
+    assert {m.label: m.value for m in at.metric}["观众人数"] == "1"
+
+
 def test_analytics_without_shows_explains_how_to_get_one(db, room_env):
     at = page("analytics")
     no_exception(at)

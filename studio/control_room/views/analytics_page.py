@@ -6,6 +6,7 @@ this page only picks the show, caches the result and draws it.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import altair as alt
@@ -18,6 +19,7 @@ from catalog.shows import Show, list_shows
 from studio.control_room import ui
 from studio.control_room.reports import REPORT_FORMATS, report_maker
 
+LIVE_REFRESH_S = 15.0
 STAGES = {
     "viewers": "stage_viewers",
     "engaged": "stage_engaged",
@@ -27,7 +29,11 @@ STAGES = {
 
 
 def fingerprint(db: Any, show_id: int) -> tuple[Any, ...]:
-    """Changes whenever anything the figures read changes (cheap: indexed MAX/COUNT)."""
+    """Changes whenever anything the figures read changes (cheap: indexed MAX/COUNT).
+
+    A live show's figures also depend on the clock ("so far"): they age out
+    every :data:`LIVE_REFRESH_S` seconds.
+    """
     row = db.execute(
         "SELECT (SELECT ended_at FROM shows WHERE id = :s), "
         "(SELECT MAX(id) FROM viewer_sessions), "
@@ -36,7 +42,8 @@ def fingerprint(db: Any, show_id: int) -> tuple[Any, ...]:
         "(SELECT MAX(id) FROM overlay_events), (SELECT MAX(id) FROM stream_events)",
         {"s": show_id},
     ).fetchone()
-    return tuple(row)
+    live = row[0] is None
+    return (*row, int(time.time() // LIVE_REFRESH_S) if live else None)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -199,21 +206,10 @@ def downloads(db_file: str, show_id: int) -> None:
         )
 
 
-def main() -> None:
-    ui.page("nav_analytics")
-    db = ui.database()
-    shows = list(reversed(list_shows(db)))
-    if not shows:
-        st.info(ui.t("no_shows"))
-        return
-    by_id = {s.id: s for s in shows}
-    top, side = st.columns([3, 2], vertical_alignment="bottom")
-    show_id = top.selectbox(ui.t("pick_show"), list(by_id), format_func=lambda i: show_label(by_id[i]), key="show_id")
-    db_file = str(catalog.db_path(ui.settings().data_dir))
-    version = fingerprint(db, show_id)
+def show_figures(db_file: str, show_id: int) -> None:
+    """The figures of one show; a live show's refresh on their own (see :func:`main`)."""
+    version = fingerprint(ui.database(), show_id)
     result = figures(db_file, show_id, version)
-    with side:
-        downloads(db_file, show_id)
     summary = result["summary"]
     if summary["live"]:
         st.caption(ui.t("show_live_so_far"))
@@ -233,6 +229,22 @@ def main() -> None:
     with right:
         st.subheader(ui.t("retention"))
         st.altair_chart(retention_chart(result["retention"]), width="stretch")
+
+
+def main() -> None:
+    ui.page("nav_analytics")
+    shows = list(reversed(list_shows(ui.database())))
+    if not shows:
+        st.info(ui.t("no_shows"))
+        return
+    by_id = {s.id: s for s in shows}
+    top, side = st.columns([3, 2], vertical_alignment="bottom")
+    show_id = top.selectbox(ui.t("pick_show"), list(by_id), format_func=lambda i: show_label(by_id[i]), key="show_id")
+    db_file = str(catalog.db_path(ui.settings().data_dir))
+    with side:
+        downloads(db_file, show_id)
+    refresh = LIVE_REFRESH_S if by_id[show_id].live else None
+    st.fragment(show_figures, run_every=refresh)(db_file, show_id)
 
 
 main()
