@@ -382,3 +382,31 @@ def test_language_is_remembered_in_the_address(farm, room_env):
     assert at.title[0].value == "Catalog" and at.button(key="save").label == "Save changes"
     at.radio(key="lang").set_value("zh").run()
     assert at.title[0].value == "商品" and at.query_params["lang"] == "zh"
+
+
+def test_a_lan_control_room_asks_for_the_studio_key(farm, room_env, monkeypatch):
+    monkeypatch.setenv("FARMLIVE_UI_LOCK", "1")
+    at = page("go_live")
+    no_exception(at)
+    assert not at.button  # nothing to press before the key
+    at.text_input(key="_studio_key").set_value("guess").run()
+    assert any("密钥不正确" in e.value for e in at.error) and not at.button
+    at.text_input(key="_studio_key").set_value(TEST_KEY).run()
+    no_exception(at)
+    assert at.button(key="air:ORANGE-5KG")
+    at.button(key="air:ORANGE-5KG").click().run()  # stays unlocked for this session
+    assert api(room_env, "GET", "/api/state")["on_air"]["sku"] == "ORANGE-5KG"
+
+
+def test_launch_locks_the_control_room_only_on_the_lan(data_dir):
+    from studio.config import StudioConfig
+    from studio.control_room.launch import control_room_command, control_room_env
+
+    local = StudioConfig(data_dir=data_dir, key=TEST_KEY, port=8080, ui_port=8501)
+    lan = StudioConfig(data_dir=data_dir, key=TEST_KEY, host="0.0.0.0", port=8443, lan=True, ui_port=8501)
+    assert control_room_env(local)["FARMLIVE_UI_LOCK"] == "0"
+    assert control_room_env(lan)["FARMLIVE_UI_LOCK"] == "1"
+    local_cmd, lan_cmd = control_room_command(local), control_room_command(lan)
+    assert local_cmd[local_cmd.index("--server.address") + 1] == "127.0.0.1"
+    assert lan_cmd[lan_cmd.index("--server.address") + 1] == "0.0.0.0"
+    assert local_cmd[local_cmd.index("--server.port") + 1] == "8501"

@@ -21,6 +21,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Start it with `farmlive up` (the control room reads FARMLIVE_URL, FARMLIVE_KEY, FARMLIVE_DATA_DIR).",
         "请先运行 `farmlive up`（控制台读取 FARMLIVE_URL、FARMLIVE_KEY、FARMLIVE_DATA_DIR）。",
     ),
+    "studio_key": ("Studio key", "工作室密钥"),
+    "studio_key_help": (
+        "Printed by `farmlive up` and saved in DATA_DIR/studio.key.",
+        "由 `farmlive up` 打印，并保存在 DATA_DIR/studio.key。",
+    ),
+    "wrong_key": ("That is not the studio key", "密钥不正确"),
     # show start / end
     "not_live": ("Not live", "未开播"),
     "live_badge": ("LIVE", "直播中"),

@@ -1,4 +1,4 @@
-"""Where the control room finds the studio: three environment variables.
+"""Where the control room finds the studio: environment variables.
 
 ``farmlive up`` sets them when it starts the control room beside the server;
 set them yourself to run ``streamlit run studio/control_room/app.py`` alone.
@@ -18,6 +18,8 @@ class RoomSettings:
     url: str  # the studio server as the control room process reaches it
     key: str
     data_dir: Path
+    # Served beyond this machine (`farmlive up --lan`): each browser session enters the key once.
+    locked: bool = False
 
     @classmethod
     def from_env(cls) -> "RoomSettings":
@@ -27,4 +29,5 @@ class RoomSettings:
         if not key and key_file.exists():
             key = key_file.read_text(encoding="utf-8").strip()
         url = os.environ.get("FARMLIVE_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
-        return cls(url=url.rstrip("/"), key=key, data_dir=data_dir)
+        locked = os.environ.get("FARMLIVE_UI_LOCK", "").strip().lower() in ("1", "true", "yes")
+        return cls(url=url.rstrip("/"), key=key, data_dir=data_dir, locked=locked)

@@ -1,11 +1,12 @@
 """What every control-room page shares: language, settings, API client, database.
 
 Each page script calls :func:`page` first, so a page also runs on its own
-(``streamlit run studio/control_room/views/go_live.py``, or ``AppTest``).
+(``streamlit run studio/control_room/views/go_live_page.py``, or ``AppTest``).
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 import pandas as pd
@@ -66,6 +67,25 @@ def page(title_key: str) -> None:
     st.query_params[LANG_KEY] = lang()
     st.markdown(CSS, unsafe_allow_html=True)
     st.title(t(title_key))
+    require_key()
+
+
+UNLOCKED_KEY = "_unlocked"
+
+
+def require_key() -> None:
+    """On a LAN-served control room, stop here until this browser session gives the studio key."""
+    room = settings()
+    if not room.locked or st.session_state.get(UNLOCKED_KEY):
+        return
+    entered = st.text_input(t("studio_key"), type="password", key="_studio_key", help=t("studio_key_help"))
+    if entered:
+        if room.key and hmac.compare_digest(entered.strip().encode(), room.key.encode()):
+            st.session_state[UNLOCKED_KEY] = True
+            del st.session_state["_studio_key"]
+            st.rerun()
+        st.error(t("wrong_key"))
+    st.stop()
 
 
 def settings() -> RoomSettings:
