@@ -227,8 +227,9 @@ async def test_encoded_once_and_the_same_packets_for_every_viewer(pipeline: Show
     assert ids_first[0] == ids_second[0]
     stats = pipeline.stats()
     # One encode per output frame, whatever the number of viewers.
-    assert stats["frames_encoded"] == stats["frames_out"]
-    assert stats["video_packets"] == stats["frames_encoded"]
+    # (stats() may run while one frame is between the encoder and the hand-out)
+    assert stats["frames_out"] <= stats["frames_encoded"] <= stats["frames_out"] + 1
+    assert stats["video_packets"] == stats["frames_out"]
     # Both joined within one rate-limit window: one forced keyframe served both.
     assert stats["keyframes_forced"] == 1
 
