@@ -23,6 +23,7 @@ from catalog.products import Product, UnknownProduct
 from catalog.schema import transaction
 from catalog.shows import Show, UnknownShow, end_show, get_show
 from catalog.validation import COLUMNS, RowError, validate_product_rows
+from overlays import Promo
 from studio.app import studio_of
 from studio.state import LAYOUTS, OnAir, Studio
 
@@ -80,7 +81,11 @@ def _show_id(request: web.Request) -> int:
     try:
         return int(request.match_info["show_id"])
     except ValueError:
-        raise ApiError(404, "unknown show", "找不到该场直播") from None
+        raise _unknown_show(request.match_info["show_id"]) from None
+
+
+def _unknown_show(show_id: object) -> ApiError:
+    return ApiError(404, f"unknown show {show_id}", f"找不到第 {show_id} 场直播")
 
 
 def show_json(show: Show | None) -> dict[str, Any] | None:
@@ -106,8 +111,6 @@ def validate_promo(raw: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(raw, dict):
         raise ApiError(400, "promo must be an object or null", "促销信息必须是对象或 null")
-    from overlays.promo import Promo
-
     try:
         promo = Promo.from_dict(raw)
     except (ValueError, TypeError, KeyError) as error:
@@ -166,7 +169,7 @@ async def finish_show(request: web.Request) -> web.Response:
         try:
             ended = await studio.db(end_show, show_id)
         except UnknownShow:
-            raise ApiError(404, f"unknown show {show_id}", f"找不到第 {show_id} 场直播") from None
+            raise _unknown_show(show_id) from None
     return web.json_response(show_json(ended))
 
 
@@ -199,7 +202,7 @@ async def show_stats(request: web.Request) -> web.Response:
     try:
         show = await studio.db(get_show, show_id)
     except UnknownShow:
-        raise ApiError(404, f"unknown show {show_id}", f"找不到第 {show_id} 场直播") from None
+        raise _unknown_show(show_id) from None
     stats = await studio.db(analytics.live_stats, show_id)
     body: dict[str, Any] = {"show": show_json(show), **stats}
     if request.query.get("summary") in ("1", "true", "yes"):
