@@ -56,7 +56,9 @@ class Recording:
         # parameters (size, SPS/PPS for the avcC box) without opening a second
         # x264 encoder just to describe the stream.
         self._container: OutputContainer = av.open(
-            str(path), "w", format="mp4", options={"movflags": MOVFLAGS}
+            # flush_packets: each fragment reaches the disk when written, not
+            # when 32 KB of buffer fill up (over a second of a quiet slate).
+            str(path), "w", format="mp4", options={"movflags": MOVFLAGS, "flush_packets": "1"}
         )
         with av.open(io.BytesIO(bytes(keyframe)), format="h264") as probe:
             template = probe.streams.video[0]
