@@ -51,6 +51,7 @@ class LatestFrame:
         self.received_at = 0.0
         self.frames = 0
         self._arrivals: deque[float] = deque(maxlen=FPS_WINDOW)
+        self._arrived = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -67,6 +68,19 @@ class LatestFrame:
         self.frame, self.received_at = frame, now
         self.frames += 1
         self._arrivals.append(now)
+        self._arrived.set()
+
+    async def next_frame(self, timeout: float) -> None:
+        """Return when the next frame arrives, or after ``timeout`` seconds."""
+        self._arrived.clear()
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+        # cancellation that lands as the frame arrives, and the clock would
+        # then never stop.
+        try:
+            async with asyncio.timeout(timeout):
+                await self._arrived.wait()
+        except TimeoutError:
+            pass
 
     def fresh(self, max_age: float, now: float | None = None) -> VideoFrame | None:
         """The newest frame, or None if nothing arrived within ``max_age`` seconds."""

@@ -98,6 +98,7 @@ class ShowPipeline:
         self._audio_to_record: deque[av.Packet] = deque(maxlen=100)
         self._ingest: LatestFrame | None = None
         self._clock_task: asyncio.Task[None] | None = None
+        self._running = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe: Any = None
         self._applied_version = -1
@@ -126,12 +127,14 @@ class ShowPipeline:
         self._unsubscribe = self.studio.add_listener(self._on_air_changed)
         await self._apply_on_air(self.studio.on_air)
         self._audio.start()
+        self._running = True
         self._clock_task = asyncio.ensure_future(self._run_clock())
         self._update_health()
 
     async def stop(self) -> None:
         if self._clock_task is None:
             return
+        self._running = False
         self._clock_task.cancel()
         await asyncio.gather(self._clock_task, return_exceptions=True)
         self._clock_task = None
@@ -247,16 +250,9 @@ class ShowPipeline:
     async def _run_clock(self) -> None:
         loop = asyncio.get_running_loop()
         interval = 1.0 / self.fps
-        next_tick = time.monotonic()
-        while True:
-            now = time.monotonic()
-            if now < next_tick:
-                await asyncio.sleep(next_tick - now)
-            elif now - next_tick >= interval:
-                # Encoding or the loop fell behind: skip the missed ticks rather than burst.
-                missed = int((now - next_tick) / interval)
-                self.dropped_frames += missed
-                next_tick += missed * interval
+        last = time.monotonic() - interval
+        while self._running:  # (and cancelled by stop(): either ends it)
+            await self._next_moment(last, interval)
             now = time.monotonic()
             frame = self._ingest.fresh(STALE_AFTER, now) if self._ingest is not None else None
             if frame is not None:
@@ -282,7 +278,35 @@ class ShowPipeline:
                 self._out_times.append(now)
             if now - self._last_health >= HEALTH_EVERY:
                 self._every_second(now)
-            next_tick += interval
+            last = now
+
+    async def _next_moment(self, last: float, interval: float) -> None:
+        """Wait until the next frame of the show should be made.
+
+        While a phone sends, its frames set the pace: each new camera frame
+        goes out as soon as it arrives, never faster than ``fps``, and if the
+        phone hesitates the clock fills in after 1.5 intervals. A fixed clock
+        beating against the camera's own ~30 fps would now and then show one
+        frame twice and skip the next, and would hold every frame for half an
+        interval on average. Without a phone the clock alone ticks at ``fps``.
+        """
+        ingest = self._ingest
+        if ingest is None or ingest.fresh(STALE_AFTER) is None:
+            deadline = last + interval
+            late = time.monotonic() - deadline
+            if late < 0:
+                await asyncio.sleep(-late)
+            elif late >= interval:
+                # Encoding or the loop fell behind: skip the missed ticks rather than burst.
+                self.dropped_frames += int(late / interval)
+            return
+        earliest, deadline = last + 0.8 * interval, last + 1.5 * interval
+        while (now := time.monotonic()) < deadline:
+            if ingest.received_at > last:  # a camera frame not shown yet
+                if now < earliest:
+                    await asyncio.sleep(earliest - now)
+                return
+            await ingest.next_frame(deadline - now)
 
     async def _produce_off_loop(
         self, loop: asyncio.AbstractEventLoop, frame: VideoFrame | None, pts: int, show_id: int | None, now: float
