@@ -389,3 +389,16 @@ async def test_an_idle_studio_encodes_nothing_until_someone_watches(studio: Stud
     await asyncio.sleep(0.5)
     assert pipeline.stats()["frames_encoded"] - idle_from >= 5
     assert pipeline.stats()["idle"] is False
+
+
+async def test_the_camera_paces_the_show_each_frame_once(pipeline: ShowPipeline) -> None:
+    pipeline.attach_publisher(MovingPattern(fps=24))  # a phone that only manages 24 fps
+    await asyncio.sleep(0.5)
+    before = pipeline.stats()
+    await asyncio.sleep(2.0)
+    after = pipeline.stats()
+    shown = after["frames_out"] - before["frames_out"]
+    repeated = after["repeated_frames"] - before["repeated_frames"]
+    # A fixed 30 fps clock would send ~60 frames, a fifth of them repeats.
+    assert 30 <= shown <= 54
+    assert repeated <= 0.12 * shown

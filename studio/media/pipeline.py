@@ -116,6 +116,8 @@ class ShowPipeline:
         self.slate_frames = 0
         self.dropped_frames = 0
         self.idle_ticks = 0
+        self.repeated_frames = 0
+        self._last_shown: VideoFrame | None = None
         self.keyframes_forced = 0
         self.reconnects = 0
 
@@ -275,6 +277,9 @@ class ShowPipeline:
                 self._fanout.send_video(packets)
                 self.frames_out += 1
                 self.slate_frames += frame is None
+                # The clock filled in with a camera frame already shown: the phone hesitated.
+                self.repeated_frames += frame is not None and frame is self._last_shown
+                self._last_shown = frame
                 self._out_times.append(now)
             if now - self._last_health >= HEALTH_EVERY:
                 self._every_second(now)
@@ -370,6 +375,7 @@ class ShowPipeline:
             "frames_out": self.frames_out,
             "frames_encoded": self._encoder.frames_encoded,
             "slate_frames": self.slate_frames,
+            "repeated_frames": self.repeated_frames,
             "video_packets": self._fanout.video_packets,
             "audio_packets": self._fanout.audio_packets,
             "viewers": len(feeds),
