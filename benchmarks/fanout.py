@@ -50,10 +50,10 @@ import catalog  # noqa: E402
 from catalog.products import Product, upsert_product  # noqa: E402
 from overlays import Compositor, OverlaySpec  # noqa: E402
 from studio.config import StudioConfig  # noqa: E402
-from studio.media.fanout import h264_preferences, send_feed  # noqa: E402
+from studio.media.fanout import h264_preferences, media_kinds, send_feed  # noqa: E402
 from studio.media.frames import fit_into_i420  # noqa: E402
 from studio.media.pipeline import ShowPipeline  # noqa: E402
-from studio.media.synthetic import CAMERA_TIME_BASE, MovingPattern, loopback_pc  # noqa: E402
+from studio.media.synthetic import MovingPattern, loopback_pc  # noqa: E402
 from studio.state import Studio  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
@@ -122,7 +122,7 @@ class Server:
         if request.match_info["mode"] == "once":
             feed = self.pipeline.add_viewer()
             self.feeds.append(feed)
-            send_feed(pc, feed, offer.sdp)
+            send_feed(pc, feed, media_kinds(offer.sdp))
         else:
             transceiver = pc.addTransceiver(self.relay.subscribe(self.composed, buffered=False), direction="sendonly")
             transceiver.setCodecPreferences(h264_preferences())

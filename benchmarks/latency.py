@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from studio.media.ice import use_loopback_candidates  # noqa: E402
-from studio.media.whep import h264_preferences  # noqa: E402
+from studio.media.fanout import h264_preferences  # noqa: E402
 
 KEY = "latency-bench-key"
 BITS = 16

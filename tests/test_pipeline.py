@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 import av
 import cv2
 import numpy as np
-import pytest
 import pytest_asyncio
 
 import catalog

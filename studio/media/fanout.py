@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import av
@@ -212,26 +212,34 @@ def h264_preferences() -> list[RTCRtpCodecCapability]:
     return h264 + [c for c in codecs if c.mimeType.lower() == "video/rtx"]
 
 
-def send_feed(pc: RTCPeerConnection, feed: ViewerFeed, offer_sdp: str) -> RTCRtpSender:
+def media_kinds(offer_sdp: str) -> set[str]:
+    """The kinds ("video", "audio", ...) an SDP offer has m-lines for."""
+    return {line.split()[0][2:] for line in offer_sdp.splitlines() if line.startswith("m=")}
+
+
+def send_feed(pc: RTCPeerConnection, feed: ViewerFeed, offer_kinds: Collection[str]) -> RTCRtpSender:
     """Add a viewer's tracks to ``pc``; call it BEFORE ``setRemoteDescription(offer)``.
 
     aiortc matches the offer's m-lines to transceivers that already exist and
     applies their codec preferences while reading the offer, so this is what
     makes the answer H.264-only (an offer without H.264 then fails in
-    ``setRemoteDescription``). Only the kinds the offer asks for are added: a
-    transceiver the offer has no m-line for breaks aiortc's answer. Returns
-    the video sender, its PLI/FIR already forwarded to the show encoder.
+    ``setRemoteDescription``). Only the kinds the offer asks for are added
+    (``offer_kinds``, e.g. from :func:`media_kinds`): a transceiver the offer
+    has no m-line for breaks aiortc's answer. Returns the video sender, its
+    PLI/FIR already forwarded to the show encoder (aiortc ignores PLI for
+    packets it did not encode).
     """
-    kinds = {line.split()[0][2:] for line in offer_sdp.splitlines() if line.startswith("m=")}
-    if "video" not in kinds:
+    if "video" not in offer_kinds:
         raise ValueError("the offer has no video m-line: nothing to watch")
     video = pc.addTransceiver(feed.video, direction="sendonly")
     video.setCodecPreferences(h264_preferences())
     feed.forward_keyframe_requests(video.sender)
-    if feed.audio is not None:
-        if "audio" in kinds:
+    if "audio" in offer_kinds:
+        if feed.audio is not None:
             pc.addTransceiver(feed.audio, direction="sendonly")
-        else:
-            feed.audio.stop()  # nobody pulls it: do not keep filling its queue
-            feed.audio = None
+        else:  # answer the audio m-line, but send nothing on it
+            pc.addTransceiver("audio", direction="inactive")
+    elif feed.audio is not None:
+        feed.audio.stop()  # nobody pulls it: do not keep filling its queue
+        feed.audio = None
     return video.sender

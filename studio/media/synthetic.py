@@ -18,7 +18,7 @@ from av.audio.frame import AudioFrame
 from aiortc import AudioStreamTrack, RTCConfiguration, RTCPeerConnection, VideoStreamTrack
 from aiortc.mediastreams import MediaStreamTrack
 
-from studio.media.fanout import ViewerFeed, send_feed
+from studio.media.fanout import ViewerFeed, media_kinds, send_feed
 from studio.media.ice import use_loopback_candidates
 
 CAMERA_TIME_BASE = fractions.Fraction(1, 90000)
@@ -133,7 +133,7 @@ async def connect_viewer(feed: ViewerFeed, *, audio: bool = True) -> LoopbackVie
         client.addTransceiver("audio", direction="recvonly")
     client.on("track", lambda track: viewer.tracks.__setitem__(track.kind, track))
     await client.setLocalDescription(await client.createOffer())
-    send_feed(studio, feed, client.localDescription.sdp)
+    send_feed(studio, feed, media_kinds(client.localDescription.sdp))
     await answer(client, studio)
     return viewer
 

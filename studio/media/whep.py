@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from aiortc import RTCRtpCodecCapability, RTCRtpSender
 
 from analytics import events
+from studio.media.fanout import send_feed
 from studio.media.sessions import PeerSession, SignallingError, WebRtcEndpoint, check_bearer
 from studio.state import Studio
 
@@ -38,22 +38,7 @@ VIEWER_COOKIE = "fl_viewer"
 MAX_VIEWERS = 200
 SYNC_INTERVAL = 5.0  # seconds: how soon a viewer joins a show that just started
 HEARTBEAT_INTERVAL = 15.0  # seconds between record_viewer_seen writes
-# Constrained baseline first: what the studio's x264 encoder produces.
-H264_PROFILES = ("42e01f", "42001f")
 _VIEWER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
-
-def _profile_rank(codec: RTCRtpCodecCapability) -> int:
-    profile = str(codec.parameters.get("profile-level-id", "")).lower()
-    return H264_PROFILES.index(profile) if profile in H264_PROFILES else len(H264_PROFILES)
-
-
-def h264_preferences() -> list[RTCRtpCodecCapability]:
-    """aiortc's H264 codec capabilities (packetization-mode 1), baseline profiles, plus RTX."""
-    codecs = RTCRtpSender.getCapabilities("video").codecs
-    h264 = sorted((c for c in codecs if c.mimeType.lower() == "video/h264"), key=_profile_rank)
-    rtx = [c for c in codecs if c.mimeType.lower() == "video/rtx"][:1]
-    return [*h264, *rtx]
 
 
 def viewer_id_of(request: web.Request) -> tuple[str, bool]:
@@ -110,15 +95,7 @@ class WhepEndpoint(WebRtcEndpoint):
         session.state["new_cookie"] = is_new
         feed = pipeline.add_viewer()
         session.state["feed"] = feed
-        video = pc.addTransceiver(feed.video, direction="sendonly")
-        video.setCodecPreferences(h264_preferences())
-        # aiortc ignores PLI for packets it did not encode: ask the shared encoder instead.
-        feed.forward_keyframe_requests(video.sender)
-        if any(m.kind == "audio" for m in session.offer.media):
-            if feed.audio is not None:
-                pc.addTransceiver(feed.audio, direction="sendonly")
-            else:
-                pc.addTransceiver("audio", direction="inactive")
+        send_feed(pc, feed, {m.kind for m in session.offer.media})
 
     def response_headers(self, request: web.Request, session: PeerSession) -> dict[str, str]:
         if session.state["new_cookie"]:

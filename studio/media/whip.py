@@ -17,7 +17,7 @@ from aiohttp import web
 from aiortc import MediaStreamTrack, RTCRtpCodecCapability, RTCRtpReceiver
 
 from studio.media.sessions import CORS_HEADERS, PeerSession, SignallingError, WebRtcEndpoint
-from studio.media.whep import h264_preferences
+from studio.media.fanout import h264_preferences
 from studio.state import Studio
 
 if TYPE_CHECKING:
