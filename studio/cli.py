@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = cat_commands.add_parser(name, help=text)
         sub.add_argument("file", type=Path)
         _add_data_dir(sub)
+        if name == "import":
+            sub.add_argument("--dry-run", action="store_true", help="check the file and report, write nothing")
     listing = cat_commands.add_parser("list", help="print the catalog")
     _add_data_dir(listing)
 
@@ -129,7 +131,7 @@ def _catalog_command(args: argparse.Namespace, db: "sqlite_utils.Database") -> i
     from catalog.csvio import export_csv, format_catalog, import_csv
 
     if args.catalog_command == "import":
-        result = import_csv(db, args.file)
+        result = import_csv(db, args.file, dry_run=args.dry_run)
         print(result.summary())
         return 0 if result.ok else 1
     if args.catalog_command == "export":

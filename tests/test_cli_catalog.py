@@ -86,3 +86,16 @@ def test_missing_file_is_a_clear_error(tmp_path):
 def test_empty_catalog_listing(tmp_path):
     done = farmlive(tmp_path / "data", "list")
     assert done.returncode == 0 and "catalog is empty" in done.stdout
+
+
+def test_dry_run_reports_and_writes_nothing(tmp_path):
+    data_dir = tmp_path / "data"
+    source = tmp_path / "products.csv"
+    source.write_text(GOOD, encoding="utf-8")
+
+    done = farmlive(data_dir, "import", str(source), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "would import 2 products" in done.stdout
+
+    db = catalog.open_db(data_dir)
+    assert catalog.list_products(db) == []
