@@ -250,6 +250,44 @@ async def test_whep_viewer_gets_h264_frames_and_a_session_row(running_studio: Ru
     assert len(rows()) == 1  # left exactly once, no second row
 
 
+async def test_the_studio_monitor_is_served_but_not_a_viewer(running_studio: RunningStudio) -> None:
+    """The control room's preview sends the studio key: it plays, but is no viewer in the figures."""
+    studio = running_studio.studio
+    show = await studio.start_show("test show")
+    monitor, viewer = await viewer_offer(), await viewer_offer()
+    frames: dict[str, int] = {"monitor": 0, "viewer": 0}
+
+    def count_frames(pc: RTCPeerConnection, name: str) -> None:
+        @pc.on("track")
+        def on_track(track) -> None:  # type: ignore[no-untyped-def]
+            if track.kind == "video":
+                async def pull() -> None:
+                    while frames[name] < 3:
+                        await track.recv()
+                        frames[name] += 1
+
+                asyncio.ensure_future(pull())
+
+    count_frames(monitor, "monitor")
+    count_frames(viewer, "viewer")
+    async with aiohttp.ClientSession() as http:
+        await post_offer(http, f"{running_studio.url}/whep", monitor, running_studio.auth)
+        await post_offer(http, f"{running_studio.url}/whep", viewer, {})
+        await eventually(lambda: frames["monitor"] >= 3 and frames["viewer"] >= 3, timeout=20)
+
+        def rows() -> list[tuple]:
+            return list(studio._connection().execute(
+                "SELECT viewer_id FROM viewer_sessions WHERE show_id = ?", [show.id]
+            ))
+
+        await eventually(lambda: len(rows()) == 1)
+        await asyncio.sleep(0.5)  # the monitor's join would have been written by now
+        assert len(rows()) == 1
+        assert studio.viewers_now == 1
+    await monitor.close()
+    await viewer.close()
+
+
 async def test_whep_sets_the_viewer_cookie_when_missing(running_studio: RunningStudio) -> None:
     pc = await viewer_offer()
     async with aiohttp.ClientSession() as http:

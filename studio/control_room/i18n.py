@@ -92,8 +92,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "open_watch": ("Open the viewer page", "打开观众页面"),
     "preview_on": ("Show", "显示"),
     "preview_counts": (
-        "The preview is a real viewer of the show and counts in the viewer figures.",
-        "预览是一名真实观众，会计入观众人数。",
+        "The preview plays the show as viewers get it; it is not counted as a viewer.",
+        "预览播放观众看到的画面，不计入观众人数。",
     ),
     # catalog
     "catalog_intro": (

@@ -110,7 +110,12 @@ class PacketTrack(MediaStreamTrack):
 class ViewerFeed:
     """One viewer's tracks: hand ``video`` (and ``audio``) to ``pc.addTrack``."""
 
-    def __init__(self, request_keyframe: Callable[[], None], *, with_audio: bool = True) -> None:
+    def __init__(
+        self, request_keyframe: Callable[[], None], *, with_audio: bool = True, audience: bool = True
+    ) -> None:
+        # False for the studio's own monitors (the control room's preview): they
+        # get the show but are not viewers in the figures.
+        self.audience = audience
         self.video = PacketTrack("video", VIDEO_QUEUE_PACKETS, needs_keyframe=True)
         self.audio: PacketTrack | None = (
             PacketTrack("audio", AUDIO_QUEUE_PACKETS, needs_keyframe=False) if with_audio else None

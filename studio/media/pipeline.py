@@ -189,9 +189,13 @@ class ShowPipeline:
         return self._ingest is not None
 
     # -- viewers --------------------------------------------------------
-    def add_viewer(self) -> ViewerFeed:
-        """A new viewer's tracks; it starts on a keyframe forced for it (rate-limited)."""
-        feed = ViewerFeed(self.request_keyframe)
+    def add_viewer(self, *, audience: bool = True) -> ViewerFeed:
+        """A new viewer's tracks; it starts on a keyframe forced for it (rate-limited).
+
+        ``audience=False`` for a studio monitor: it is served like any viewer
+        but left out of ``studio.viewers_now``.
+        """
+        feed = ViewerFeed(self.request_keyframe, audience=audience)
         self._fanout.add(feed)
         self.request_keyframe()
         self._update_viewers()
@@ -215,7 +219,7 @@ class ShowPipeline:
         return True
 
     def _update_viewers(self) -> None:
-        self.studio.viewers_now = len(self._fanout)
+        self.studio.viewers_now = sum(1 for feed in self._fanout.feeds if feed.audience)
 
     # -- overlay --------------------------------------------------------
     def _on_air_changed(self, on_air: "OnAir") -> None:

@@ -63,6 +63,7 @@ class ViewerRecord:
     session_id: int | None = None
     last_seen: float = 0.0
     gone: bool = False
+    monitor: bool = False  # the studio's own preview: never a viewer session
 
 
 class WhepEndpoint(WebRtcEndpoint):
@@ -76,7 +77,11 @@ class WhepEndpoint(WebRtcEndpoint):
         self._sync_task: asyncio.Task[None] | None = None
 
     def authorize(self, request: web.Request) -> None:
-        """Viewers are public; a client that does send a key must send the right one."""
+        """Viewers are public; a client that does send a key must send the right one.
+
+        A client with the studio key is the studio's own monitor (the control
+        room's preview): it is not counted or recorded as a viewer.
+        """
         if "Authorization" in request.headers:
             check_bearer(request, self.studio.config.key)
 
@@ -91,9 +96,12 @@ class WhepEndpoint(WebRtcEndpoint):
     async def prepare(self, request: web.Request, session: PeerSession) -> None:
         pc, pipeline = session.pc, self.pipeline
         viewer_id, is_new = viewer_id_of(request)
-        session.state["viewer"] = ViewerRecord(viewer_id, request.headers.get("User-Agent", ""))
+        monitor = "Authorization" in request.headers  # authorize() has checked the key
+        session.state["viewer"] = ViewerRecord(
+            viewer_id, request.headers.get("User-Agent", ""), monitor=monitor
+        )
         session.state["new_cookie"] = is_new
-        feed = pipeline.add_viewer()
+        feed = pipeline.add_viewer(audience=not monitor)
         session.state["feed"] = feed
         send_feed(pc, feed, {m.kind for m in session.offer.media})
 
@@ -123,7 +131,7 @@ class WhepEndpoint(WebRtcEndpoint):
 
     async def _sync_viewer(self, viewer: ViewerRecord) -> None:
         """Match the viewer's session row to the live show, heartbeat when due."""
-        if viewer.gone:
+        if viewer.gone or viewer.monitor:
             return
         show = self.studio.show
         show_id = show.id if show else None

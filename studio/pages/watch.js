@@ -18,8 +18,12 @@
     error: ["Cannot play", "无法播放"],
   };
 
+  // The control room's preview opens /watch#key=...: with the studio key the
+  // studio serves it as a monitor, not counted or recorded as a viewer.
+  const monitorKey = new URLSearchParams(location.hash.slice(1)).get("key");
   const session = new FarmliveRTC.LiveSession({
     endpoint: "/whep",
+    headers: () => (monitorKey ? { Authorization: `Bearer ${monitorKey}` } : {}),
     setup: (pc) => {
       pc.addTransceiver("video", { direction: "recvonly" });
       pc.addTransceiver("audio", { direction: "recvonly" });

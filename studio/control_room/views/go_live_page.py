@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
@@ -318,12 +319,13 @@ def stream_line(health: dict[str, Any]) -> str:
     )
 
 
-def phone_and_preview(state: dict[str, Any]) -> None:
+def phone_and_preview(state: dict[str, Any], studio_key: str) -> None:
     title, switch = st.columns([3, 2], vertical_alignment="center")
     title.markdown(f"**{ui.t('live_preview')}** · [{ui.t('open_watch')}]({state['watch_url']})")
-    # The preview is a real viewer of /watch (it counts in the viewer figures): let the host turn it off.
     if switch.toggle(ui.t("preview_on"), value=True, key="preview_on", help=ui.t("preview_counts")):
-        st.iframe(state["watch_url"], height=420)
+        # With the studio key (in the fragment: never sent in a URL) the watch
+        # page is served as a studio monitor, left out of the viewer figures.
+        st.iframe(f"{state['watch_url']}#key={quote(studio_key, safe='')}", height=420)
     with st.container(border=True):
         code, text = st.columns([1, 2], vertical_alignment="center")
         code.image(publish_qr_png(state["publish_url"]), width="stretch")
@@ -350,7 +352,7 @@ def main() -> None:
         staging_panel(api, by_sku, state["watch_url"].removesuffix("/watch"))
     with right:
         live_figures(api)
-        phone_and_preview(state)
+        phone_and_preview(state, api.key)
 
 
 main()
