@@ -32,9 +32,14 @@ LAYOUTS = ("auto", "landscape", "portrait")
 
 @dataclass(frozen=True)
 class OnAir:
-    """What the overlay shows now. ``promo`` is a plain dict (see ``overlays``)."""
+    """What the overlay shows now. ``promo`` is a plain dict (see ``overlays``).
+
+    ``product`` is read once per change here, so the pipeline and the watch
+    page share one fresh copy instead of each querying the catalog.
+    """
 
     sku: str | None = None
+    product: catalog.Product | None = None
     layout: str = "auto"
     promo: dict[str, Any] | None = None
     link_code: str | None = None
@@ -140,8 +145,9 @@ class Studio:
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
         code = url = None
+        product = None
         if sku is not None:
-            await self.db(catalog.get_product, sku)  # raises UnknownProduct
+            product = await self.db(catalog.get_product, sku)  # raises UnknownProduct
             if self.show is not None:
                 link = await self.db(link_for, self.show.id, sku)
                 code, url = link.code, self.link_url(link.code)
@@ -149,6 +155,7 @@ class Studio:
             await self.db(events.record_overlay, self.show.id, sku, layout, promo)
         self.on_air = OnAir(
             sku=sku,
+            product=product,
             layout=layout,
             promo=promo,
             link_code=code,
@@ -159,8 +166,18 @@ class Studio:
         return self.on_air
 
     async def refresh_on_air(self) -> None:
-        """Re-render the same overlay, e.g. after an order changed the stock shown."""
-        self.on_air = replace(self.on_air, version=self.on_air.version + 1)
+        """Re-read the product on air and re-render, e.g. after an order changed the stock shown."""
+        before = self.on_air
+        if before.sku is None:
+            return
+        try:
+            product = await self.db(catalog.get_product, before.sku)
+        except catalog.UnknownProduct:
+            log.warning("product %s on air is no longer in the catalog", before.sku)
+            product = None
+        if self.on_air.version != before.version:
+            return  # switched meanwhile: the newer change read its own product
+        self.on_air = replace(before, product=product, version=before.version + 1)
         self._notify()
 
     def add_listener(self, listener: OnAirListener) -> Callable[[], None]:

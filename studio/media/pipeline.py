@@ -22,7 +22,6 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 from av.video.frame import VideoFrame
 
-import catalog
 from analytics import events
 from overlays import Compositor, OverlaySpec, Promo, render_slate
 from studio.media.audio import ShowAudio
@@ -101,7 +100,6 @@ class ShowPipeline:
         self._running = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe: Any = None
-        self._applied_version = -1
         self._started_at = 0.0
         self._keyframe_wanted_at: float | None = None
         self._last_forced = -1e9
@@ -127,7 +125,7 @@ class ShowPipeline:
             return
         self._started_at = self._last_health = time.monotonic()
         self._unsubscribe = self.studio.add_listener(self._on_air_changed)
-        await self._apply_on_air(self.studio.on_air)
+        self._on_air_changed(self.studio.on_air)
         self._audio.start()
         self._running = True
         self._clock_task = asyncio.ensure_future(self._run_clock())
@@ -223,34 +221,23 @@ class ShowPipeline:
 
     # -- overlay --------------------------------------------------------
     def _on_air_changed(self, on_air: "OnAir") -> None:
-        self._spawn(self._apply_on_air(on_air))
-
-    async def _apply_on_air(self, on_air: "OnAir") -> None:
-        product = None
-        if on_air.sku is not None:
-            try:
-                product = await self.studio.db(catalog.get_product, on_air.sku)
-            except catalog.UnknownProduct:
-                log.warning("product %s on air is no longer in the catalog", on_air.sku)
+        """Show the change from the next frame on (set_spec is cheap and thread-safe)."""
         promo = None
         if on_air.promo:
             try:
                 promo = Promo.from_dict(on_air.promo)
             except (TypeError, ValueError) as error:
                 log.warning("ignoring promo %r: %s", on_air.promo, error)
-        if on_air.version < self._applied_version:
-            return  # a newer change was applied while we read the product
-        self._applied_version = on_air.version
-        spec = OverlaySpec(
-            product=product,
-            link_url=on_air.link_url,
-            layout=on_air.layout,
-            promo=promo,
-            image_root=self.studio.config.data_dir,
-        )
         self._layout = on_air.layout
-        # Cheap and thread-safe; the next composed frame renders it.
-        self._compositor.set_spec(spec)
+        self._compositor.set_spec(
+            OverlaySpec(
+                product=on_air.product,
+                link_url=on_air.link_url,
+                layout=on_air.layout,
+                promo=promo,
+                image_root=self.studio.config.data_dir,
+            )
+        )
 
     # -- the output clock -----------------------------------------------
     async def _run_clock(self) -> None:

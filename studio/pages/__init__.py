@@ -13,17 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-import catalog
-from studio.state import OnAir, Studio
+from studio.app import studio_of
+from studio.state import OnAir
 
 PAGES_DIR = Path(__file__).parent
 ASSETS_PREFIX = "/live/"
-
-
-def _studio(request: web.Request) -> Studio:
-    from studio.app import STUDIO
-
-    return request.app[STUDIO]
 
 
 def _page(name: str) -> web.FileResponse:
@@ -59,13 +53,14 @@ async def watch_page(request: web.Request) -> web.StreamResponse:
 
 async def media_config(request: web.Request) -> web.Response:
     """ICE servers for the pages' RTCPeerConnection (TURN for phones behind CGNAT)."""
-    config = _studio(request).config
+    config = studio_of(request).config
     servers = [] if config.ice_loopback_only else config.ice_servers
     return web.json_response({"ice_servers": servers})
 
 
-def on_air_card(on_air: OnAir, product: catalog.Product | None) -> dict[str, Any] | None:
+def on_air_card(on_air: OnAir) -> dict[str, Any] | None:
     """The product card the watch page shows beside the video; None when nothing is on air."""
+    product = on_air.product
     if product is None:
         return None
     return {
@@ -84,44 +79,23 @@ def on_air_card(on_air: OnAir, product: catalog.Product | None) -> dict[str, Any
     }
 
 
-class WatchState:
-    """``GET /watch/state``; the card is re-read from the DB only when the on-air version changes."""
-
-    def __init__(self) -> None:
-        self._key: tuple[int, int | None] | None = None
-        self._card: dict[str, Any] | None = None
-
-    async def card(self, studio: Studio) -> dict[str, Any] | None:
-        on_air = studio.on_air
-        key = (on_air.version, studio.show.id if studio.show else None)
-        if key != self._key:
-            product = None
-            if on_air.sku is not None:
-                try:
-                    product = await studio.db(catalog.get_product, on_air.sku)
-                except catalog.UnknownProduct:
-                    product = None
-            self._card, self._key = on_air_card(on_air, product), key
-        return self._card
-
-    async def handle(self, request: web.Request) -> web.Response:
-        studio = _studio(request)
-        show = studio.show
-        body = {
-            "live": show is not None,
-            "show": {"id": show.id, "title": show.title, "started_at": show.started_at} if show else None,
-            "publishing": bool(studio.stream_health.get("publishing")),
-            "viewers_now": studio.viewers_now,
-            "on_air": await self.card(studio),
-        }
-        return web.json_response(
-            body, headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
-        )
+async def watch_state(request: web.Request) -> web.Response:
+    """``GET /watch/state``: built from the studio's memory, no database read per poll."""
+    studio = studio_of(request)
+    show = studio.show
+    body = {
+        "live": show is not None,
+        "show": {"id": show.id, "title": show.title, "started_at": show.started_at} if show else None,
+        "publishing": bool(studio.stream_health.get("publishing")),
+        "viewers_now": studio.viewers_now,
+        "on_air": on_air_card(studio.on_air),
+    }
+    return web.json_response(body, headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/publish", publish_page)
     app.router.add_get("/watch", watch_page)
-    app.router.add_get("/watch/state", WatchState().handle)
+    app.router.add_get("/watch/state", watch_state)
     app.router.add_get("/media/config", media_config)
     app.router.add_get(ASSETS_PREFIX + "{name}", asset)
