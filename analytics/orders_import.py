@@ -38,7 +38,7 @@ import sqlite_utils
 from catalog.csvio import DELIMITERS, decode_csv
 from catalog.schema import transaction
 from catalog.timestamps import to_iso
-from catalog.validation import ImportResult, RowError
+from catalog.validation import ImportResult, RowError, number_text
 
 from analytics.attribution import SALE_STATUSES
 
@@ -320,7 +320,7 @@ def _order(
 
 
 def _quantity(text: str, problem: Any) -> int | None:
-    cleaned = unicodedata.normalize("NFKC", text).replace(",", "").strip()
+    cleaned = number_text(unicodedata.normalize("NFKC", text).strip())
     try:
         number = float(cleaned)
     except ValueError:
@@ -333,7 +333,7 @@ def _quantity(text: str, problem: Any) -> int | None:
 
 def _money(text: str, column: str, problem: Any) -> float | None:
     """``¥1,299.00``, ``1299元`` -> 1299.0; empty -> None."""
-    cleaned = unicodedata.normalize("NFKC", text).strip().lstrip("¥$").removesuffix("元").replace(",", "").strip()
+    cleaned = number_text(unicodedata.normalize("NFKC", text).strip().lstrip("¥$").removesuffix("元").strip())
     if not cleaned:
         return None
     try:

@@ -328,7 +328,7 @@ def _price(value: Any, problem: Any) -> float | None:
     if not text:
         problem("price", "price is missing", "缺少价格")
         return None
-    cleaned = _number_text(unicodedata.normalize("NFKC", text).lstrip("¥$").removesuffix("元").strip())
+    cleaned = number_text(unicodedata.normalize("NFKC", text).lstrip("¥$").removesuffix("元").strip())
     try:
         price = float(cleaned)
     except ValueError:
@@ -346,7 +346,7 @@ def _price(value: Any, problem: Any) -> float | None:
     return round(price, 2)
 
 
-def _number_text(text: str) -> str:
+def number_text(text: str) -> str:
     """Drop thousands separators (``1,299.00``); a decimal comma (``12,5``) stays and is refused."""
     return text.replace(",", "") if THOUSANDS.match(text) else text
 
@@ -356,7 +356,7 @@ def _stock(value: Any, problem: Any) -> int | None:
     if not text:
         return 0
     try:
-        number = float(_number_text(unicodedata.normalize("NFKC", text)))
+        number = float(number_text(unicodedata.normalize("NFKC", text)))
     except ValueError:
         number = math.nan
     if not math.isfinite(number) or number != int(number) or number < 0:

@@ -190,3 +190,18 @@ def test_export_guards_around_long_ids_are_removed_and_excel_rounding_is_caught(
     result = import_orders_csv(shop, mangled)
     assert [(e.row, e.field) for e in result.errors] == [(2, "external_id")]
     assert "Excel" in result.summary()
+
+
+def test_a_decimal_comma_is_refused_not_read_as_thousands(shop: sqlite_utils.Database, tmp_path: Path) -> None:
+    """``12,50`` is ambiguous (12.50 in Europe, 1250 with a thousands comma): ask, never guess."""
+    path = write(
+        tmp_path / "comma.csv",
+        HEADER
+        + "DY3001,ORANGE,\"1,5\",59.90,,2026-11-23 20:15:00,已付款,,\n"
+        + "DY3002,ORANGE,1,\"12,50\",,2026-11-23 20:16:00,已付款,,\n"
+        + "DY3003,ORANGE,1,\"1,059.00\",,2026-11-23 20:17:00,已付款,,\n",
+    )
+    result = import_orders_csv(shop, path)
+    assert not result.ok
+    assert [(e.row, e.field) for e in result.errors] == [(2, "quantity"), (3, "unit_price")]
+    assert shop.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
