@@ -22,7 +22,7 @@ from catalog.csvio import save_products
 from catalog.products import Product, UnknownProduct
 from catalog.schema import transaction
 from catalog.shows import Show, UnknownShow, end_show, get_show
-from catalog.validation import COLUMNS, RowError, validate_product_rows
+from catalog.validation import COLUMNS, RowError, canonical_column, validate_product_rows
 from overlays import Promo
 from studio.app import studio_of
 from studio.state import LAYOUTS, OnAir, Studio
@@ -210,6 +210,10 @@ async def show_stats(request: web.Request) -> web.Response:
     return web.json_response(body, dumps=_dumps)
 
 
+# Where put_products reports an error about a column name rather than one product.
+COLUMN_NAMES_ROW = 0
+
+
 @authorized
 async def put_products(request: web.Request) -> web.Response:
     """Save catalog edits: all rows valid, or nothing written and every row error listed.
@@ -225,21 +229,31 @@ async def put_products(request: web.Request) -> web.Response:
     if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("values"), dict) for i in items):
         raise ApiError(400, 'products must be a list of {"values": {...}}', "products 必须是商品列表")
     rows = [item.get("row", index + 1) for index, item in enumerate(items)]
-    products, errors = validate_product_rows([item["values"] for item in items], first_row=0)
+    # Spreadsheet numbering (column names = row 1, items from row 2) keeps an
+    # error about a column name off every item; then rows are named as the editor shows them.
+    products, errors = validate_product_rows([item["values"] for item in items])
     if errors:
-        located = [RowError(rows[e.row] if 0 <= e.row < len(rows) else e.row, e.field, e.message, e.hint_zh) for e in errors]
+        located = [
+            RowError(rows[e.row - 2] if e.row >= 2 else COLUMN_NAMES_ROW, e.field, e.message, e.hint_zh)
+            for e in errors
+        ]
         raise ApiError(
             400,
             f"nothing saved: {len(errors)} problem(s) to fix",
             f"未保存：有 {len(errors)} 处需要修改",
             errors=[asdict(e) | {"text": str(e)} for e in located],
         )
-    fields = {str(item["values"].get("sku", "")).strip(): _fields(item) for item in items}
+    fields = {_sku_of(item["values"]): _fields(item) for item in items}
     studio = studio_of(request)
     created, updated = await studio.db(_save, products, fields)
     if studio.on_air.sku in fields:
         await studio.refresh_on_air()  # the card on air shows price and stock
     return web.json_response({"created": created, "updated": updated})
+
+
+def _sku_of(values: dict[str, Any]) -> str:
+    """The row's sku under any header the validator accepts (``sku``, ``商品编号``, ...)."""
+    return next((str(v).strip() for k, v in values.items() if canonical_column(str(k)) == "sku"), "")
 
 
 def _fields(item: dict[str, Any]) -> list[str]:
@@ -252,10 +266,14 @@ def _fields(item: dict[str, Any]) -> list[str]:
 
 
 def _save(db: sqlite_utils.Database, products: list[Product], fields: dict[str, list[str]]) -> tuple[int, int]:
+    """One ``save_products`` per set of edited columns (a CSV import is one set: one call)."""
+    groups: dict[tuple[str, ...], list[Product]] = {}
+    for product in products:
+        groups.setdefault(tuple(fields[product.sku]), []).append(product)
     created = updated = 0
     with transaction(db):
-        for product in products:
-            new, changed = save_products(db, [product], fields[product.sku])
+        for columns, group in groups.items():
+            new, changed = save_products(db, group, columns)
             created, updated = created + new, updated + changed
     return created, updated
 

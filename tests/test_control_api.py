@@ -270,3 +270,24 @@ async def test_malformed_product_requests_are_400(running_studio, products, body
     status, answer, _ = await call(running_studio, "PUT", "/api/products", body)
     assert status == 400 and answer["error"] and answer["error_zh"]
     assert product_row(products, "TEA-250G")["price"] == 128.0
+
+
+async def test_products_accept_chinese_column_names(running_studio, products):
+    honey = {"商品编号": "HONEY-500G", "名称": "Wild honey", "中文名": "土蜂蜜", "价格": "88", "库存": "12"}
+    status, body, _ = await call(running_studio, "PUT", "/api/products", {"products": [{"row": 1, "values": honey}]})
+    assert status == 200, body
+    assert body == {"created": 1, "updated": 0}
+    assert product_row(products, "HONEY-500G")["stock"] == 12
+
+
+async def test_an_unknown_column_is_not_blamed_on_a_product_row(running_studio, products):
+    odd = {**TEA.to_row(), "sku": "TEA-100G", "colour": "green"}
+    status, body, _ = await call(
+        running_studio,
+        "PUT",
+        "/api/products",
+        {"products": [{"row": 4, "values": TEA.to_row()}, {"row": 7, "values": odd}]},
+    )
+    assert status == 400
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(0, "colour")]
+    assert product_row(products, "TEA-250G")["price"] == 128.0
