@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from catalog.products import list_products, upsert_product, Product
+from catalog.csvio import data_folder
+from catalog.demo import seed_demo_catalog
+from catalog.products import Product, list_products
 from catalog.schema import transaction
 from catalog.shows import create_show, end_show, link_for
 from catalog.timestamps import to_iso, utc_now
@@ -39,13 +41,6 @@ ACTIONS_PER_WATCH_MIN = 0.08  # scans + clicks per minute watched, at activity 1
 ORDER_PER_CLICK = 0.12
 PLATFORM_SHARE = 0.3  # orders placed on a platform shop: no link code, imported later
 STATS_EVERY_S = 10.0
-
-FALLBACK_PRODUCTS = (
-    Product(sku="ORANGE-DEMO", name="Navel oranges", name_zh="脐橙", price=59.9, unit="5 kg box / 5公斤箱", stock=100),
-    Product(sku="TEA-DEMO", name="Oolong tea", name_zh="乌龙茶", price=168.0, unit="250 g tin / 250克罐", stock=60),
-    Product(sku="SUGAR-DEMO", name="Brown sugar", name_zh="红糖", price=29.9, unit="500 g bag / 500克袋", stock=200),
-)
-
 
 @dataclass(frozen=True)
 class Segment:
@@ -107,19 +102,8 @@ def _products(db: sqlite_utils.Database) -> list[Product]:
     products = list_products(db, active_only=True)
     if products:
         return products
-    try:
-        from catalog.demo import seed_demo_catalog
-    except ImportError:
-        for product in FALLBACK_PRODUCTS:
-            upsert_product(db, product)
-    else:
-        seed_demo_catalog(db, _data_dir(db))
+    seed_demo_catalog(db, data_folder(db) or Path.cwd())
     return list_products(db, active_only=True)
-
-
-def _data_dir(db: sqlite_utils.Database) -> Path:
-    path = next(row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main")
-    return Path(path).parent if path else Path.cwd()
 
 
 def _segments(rng: np.random.Generator, products: list[Product], duration: float) -> list[Segment]:

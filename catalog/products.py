@@ -48,10 +48,11 @@ class UnknownProduct(LookupError):
 
 
 def get_product(db: sqlite_utils.Database, sku: str) -> Product:
-    row = db.execute("SELECT * FROM products WHERE sku = ?", [sku]).fetchone()
+    cursor = db.execute("SELECT * FROM products WHERE sku = ?", [sku])
+    row = cursor.fetchone()
     if row is None:
         raise UnknownProduct(sku)
-    columns = [d[0] for d in db.execute("SELECT * FROM products LIMIT 0").description]
+    columns = [d[0] for d in cursor.description]
     return Product.from_row(dict(zip(columns, row)))
 
 

@@ -215,7 +215,9 @@ def stock_message(error: OutOfStock) -> str:
 
 # -- pages -----------------------------------------------------------------
 
+@functools.cache
 def template(name: str) -> Template:
+    """Read once: the order page is the busiest route during a flash sale."""
     return Template((TEMPLATES / f"{name}.html").read_text(encoding="utf-8"))
 
 
