@@ -15,6 +15,7 @@ import streamlit as st
 
 import analytics
 import catalog
+from analytics.report import Report
 from catalog.shows import Show, list_shows
 from studio.control_room import ui
 from studio.control_room.reports import REPORT_FORMATS, report_maker
@@ -48,19 +49,17 @@ def fingerprint(db: Any, show_id: int) -> tuple[Any, ...]:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def figures(db_file: str, show_id: int, version: tuple[Any, ...]) -> dict[str, Any]:
-    """Everything the page draws for one show, computed once per data version."""
+    """Everything the page draws for one show, computed once per data version.
+
+    The same tables as the downloadable report (``Report.of``); the raw
+    ``ShowData`` is left out of the cache.
+    """
     db = catalog.connect(db_file)
     try:
-        data = analytics.load_show(db, show_id)
+        report = Report.of(analytics.load_show(db, show_id))
     finally:
         db.conn.close()
-    return {
-        "summary": analytics.show_summary(data),
-        "products": analytics.product_table(data),
-        "funnel": analytics.funnel(data),
-        "retention": analytics.retention_curve(data, step_s=60),
-        "timeline": analytics.timeline_figure_data(data),
-    }
+    return {name: getattr(report, name) for name in ("summary", "products", "funnel", "retention", "timeline")}
 
 
 def show_label(show: Show) -> str:
