@@ -133,6 +133,7 @@ async def get_state(request: web.Request) -> web.Response:
             "orders": stats.get("orders", 0),
             "units": stats.get("units", 0),
             "revenue": stats.get("revenue", 0.0),
+            "recent_orders": stats.get("recent_orders", []),
             "publish_url": f"{public}/publish",
             "watch_url": f"{public}/watch",
         },

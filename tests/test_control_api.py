@@ -184,6 +184,7 @@ async def test_state_and_stats_count_orders_and_viewers(running_studio, products
         )
     _, state, _ = await call(running_studio, "GET", "/api/state")
     assert state["orders"] == 2 and state["units"] == 4 and state["revenue"] == pytest.approx(236.0)
+    assert [o["quantity"] for o in state["recent_orders"]] == [3, 1]  # the live feed, newest first
 
     status, stats, _ = await call(running_studio, "GET", f"/api/shows/{show['id']}/stats")
     assert status == 200

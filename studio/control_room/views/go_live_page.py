@@ -278,8 +278,7 @@ def cached_preview(
 def live_figures(api: ControlClient) -> None:
     """Refreshed on its own every couple of seconds; the rest of the page stays put."""
     try:
-        state = api.state()
-        stats = api.stats(state["show"]["id"]) if state["show"] else {}
+        state = api.state()  # one request: the live figures come with the state
     except ControlError as error:
         ui.show_error(error)
         return
@@ -290,7 +289,7 @@ def live_figures(api: ControlClient) -> None:
     first[1].metric(ui.t("orders"), state.get("orders", 0), border=True)
     first[2].metric(ui.t("revenue"), ui.money(state.get("revenue", 0.0)), border=True)
     st.markdown(stream_line(health), unsafe_allow_html=True)
-    recent = stats.get("recent_orders") or []
+    recent = state.get("recent_orders") or []
     st.markdown(f"**{ui.t('recent_orders')}**")
     if not recent:
         st.caption(ui.t("no_orders_yet"))
