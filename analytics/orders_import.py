@@ -22,8 +22,6 @@ Rules:
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 import unicodedata
@@ -35,10 +33,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlite_utils
 
-from catalog.csvio import DELIMITERS, decode_csv
+from catalog.csvio import csv_records, decode_csv
 from catalog.schema import transaction
 from catalog.timestamps import to_iso
-from catalog.validation import ImportResult, RowError, number_text
+from catalog.validation import ImportResult, RowError, header_key, number_text
 
 from analytics.attribution import SALE_STATUSES
 
@@ -119,11 +117,7 @@ class OrderImportResult(ImportResult):
                 f"no orders imported{where}: {count} problem{'s' if count != 1 else ''} to fix / "
                 f"未导入任何订单：有 {count} 处需要修改"
             ]
-            lines += [f"  {error}" for error in self.errors[: self.SUMMARY_ERROR_LIMIT]]
-            if count > self.SUMMARY_ERROR_LIMIT:
-                rest = count - self.SUMMARY_ERROR_LIMIT
-                lines.append(f"  ... and {rest} more / 另有 {rest} 处")
-            return "\n".join(lines)
+            return "\n".join(lines + self._listed(self.errors))
         verb, verb_zh = ("would import", "将导入") if self.dry_run else ("imported", "已导入")
         lines = [
             f"{verb} orders{where}: {self.created} new, {self.updated} status updated, "
@@ -170,8 +164,7 @@ def parse_orders_csv(
     text, errors = _decode(data)
     if errors:
         return [], errors
-    first_line = text.split("\n", 1)[0]
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=max(DELIMITERS, key=first_line.count)))
+    records = csv_records(text)
     if not records or not any(cell.strip() for cell in records[0]):
         return [], [RowError(1, "file", "the file is empty: the first row must name the columns", "文件为空，第一行应为列名")]
     columns, errors = _header(records[0])
@@ -224,8 +217,7 @@ def _decode(data: bytes) -> tuple[str, list[RowError]]:
 
 
 def _canonical(header: str) -> str | None:
-    key = unicodedata.normalize("NFKC", header).strip().lower().replace(" ", "_")
-    return HEADER_ALIASES.get(key)
+    return HEADER_ALIASES.get(header_key(header))
 
 
 def _header(headers: list[str]) -> tuple[list[str | None], list[RowError]]:

@@ -66,14 +66,18 @@ def decode_csv(data: bytes) -> tuple[str, list[RowError]]:
     return text, []
 
 
+def csv_records(text: str) -> list[list[str]]:
+    """The records of decoded CSV text; the separator (comma, semicolon, tab) is read off the header line."""
+    first_line = text.split("\n", 1)[0]
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=max(DELIMITERS, key=first_line.count)))
+
+
 def read_catalog_rows(data: bytes) -> tuple[list[dict[str, str]], list[str], list[RowError]]:
     """A catalog CSV as rows keyed by field name (row *i* is spreadsheet row *i* + 2), its fields, and file/header problems."""
     text, errors = decode_csv(data)
     if errors:
         return [], [], errors
-    first_line = text.split("\n", 1)[0]
-    delimiter = max(DELIMITERS, key=first_line.count)
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    records = csv_records(text)
     if not records or not any(cell.strip() for cell in records[0]):
         return [], [], [RowError(1, "file", "the file is empty: the first row must name the columns (sku, name, price, ...)", "文件为空，第一行应为列名")]
     columns, errors = validate_header(records[0])

@@ -143,11 +143,15 @@ class ImportResult:
         return lines
 
 
+def header_key(header: str) -> str:
+    """A header as alias tables spell it: full-width folded, trimmed, lower case, ``_`` for spaces."""
+    return unicodedata.normalize("NFKC", str(header)).strip().lower().replace(" ", "_")
+
+
 @functools.lru_cache(maxsize=1024)
 def canonical_column(header: str) -> str | None:
     """The product field a header names (``"库存"`` -> ``"stock"``), or None if unknown."""
-    key = unicodedata.normalize("NFKC", str(header)).strip().lower().replace(" ", "_")
-    return HEADER_ALIASES.get(key)
+    return HEADER_ALIASES.get(header_key(header))
 
 
 def validate_header(headers: Sequence[str]) -> tuple[list[str | None], list[RowError]]:
