@@ -1,13 +1,13 @@
 """The control API under ``/api/``: what the control room (or any script) drives.
 
 Every route needs ``Authorization: Bearer <studio key>``; the key is compared
-in constant time. Errors are JSON ``{"error": ..., "error_zh": ...}`` so the
-control room can show the host the reason in either language.
+in constant time. Refusals are ``application/problem+json`` with English and
+Chinese text (:mod:`studio.errors`), so the control room can show the host the
+reason in either language.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import math
 from collections.abc import Awaitable, Callable
@@ -23,57 +23,35 @@ from catalog.products import Product, UnknownProduct
 from catalog.schema import transaction
 from catalog.shows import Show, UnknownShow, end_show, get_show
 from catalog.validation import COLUMNS, RowError, canonical_column, validate_product_rows
-from overlays import Promo
-from studio.app import studio_of
-from studio.state import LAYOUTS, OnAir, Studio
+from overlays import LAYOUTS, Promo
+from studio.auth import require_key
+from studio.errors import Problem
+from studio.state import OnAir, Studio, studio_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class ApiError(Exception):
-    """An error the caller can fix, with its HTTP status and both languages."""
-
-    def __init__(self, status: int, error: str, error_zh: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
-        self.error_zh = error_zh
-        self.extra = extra
-
-    def response(self) -> web.Response:
-        body = {"error": self.error, "error_zh": self.error_zh, **self.extra}
-        headers = {"WWW-Authenticate": 'Bearer realm="farmlive"'} if self.status == 401 else None
-        return web.json_response(body, status=self.status, headers=headers, dumps=_dumps)
-
-
 def authorized(handler: Handler) -> Handler:
-    """Wrap a route: check the studio key, turn :class:`ApiError` into JSON."""
+    """Wrap a route: the studio key first, before anything is read."""
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        try:
-            _check_key(request, studio_of(request).config.key)
-            return await handler(request)
-        except ApiError as error:
-            return error.response()
+        require_key(request, studio_of(request).config.key)
+        return await handler(request)
 
     return wrapper
 
 
-def _check_key(request: web.Request, key: str) -> None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.strip().encode(), key.encode()
-    ):
-        raise ApiError(401, "studio key required: Authorization: Bearer <key>", "需要工作室密钥（Authorization: Bearer <密钥>）")
+def bad_request(detail: str, detail_zh: str, **extra: Any) -> Problem:
+    return Problem(400, "bad_request", detail, detail_zh, **extra)
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "request body must be JSON", "请求内容必须是 JSON") from None
+        raise bad_request("request body must be JSON", "请求内容必须是 JSON") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "request body must be a JSON object", "请求内容必须是 JSON 对象")
+        raise bad_request("request body must be a JSON object", "请求内容必须是 JSON 对象")
     return body
 
 
@@ -84,8 +62,8 @@ def _show_id(request: web.Request) -> int:
         raise _unknown_show(request.match_info["show_id"]) from None
 
 
-def _unknown_show(show_id: object) -> ApiError:
-    return ApiError(404, f"unknown show {show_id}", f"找不到第 {show_id} 场直播")
+def _unknown_show(show_id: object) -> Problem:
+    return Problem(404, "unknown_show", f"unknown show {show_id}", f"找不到第 {show_id} 场直播")
 
 
 def show_json(show: Show | None) -> dict[str, Any] | None:
@@ -98,24 +76,23 @@ def on_air_json(on_air: OnAir) -> dict[str, Any]:
     return {
         "sku": on_air.sku,
         "layout": on_air.layout,
-        "promo": on_air.promo,
+        "promo": on_air.promo.to_dict() if on_air.promo else None,
         "link_code": on_air.link_code,
         "link_url": on_air.link_url,
         "changed_at": on_air.changed_at,
     }
 
 
-def validate_promo(raw: Any) -> dict[str, Any] | None:
-    """The promo as the overlay renderer understands it, or a 400 saying why not."""
+def parse_promo(raw: Any) -> Promo | None:
+    """The promo, checked once here at the edge, or a 400 saying why not."""
     if raw is None or raw == {}:
         return None
     if not isinstance(raw, dict):
-        raise ApiError(400, "promo must be an object or null", "促销信息必须是对象或 null")
+        raise bad_request("promo must be an object or null", "促销信息必须是对象或 null")
     try:
-        promo = Promo.from_dict(raw)
+        return Promo.from_dict(raw)
     except (ValueError, TypeError, KeyError) as error:
-        raise ApiError(400, f"bad promo: {error}", f"促销信息有误：{error}") from None
-    return promo.to_dict()
+        raise bad_request(f"bad promo: {error}", f"促销信息有误：{error}") from None
 
 
 # -- routes -----------------------------------------------------------------
@@ -124,12 +101,13 @@ async def get_state(request: web.Request) -> web.Response:
     studio = studio_of(request)
     stats = await _live_stats(studio)
     public = studio.config.public_url
+    figures = studio.figures
     return web.json_response(
         {
             "show": show_json(studio.show),
             "on_air": on_air_json(studio.on_air),
-            "viewers_now": studio.viewers_now,
-            "stream_health": studio.stream_health,
+            "viewers_now": figures.viewers_now,
+            "stream_health": figures.to_json(),
             "orders": stats.get("orders", 0),
             "units": stats.get("units", 0),
             "revenue": stats.get("revenue", 0.0),
@@ -152,9 +130,9 @@ async def start_show(request: web.Request) -> web.Response:
     body = await _json_object(request)
     title = body.get("title")
     if not isinstance(title, str) or not title.strip():
-        raise ApiError(400, "title is required", "请填写直播标题")
+        raise bad_request("title is required", "请填写直播标题")
     if len(title) > 200:
-        raise ApiError(400, "title is longer than 200 characters", "直播标题不能超过 200 个字符")
+        raise bad_request("title is longer than 200 characters", "直播标题不能超过 200 个字符")
     show = await studio_of(request).start_show(title.strip())
     return web.json_response(show_json(show), status=201)
 
@@ -178,20 +156,18 @@ async def finish_show(request: web.Request) -> web.Response:
 async def put_overlay(request: web.Request) -> web.Response:
     body = await _json_object(request)
     if "sku" not in body:
-        raise ApiError(400, 'sku is required (a SKU, or null to clear)', "请提供 sku（商品编号，或 null 表示下屏）")
+        raise bad_request('sku is required (a SKU, or null to clear)', "请提供 sku（商品编号，或 null 表示下屏）")
     sku = body["sku"]
     if sku is not None and (not isinstance(sku, str) or not sku.strip()):
-        raise ApiError(400, "sku must be a non-empty string or null", "sku 必须是非空文字或 null")
+        raise bad_request("sku must be a non-empty string or null", "sku 必须是非空文字或 null")
     layout = body.get("layout") or "auto"
     if layout not in LAYOUTS:
-        raise ApiError(
-            400, f"layout must be one of {', '.join(LAYOUTS)}", f"版式只能是 {'、'.join(LAYOUTS)} 之一"
-        )
-    promo = validate_promo(body.get("promo"))
+        raise bad_request(f"layout must be one of {', '.join(LAYOUTS)}", f"版式只能是 {'、'.join(LAYOUTS)} 之一")
+    promo = parse_promo(body.get("promo"))
     try:
         on_air = await studio_of(request).put_on_air(sku, layout, promo)
     except UnknownProduct:
-        raise ApiError(404, f"unknown SKU {sku!r}", f"找不到商品 {sku}") from None
+        raise Problem(404, "unknown_sku", f"unknown SKU {sku!r}", f"找不到商品 {sku}") from None
     return web.json_response(on_air_json(on_air))
 
 
@@ -228,7 +204,7 @@ async def put_products(request: web.Request) -> web.Response:
     body = await _json_object(request)
     items = body.get("products")
     if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("values"), dict) for i in items):
-        raise ApiError(400, 'products must be a list of {"values": {...}}', "products 必须是商品列表")
+        raise bad_request('products must be a list of {"values": {...}}', "products 必须是商品列表")
     rows = [item.get("row", index + 1) for index, item in enumerate(items)]
     # Spreadsheet numbering (column names = row 1, items from row 2) keeps an
     # error about a column name off every item; then rows are named as the editor shows them.
@@ -238,8 +214,7 @@ async def put_products(request: web.Request) -> web.Response:
             RowError(rows[e.row - 2] if e.row >= 2 else COLUMN_NAMES_ROW, e.field, e.message, e.hint_zh)
             for e in errors
         ]
-        raise ApiError(
-            400,
+        raise bad_request(
             f"nothing saved: {len(errors)} problem(s) to fix",
             f"未保存：有 {len(errors)} 处需要修改",
             errors=[asdict(e) | {"text": str(e)} for e in located],
@@ -262,7 +237,7 @@ def _fields(item: dict[str, Any]) -> list[str]:
     if fields is None:
         return list(COLUMNS)
     if not isinstance(fields, list) or not set(fields) <= set(COLUMNS):
-        raise ApiError(400, f"fields must list product columns: {', '.join(COLUMNS)}", "fields 只能包含商品字段名")
+        raise bad_request(f"fields must list product columns: {', '.join(COLUMNS)}", "fields 只能包含商品字段名")
     return fields
 
 

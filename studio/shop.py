@@ -26,8 +26,9 @@ from analytics import events
 from catalog.orders import MAX_QUANTITY, InvalidOrder, NotOnSale, Order, OutOfStock, place_order
 from catalog.products import Product, UnknownProduct, get_product
 from catalog.shows import Link, UnknownLink, resolve_link
-from studio.app import studio_of
-from studio.media.whep import viewer_cookie, viewer_id_of
+from studio.errors import Problem, dumps
+from studio.state import studio_of
+from studio.viewers import remember_viewer, viewer_id_of
 
 IMAGE_NAME = re.compile(r"^[\w][\w.-]{0,127}\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
 IMAGES_PREFIX = "images/"
@@ -57,15 +58,6 @@ def record_visit(db: sqlite_utils.Database, code: str, kind: events.LinkEventKin
     found = listing(db, code)
     events.record_link_event(db, found.link.show_id, found.link.code, found.link.sku, kind, viewer_id)
     return found
-
-
-# -- viewer identity -------------------------------------------------------
-
-def remember_viewer(response: web.StreamResponse, viewer_id: str, is_new: bool) -> web.StreamResponse:
-    """Set the anonymous ``fl_viewer`` cookie the watch page and WHEP use too, once."""
-    if is_new:
-        response.headers["Set-Cookie"] = viewer_cookie(viewer_id)
-    return response
 
 
 # -- routes ----------------------------------------------------------------
@@ -101,15 +93,14 @@ async def order_page(request: web.Request) -> web.StreamResponse:
 async def submit_order(request: web.Request) -> web.StreamResponse:
     studio = studio_of(request)
     as_json = wants_json(request)
-    try:
-        form = await read_order_form(request)
-    except ValueError as error:
-        return json_response({"error": "bad_request", "message": str(error)}, status=400)
+    form = await read_order_form(request)
     code = request.match_info["code"]
     try:
         found = await studio.db(listing, code)
     except UnknownLink:
-        return json_error(404, "unknown_link", "Unknown buy link / 链接无效") if as_json else unknown_link_page()
+        if as_json:
+            raise Problem(404, "unknown_link", "unknown buy link", "链接无效") from None
+        return unknown_link_page()
     viewer_id, is_new = viewer_id_of(request)
     try:
         order = await studio.db(
@@ -126,20 +117,21 @@ async def submit_order(request: web.Request) -> web.StreamResponse:
         )
     except InvalidOrder as error:
         if as_json:
-            return json_response({"error": "invalid", "errors": error.errors}, status=400)
+            raise Problem(
+                400, "invalid_order", "please check the marked fields", "请检查标出的内容", errors=error.errors
+            ) from None
         return render_order_form(found, form, error.errors, status=400)
     except OutOfStock as error:
-        message = stock_message(error)
+        message, message_zh = stock_message(error)
         if as_json:
-            return json_response(
-                {"error": "out_of_stock", "available": error.available, "requested": error.requested, "message": message},
-                status=409,
-            )
+            raise Problem(
+                409, "out_of_stock", message, message_zh, available=error.available, requested=error.requested
+            ) from None
         fresh = Listing(found.link, await studio.db(get_product, found.product.sku))
-        return render_order_form(fresh, form, {}, status=409, alert=message)
+        return render_order_form(fresh, form, {}, status=409, alert=f"{message} / {message_zh}")
     except (NotOnSale, UnknownProduct):
         if as_json:
-            return json_error(410, "not_on_sale", "This product is no longer on sale / 该商品已下架")
+            raise Problem(410, "not_on_sale", "this product is no longer on sale", "该商品已下架") from None
         return not_on_sale_page(found.product)
     if studio.on_air.sku == order.sku:
         await studio.refresh_on_air()  # the card on the video shows the stock left
@@ -153,12 +145,10 @@ async def submit_order(request: web.Request) -> web.StreamResponse:
 async def product_image(request: web.Request) -> web.StreamResponse:
     """Product pictures from ``DATA_DIR/images``; only plain file names, never a path."""
     name = request.match_info["name"]
-    if not IMAGE_NAME.match(name):
-        raise web.HTTPNotFound()
     folder = (studio_of(request).config.data_dir / "images").resolve()
     path = (folder / name).resolve()
-    if path.parent != folder or not path.is_file():
-        raise web.HTTPNotFound()
+    if not IMAGE_NAME.match(name) or path.parent != folder or not path.is_file():
+        raise Problem(404, "unknown_image", f"no such picture: {name}", f"没有这张图片：{name}")
     return web.FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
 
 
@@ -176,14 +166,19 @@ def wants_json(request: web.Request) -> bool:
 
 
 async def read_order_form(request: web.Request) -> dict[str, str]:
-    """The order fields from a form post or a JSON body; ``ValueError`` on an unreadable body."""
+    """The order fields from a form post or a JSON body; a 400 problem for an unreadable body."""
     if request.content_type == "application/json":
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"body is not valid JSON: {error}") from None
+            raise Problem(400, "bad_json", f"body is not valid JSON: {error}", "请求内容不是有效的 JSON") from None
         if not isinstance(body, dict):
-            raise ValueError("body must be a JSON object with quantity, name, phone and address")
+            raise Problem(
+                400,
+                "bad_json",
+                "body must be a JSON object with quantity, name, phone and address",
+                "请求内容必须是包含 quantity、name、phone、address 的 JSON 对象",
+            )
     else:
         body = dict(await request.post())
     return {field: _form_value(body.get(field)) for field in (*FORM_FIELDS, REQUEST_FIELD)}
@@ -196,20 +191,16 @@ def _form_value(value: Any) -> str:
 
 
 def json_response(data: Any, *, status: int = 200) -> web.Response:
-    """JSON with Chinese left readable (not ``\\u`` escaped) for people reading API answers."""
-    return web.json_response(data, status=status, dumps=lambda obj: json.dumps(obj, ensure_ascii=False))
+    return web.json_response(data, status=status, dumps=dumps)
 
 
-def json_error(status: int, error: str, message: str) -> web.Response:
-    return json_response({"error": error, "message": message}, status=status)
-
-
-def stock_message(error: OutOfStock) -> str:
+def stock_message(error: OutOfStock) -> tuple[str, str]:
+    """English and Chinese: what is left, and what to do."""
     if error.available == 0:
-        return "Sold out, sorry! / 抱歉，已售罄"
+        return "Sold out, sorry!", "抱歉，已售罄"
     return (
-        f"Only {error.available} left, you asked for {error.requested}: lower the quantity and try again. / "
-        f"库存仅剩 {error.available} 件，请减少数量后重试"
+        f"Only {error.available} left, you asked for {error.requested}: lower the quantity and try again.",
+        f"库存仅剩 {error.available} 件，请减少数量后重试",
     )
 
 

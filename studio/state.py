@@ -1,8 +1,13 @@
 """The live studio: the one show on air, what product is on screen, and the database.
 
-Every route (media, shop, control API) shares one :class:`Studio`. Database
-work runs on a single dedicated thread with its own connection, so SQLite
-writes are serialised and never stall the asyncio loop that carries video.
+Every route (media, shop, control API) shares one :class:`Studio`, found with
+:func:`studio_of`. Database work runs on a single dedicated thread with its own
+connection, so SQLite writes are serialised and never stall the asyncio loop
+that carries video.
+
+Live facts and their one writer each: the show and :class:`OnAir` are written
+here; :class:`~studio.figures.LiveFigures` only by the media pipeline (read
+through :attr:`Studio.figures`).
 """
 
 from __future__ import annotations
@@ -17,22 +22,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlite_utils
+from aiohttp import web
 
 import catalog
 from analytics import events
 from catalog.shows import Show, create_show, end_show, link_for, live_show
+from overlays import LAYOUTS, OverlaySpec, Promo
 from studio.config import StudioConfig
+from studio.figures import LiveFigures
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-LAYOUTS = ("auto", "landscape", "portrait")
-
-
 @dataclass(frozen=True)
 class OnAir:
-    """What the overlay shows now. ``promo`` is a plain dict (see ``overlays``).
+    """What the overlay shows now, with the promo already checked (parsed once, at the API edge).
 
     ``product`` is read once per change here, so the pipeline and the watch
     page share one fresh copy instead of each querying the catalog.
@@ -41,15 +46,22 @@ class OnAir:
     sku: str | None = None
     product: catalog.Product | None = None
     layout: str = "auto"
-    promo: dict[str, Any] | None = None
+    promo: Promo | None = None
     link_code: str | None = None
     link_url: str | None = None
     changed_at: str = field(default_factory=catalog.now_iso)
     # Bumped on every change, including stock/price refreshes of the same product.
     version: int = 0
 
+    def overlay_spec(self, image_root: Path | None = None) -> OverlaySpec:
+        """What the compositor draws for this moment of the show."""
+        return OverlaySpec(
+            product=self.product, link_url=self.link_url, layout=self.layout, promo=self.promo, image_root=image_root
+        )
+
 
 OnAirListener = Callable[[OnAir], None]
+FiguresSource = Callable[[], LiveFigures]
 
 
 class NoLiveShow(RuntimeError):
@@ -68,10 +80,17 @@ class Studio:
         self.show: Show | None = None
         self.on_air = OnAir()
         self._listeners: list[OnAirListener] = []
-        # Live figures the media path keeps current for the control API:
-        # viewers watching now, and the phone uplink's health.
-        self.viewers_now: int = 0
-        self.stream_health: dict[str, Any] = {"publishing": False, "reconnects": 0}
+        self._figures: FiguresSource = LiveFigures
+
+    # -- live figures (written by the pipeline only) ------------------------
+    @property
+    def figures(self) -> LiveFigures:
+        """The newest snapshot of the show's live figures."""
+        return self._figures()
+
+    def read_figures_from(self, source: FiguresSource) -> None:
+        """The pipeline names itself the one source of :attr:`figures`."""
+        self._figures = source
 
     # -- database -------------------------------------------------------
     def _connection(self) -> sqlite_utils.Database:
@@ -96,7 +115,10 @@ class Studio:
             last = await self.db(_last_overlay, self.show.id)
             if last is not None:
                 sku, layout, promo = last
-                await self.put_on_air(sku, layout, promo, record=False)
+                try:
+                    await self.put_on_air(sku, layout, promo, record=False)
+                except (catalog.UnknownProduct, ValueError) as error:
+                    log.warning("not restoring the overlay on air before the restart: %s", error)
 
     async def close(self) -> None:
         def _close(db: sqlite_utils.Database) -> None:
@@ -137,7 +159,7 @@ class Studio:
         self,
         sku: str | None,
         layout: str = "auto",
-        promo: dict[str, Any] | None = None,
+        promo: Promo | None = None,
         *,
         record: bool = True,
     ) -> OnAir:
@@ -152,7 +174,7 @@ class Studio:
                 link = await self.db(link_for, self.show.id, sku)
                 code, url = link.code, self.link_url(link.code)
         if record and self.show is not None:
-            await self.db(events.record_overlay, self.show.id, sku, layout, promo)
+            await self.db(events.record_overlay, self.show.id, sku, layout, promo.to_dict() if promo else None)
         self.on_air = OnAir(
             sku=sku,
             product=product,
@@ -193,12 +215,26 @@ class Studio:
                 log.exception("on-air listener failed")
 
 
-def _last_overlay(db: sqlite_utils.Database, show_id: int) -> tuple[str | None, str, dict | None] | None:
+STUDIO = web.AppKey("studio", Studio)
+
+
+def studio_of(request: web.Request) -> Studio:
+    """The studio a route serves: handed in by the app, never imported from it."""
+    return request.app[STUDIO]
+
+
+def _last_overlay(db: sqlite_utils.Database, show_id: int) -> tuple[str | None, str, Promo | None] | None:
     row = db.execute(
         "SELECT sku, layout, promo FROM overlay_events WHERE show_id = ? ORDER BY at DESC, id DESC LIMIT 1",
         [show_id],
     ).fetchone()
     if row is None:
         return None
-    sku, layout, promo = row
-    return sku, layout, json.loads(promo) if promo else None
+    sku, layout, promo_json = row
+    promo = None
+    if promo_json:
+        try:
+            promo = Promo.from_dict(json.loads(promo_json))
+        except ValueError as error:  # written by an older version with looser checks
+            log.warning("not restoring the stored promo %r: %s", promo_json, error)
+    return sku, layout, promo

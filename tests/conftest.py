@@ -77,7 +77,7 @@ class RunningStudio:
 
     @property
     def studio(self):  # type: ignore[no-untyped-def]
-        from studio.app import STUDIO
+        from studio.state import STUDIO
 
         return self.app[STUDIO]
 

@@ -56,7 +56,7 @@ async def test_every_route_needs_the_studio_key(running_studio, method, path, he
     status, body, response_headers = await call(running_studio, method, path, {"title": "x"}, headers=headers)
     assert status == 401
     assert response_headers["WWW-Authenticate"].startswith("Bearer")
-    assert body["error"] and body["error_zh"]
+    assert body["detail"] and body["detail_zh"]
     assert running_studio.studio.show is None  # nothing happened
 
 
@@ -112,7 +112,7 @@ async def test_bad_show_requests_are_400_and_start_nothing(running_studio, db, r
     headers = {**running_studio.auth, "Content-Type": "application/json"}
     status, body, _ = await call(running_studio, "POST", "/api/shows", raw=raw, headers=headers)
     assert status == 400
-    assert error in body["error"] and body["error_zh"]
+    assert error in body["detail"] and body["detail_zh"]
     assert db.execute("SELECT COUNT(*) FROM shows").fetchone()[0] == 0
 
 
@@ -120,7 +120,7 @@ async def test_bad_show_requests_are_400_and_start_nothing(running_studio, db, r
 async def test_unknown_show_is_404(running_studio, path):
     method = "POST" if path.endswith("end") else "GET"
     status, body, _ = await call(running_studio, method, path)
-    assert status == 404 and "show" in body["error"] and body["error_zh"]
+    assert status == 404 and "show" in body["detail"] and body["detail_zh"]
 
 
 async def test_overlay_put_and_clear_are_recorded(running_studio, products):
@@ -164,7 +164,7 @@ async def test_bad_overlay_requests_change_nothing(running_studio, products, bod
     await call(running_studio, "PUT", "/api/overlay", {"sku": "TEA-250G"})
     got, answer, _ = await call(running_studio, "PUT", "/api/overlay", body)
     assert got == status
-    assert error in answer["error"] and answer["error_zh"]
+    assert error in answer["detail"] and answer["detail_zh"]
     _, state, _ = await call(running_studio, "GET", "/api/state")
     assert state["on_air"]["sku"] == "TEA-250G"
     assert products.execute("SELECT COUNT(*) FROM overlay_events").fetchone()[0] == 1
@@ -216,7 +216,7 @@ async def test_overlay_promo_is_validated_and_normalised(running_studio, product
         ({"kind": "sold_out", "colour": "red"}, "colour"),
     ):
         status, body, _ = await call(running_studio, "PUT", "/api/overlay", {"sku": "TEA-250G", "promo": bad})
-        assert status == 400 and word in body["error"], body
+        assert status == 400 and word in body["detail"], body
     assert running_studio.studio.on_air.sku == "ORANGE-5KG"
 
 
@@ -257,7 +257,7 @@ async def test_products_with_a_bad_row_save_nothing(running_studio, products):
         {"products": [{"row": 2, "values": good, "fields": ["price"]}, {"row": 5, "values": bad}]},
     )
     assert status == 400
-    assert "nothing saved" in body["error"] and body["error_zh"]
+    assert "nothing saved" in body["detail"] and body["detail_zh"]
     assert {(e["row"], e["field"]) for e in body["errors"]} == {(5, "price"), (5, "stock")}
     assert all(e["hint_zh"] and e["text"].startswith("row 5") for e in body["errors"])
     assert list(db.query("SELECT * FROM products ORDER BY sku")) == before
@@ -269,7 +269,7 @@ async def test_products_with_a_bad_row_save_nothing(running_studio, products):
 )
 async def test_malformed_product_requests_are_400(running_studio, products, body):
     status, answer, _ = await call(running_studio, "PUT", "/api/products", body)
-    assert status == 400 and answer["error"] and answer["error_zh"]
+    assert status == 400 and answer["detail"] and answer["detail_zh"]
     assert product_row(products, "TEA-250G")["price"] == 128.0
 
 

@@ -41,8 +41,8 @@ async def test_500_concurrent_orders_for_stock_100(running_studio):
     statuses = [status for status, _ in results]
     assert statuses.count(201) == STOCK and statuses.count(409) == BUYERS - STOCK
     refusals = [body for status, body in results if status == 409]
-    assert all(body["error"] == "out_of_stock" and body["available"] == 0 for body in refusals)
-    assert all("已售罄" in body["message"] for body in refusals)
+    assert all(body["code"] == "out_of_stock" and body["available"] == 0 for body in refusals)
+    assert all("已售罄" in body["detail_zh"] for body in refusals)
     numbers = {body["number"] for status, body in results if status == 201}
     assert len(numbers) == STOCK
 

@@ -116,7 +116,7 @@ async def test_viewer_sees_the_product_qr_and_a_switch(studio: Studio, pipeline:
 
         stats = pipeline.stats()
         assert stats["publishing"] is True
-        assert stats["viewers"] == 1 == studio.viewers_now
+        assert stats["viewers"] == 1 == studio.figures.viewers_now
         assert stats["ingest_fps"] > 3  # measured (the shared CI box may be slow)
         # Loopback only, on both legs.
         assert selected_pair(viewer.studio_pc) == ("127.0.0.1", "127.0.0.1")
@@ -149,14 +149,14 @@ async def test_publisher_drop_shows_the_slate_then_the_phone_again(studio: Studi
         assert not has_orange_bar(frames[-1])
         assert decode_qr(frames[-1]) == studio.on_air.link_url
         assert pipeline.stats()["publishing"] is False
-        assert studio.stream_health["publishing"] is False
+        assert studio.figures.publishing is False
 
         # The phone reconnects (a new track): its picture comes back.
         again = MovingPattern()
         pipeline.attach_publisher(again)
         await wait_for_frame(viewer.video.recv, has_orange_bar, timeout=5)
         assert pipeline.stats()["reconnects"] == 1
-        assert studio.stream_health["reconnects"] == 1
+        assert studio.figures.reconnects == 1
     finally:
         await viewer.close()
 
@@ -319,10 +319,10 @@ async def test_a_stalled_viewer_stays_bounded_and_resumes_on_a_keyframe(pipeline
 
 async def test_viewer_leaves_and_counts(studio: Studio, pipeline: ShowPipeline) -> None:
     feeds = [pipeline.add_viewer() for _ in range(3)]
-    assert studio.viewers_now == 3
+    assert studio.figures.viewers_now == 3
     pipeline.remove_viewer(feeds[0])
     pipeline.remove_viewer(feeds[0])  # a second leave (DELETE then ICE failure) is harmless
-    assert studio.viewers_now == 2
+    assert studio.figures.viewers_now == 2
     assert feeds[0].video.readyState == "ended"
 
 

@@ -149,7 +149,7 @@ async def test_bad_input_is_400_with_field_errors_and_kept_values(running_studio
         async with http.post(
             f"{running_studio.url}/order/{code}", data=b"{not json", headers={"Content-Type": "application/json"}
         ) as response:
-            assert response.status == 400 and "JSON" in (await response.json())["message"]
+            assert response.status == 400 and "JSON" in (await response.json())["detail"]
         async with http.post(f"{running_studio.url}/order/{code}", json=["a list"]) as response:
             assert response.status == 400
     assert set(body["errors"]) == {"quantity", "name", "phone"}
@@ -172,7 +172,7 @@ async def test_out_of_stock_is_409_with_stock_left(running_studio):
             assert response.status == 409
             body = await response.json()
     assert "Only 3 left" in page and "库存仅剩 3 件" in page and 'value="5"' in page
-    assert (body["error"], body["available"], body["requested"]) == ("out_of_stock", 3, 5)
+    assert (body["code"], body["available"], body["requested"]) == ("out_of_stock", 3, 5)
 
     def count(db):
         return db.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
@@ -194,7 +194,7 @@ async def test_product_off_sale_is_refused(running_studio):
         async with http.get(f"{running_studio.url}/order/{code}") as response:
             assert response.status == 410 and "商品已下架" in await response.text()
         async with http.post(f"{running_studio.url}/order/{code}", json=ORDER) as response:
-            assert response.status == 410 and (await response.json())["error"] == "not_on_sale"
+            assert response.status == 410 and (await response.json())["code"] == "not_on_sale"
 
 
 async def test_product_images_are_served_without_path_traversal(running_studio, data_dir):

@@ -97,7 +97,7 @@ async def test_whip_publish_answer_and_delete(running_studio: RunningStudio) -> 
         await eventually(lambda: pc.connectionState == "connected")
         assert selected_pair(pc) == ("127.0.0.1", "127.0.0.1")
         await eventually(lambda: pipeline.stats()["publishing"] and pipeline.stats()["ingest_fps"] > 0)
-        await eventually(lambda: running_studio.studio.stream_health.get("uplink_kbps", 0) > 0)
+        await eventually(lambda: running_studio.studio.figures.uplink_kbps > 0)
 
         async with http.delete(running_studio.url + location) as response:
             assert response.status == 401  # ending a publish needs the key too
@@ -227,7 +227,7 @@ async def test_whep_viewer_gets_h264_frames_and_a_session_row(running_studio: Ru
         assert selected_pair(pc) == ("127.0.0.1", "127.0.0.1")
         # The slate is on air (no phone): the viewer decodes real pictures of the studio's size.
         assert (frames[-1].width, frames[-1].height) == (1280, 720)
-        assert studio.viewers_now == 1
+        assert studio.figures.viewers_now == 1
 
         def rows() -> list[tuple]:
             return list(studio._connection().execute(
@@ -243,7 +243,7 @@ async def test_whep_viewer_gets_h264_frames_and_a_session_row(running_studio: Ru
         async with http.delete(running_studio.url + location) as response:
             assert response.status == 200
         await eventually(lambda: rows()[0][3] is not None)
-        assert studio.viewers_now == 0
+        assert studio.figures.viewers_now == 0
         async with http.delete(running_studio.url + location) as response:
             assert response.status == 404
     await pc.close()
@@ -283,7 +283,7 @@ async def test_the_studio_monitor_is_served_but_not_a_viewer(running_studio: Run
         await eventually(lambda: len(rows()) == 1)
         await asyncio.sleep(0.5)  # the monitor's join would have been written by now
         assert len(rows()) == 1
-        assert studio.viewers_now == 1
+        assert studio.figures.viewers_now == 1
     await monitor.close()
     await viewer.close()
 

@@ -93,5 +93,6 @@ def _error_from(error: urllib.error.HTTPError) -> ControlError:
         body = {}
     if not isinstance(body, dict):
         body = {}
-    text = body.get("error") or f"HTTP {error.code} {error.reason}"
-    return ControlError(error.code, text, body.get("error_zh") or text, body.get("errors"))
+    # application/problem+json (RFC 9457) with farmlive's Chinese member beside the English one.
+    text = body.get("detail") or f"HTTP {error.code} {error.reason}"
+    return ControlError(error.code, text, body.get("detail_zh") or text, body.get("errors"))

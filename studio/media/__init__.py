@@ -1,4 +1,4 @@
-"""Live media: WHIP in, the composed show out over WHEP, and the pages around them.
+"""Live media: WHIP in, the composed show out over WHEP.
 
 ``setup_routes(app)`` registers the routes and ties the :class:`ShowPipeline`
 to the app's life: it starts with the server (so the hold slate is on air
@@ -9,27 +9,20 @@ before the Studio closes its database in ``on_cleanup``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
-from studio import pages
 from studio.media.ice import use_loopback_candidates
+from studio.media.pipeline import ShowPipeline
 from studio.media.whep import WhepEndpoint
 from studio.media.whip import WhipEndpoint
+from studio.state import STUDIO
 
-if TYPE_CHECKING:
-    from studio.media.pipeline import ShowPipeline
-
-PIPELINE: web.AppKey["ShowPipeline"] = web.AppKey("pipeline")
-WHIP: web.AppKey[WhipEndpoint] = web.AppKey("whip", WhipEndpoint)
-WHEP: web.AppKey[WhepEndpoint] = web.AppKey("whep", WhepEndpoint)
+PIPELINE = web.AppKey("pipeline", ShowPipeline)
+WHIP = web.AppKey("whip", WhipEndpoint)
+WHEP = web.AppKey("whep", WhepEndpoint)
 
 
 def setup_routes(app: web.Application) -> None:
-    from studio.app import STUDIO
-    from studio.media.pipeline import ShowPipeline
-
     studio = app[STUDIO]
     if studio.config.ice_loopback_only:
         use_loopback_candidates()
@@ -39,7 +32,6 @@ def setup_routes(app: web.Application) -> None:
     app[WHIP], app[WHEP] = whip, whep
     whip.add_routes(app)
     whep.add_routes(app)
-    pages.setup_routes(app)
 
     async def _start(app: web.Application) -> None:
         await pipeline.start()

@@ -196,9 +196,6 @@ class Fanout:
                 if feed.audio is not None:
                     feed.audio.offer(packet)
 
-    def any_waiting_for_keyframe(self) -> bool:
-        return any(feed.video.waiting_for_keyframe for feed in self._feeds)
-
     def stop(self) -> None:
         for feed in self._feeds:
             feed.stop()

@@ -15,7 +15,9 @@ import concurrent.futures
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 import av
 import numpy as np
@@ -23,16 +25,15 @@ from aiortc.mediastreams import MediaStreamTrack
 from av.video.frame import VideoFrame
 
 from analytics import events
-from overlays import Compositor, OverlaySpec, Promo, render_slate
+from overlays import Compositor, OverlaySpec, render_slate
 from studio.media.audio import ShowAudio
 from studio.media.encoder import VIDEO_TIME_BASE, H264Encoder, H264Settings
 from studio.media.fanout import Fanout, ViewerFeed
 from studio.media.frames import bgr_to_i420, fit_into_i420, output_size
 from studio.media.ingest import LatestFrame
 from studio.media.recorder import Recorder
-
-if TYPE_CHECKING:
-    from studio.state import OnAir, Studio
+from studio.figures import LiveFigures
+from studio.state import OnAir, Studio
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 STALE_AFTER = 1.5
 #: At most one forced keyframe per this many seconds, however many viewers join or ask.
 KEYFRAME_INTERVAL = 0.5
-#: How often stream_health is refreshed, and how often a stats event is stored.
+#: How often the live figures are refreshed, and how often a stats event is stored.
 HEALTH_EVERY = 1.0
 STATS_EVENT_EVERY = 10.0
 
@@ -71,7 +72,7 @@ class ShowPipeline:
 
     def __init__(
         self,
-        studio: "Studio",
+        studio: Studio,
         *,
         width: int = 1280,
         height: int = 720,
@@ -99,7 +100,7 @@ class ShowPipeline:
         self._clock_task: asyncio.Task[None] | None = None
         self._running = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._unsubscribe: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._started_at = 0.0
         self._keyframe_wanted_at: float | None = None
         self._last_forced = -1e9
@@ -118,6 +119,11 @@ class ShowPipeline:
         self._last_shown: VideoFrame | None = None
         self.keyframes_forced = 0
         self.reconnects = 0
+        self._publisher_agent = ""
+        self._uplink_kbps = 0.0
+        # The one writer of the show's live figures; the studio reads them from here.
+        self.figures = LiveFigures()
+        studio.read_figures_from(lambda: self.figures)
 
     # -- lifecycle ------------------------------------------------------
     async def start(self) -> None:
@@ -129,7 +135,7 @@ class ShowPipeline:
         self._audio.start()
         self._running = True
         self._clock_task = asyncio.ensure_future(self._run_clock())
-        self._update_health()
+        self._update_figures()
 
     async def stop(self) -> None:
         if self._clock_task is None:
@@ -145,23 +151,25 @@ class ShowPipeline:
             self._ingest.stop()
             self._ingest = None
         self._fanout.stop()
-        self._update_viewers()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._recorder is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._recorder.end)
         self._executor.shutdown(wait=True)
-        self.studio.stream_health.update(publishing=False)
+        self._update_figures()
 
     # -- publisher ------------------------------------------------------
-    def attach_publisher(self, video: MediaStreamTrack, audio: MediaStreamTrack | None = None) -> None:
+    def attach_publisher(
+        self, video: MediaStreamTrack, audio: MediaStreamTrack | None = None, *, user_agent: str = ""
+    ) -> None:
         """The phone's tracks go on air; a previous publisher (the same phone reconnecting) is replaced."""
         if self._ingest is not None:
             self._ingest.stop()
         if self._publishers:
             self.reconnects += 1
         self._publishers += 1
+        self._publisher_agent, self._uplink_kbps = user_agent, 0.0
         self._ingest = LatestFrame(video, self.detach_publisher)
         self._ingest.start()
         if audio is not None:
@@ -170,7 +178,7 @@ class ShowPipeline:
             self._audio.detach()
         self.request_keyframe()
         self._record_stream_event("connect", detail=f"publisher #{self._publishers}")
-        self._update_health()
+        self._update_figures()
 
     def detach_publisher(self, video: MediaStreamTrack) -> None:
         """That publisher is gone: hold slate until one attaches again."""
@@ -179,8 +187,16 @@ class ShowPipeline:
         self._ingest.stop()
         self._ingest = None
         self._audio.detach()
+        self._uplink_kbps = 0.0
         self._record_stream_event("disconnect")
-        self._update_health()
+        self._update_figures()
+
+    def report_uplink(self, video: MediaStreamTrack | None, kbps: float) -> None:
+        """WHIP measured what the publisher of ``video`` sends (ignored once it is replaced)."""
+        if self._ingest is None or self._ingest.track is not video:
+            return
+        self._uplink_kbps = kbps
+        self.figures = replace(self.figures, uplink_kbps=kbps)
 
     @property
     def publishing(self) -> bool:
@@ -191,17 +207,17 @@ class ShowPipeline:
         """A new viewer's tracks; it starts on a keyframe forced for it (rate-limited).
 
         ``audience=False`` for a studio monitor: it is served like any viewer
-        but left out of ``studio.viewers_now``.
+        but left out of the viewers counted in :attr:`figures`.
         """
         feed = ViewerFeed(self.request_keyframe, audience=audience)
         self._fanout.add(feed)
         self.request_keyframe()
-        self._update_viewers()
+        self._update_figures()
         return feed
 
     def remove_viewer(self, feed: ViewerFeed) -> None:
         self._fanout.remove(feed)
-        self._update_viewers()
+        self._update_figures()
 
     def request_keyframe(self) -> None:
         """Ask for a keyframe; several requests within :data:`KEYFRAME_INTERVAL` give one."""
@@ -216,28 +232,11 @@ class ShowPipeline:
         self.keyframes_forced += 1
         return True
 
-    def _update_viewers(self) -> None:
-        self.studio.viewers_now = sum(1 for feed in self._fanout.feeds if feed.audience)
-
     # -- overlay --------------------------------------------------------
-    def _on_air_changed(self, on_air: "OnAir") -> None:
+    def _on_air_changed(self, on_air: OnAir) -> None:
         """Show the change from the next frame on (set_spec is cheap and thread-safe)."""
-        promo = None
-        if on_air.promo:
-            try:
-                promo = Promo.from_dict(on_air.promo)
-            except (TypeError, ValueError) as error:
-                log.warning("ignoring promo %r: %s", on_air.promo, error)
         self._layout = on_air.layout
-        self._compositor.set_spec(
-            OverlaySpec(
-                product=on_air.product,
-                link_url=on_air.link_url,
-                layout=on_air.layout,
-                promo=promo,
-                image_root=self.studio.config.data_dir,
-            )
-        )
+        self._compositor.set_spec(on_air.overlay_spec(image_root=self.studio.config.data_dir))
 
     # -- the output clock -----------------------------------------------
     async def _run_clock(self) -> None:
@@ -346,62 +345,65 @@ class ShowPipeline:
             self._audio_to_record.extend(packets)
 
     # -- figures --------------------------------------------------------
-    def stats(self) -> dict[str, Any]:
+    def measure(self) -> LiveFigures:
+        """The figures as of now (cheap: counters and a 2 s window of frame times)."""
         now = time.monotonic()
         recent = [t for t in self._out_times if now - t <= 2.0]
         output_fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 2 else 0.0
         feeds = self._fanout.feeds
-        return {
-            "publishing": self.publishing,
-            "ingest_fps": round(self._ingest.fps(now), 1) if self._ingest is not None else 0.0,
-            "ingest_size": (
-                f"{self._ingest.frame.width}x{self._ingest.frame.height}"
-                if self._ingest is not None and self._ingest.frame is not None
-                else None
+        ingest = self._ingest
+        return LiveFigures(
+            viewers_now=sum(1 for feed in feeds if feed.audience),
+            publishing=ingest is not None,
+            publisher=self._publisher_agent if ingest is not None else "",
+            uplink_kbps=self._uplink_kbps,
+            ingest_fps=round(ingest.fps(now), 1) if ingest is not None else 0.0,
+            ingest_size=(
+                f"{ingest.frame.width}x{ingest.frame.height}" if ingest is not None and ingest.frame is not None else None
             ),
-            "output_fps": round(output_fps, 1),
-            "output_size": f"{self.size[0]}x{self.size[1]}",
-            "encode_ms": round(self._encoder.median_encode_ms(), 2),
-            "output_kbps": self._output_kbps,
-            "frames_out": self.frames_out,
-            "frames_encoded": self._encoder.frames_encoded,
-            "slate_frames": self.slate_frames,
-            "repeated_frames": self.repeated_frames,
-            "video_packets": self._fanout.video_packets,
-            "audio_packets": self._fanout.audio_packets,
-            "viewers": len(feeds),
-            "keyframes": self._encoder.keyframes,
-            "keyframes_forced": self.keyframes_forced,
-            "dropped_frames": self.dropped_frames,
-            "idle": not self._out_times or now - self._out_times[-1] > 0.5,
-            "viewer_drops": sum(feed.video.dropped for feed in feeds),
-            "viewer_resyncs": sum(feed.video.resyncs for feed in feeds),
-            "reconnects": self.reconnects,
-            "recording": (
+            output_fps=round(output_fps, 1),
+            output_size=f"{self.size[0]}x{self.size[1]}",
+            encode_ms=round(self._encoder.median_encode_ms(), 2),
+            output_kbps=self._output_kbps,
+            frames_out=self.frames_out,
+            frames_encoded=self._encoder.frames_encoded,
+            slate_frames=self.slate_frames,
+            repeated_frames=self.repeated_frames,
+            dropped_frames=self.dropped_frames,
+            video_packets=self._fanout.video_packets,
+            audio_packets=self._fanout.audio_packets,
+            viewers=len(feeds),
+            keyframes=self._encoder.keyframes,
+            keyframes_forced=self.keyframes_forced,
+            idle=not self._out_times or now - self._out_times[-1] > 0.5,
+            viewer_drops=sum(feed.video.dropped for feed in feeds),
+            viewer_resyncs=sum(feed.video.resyncs for feed in feeds),
+            reconnects=self.reconnects,
+            recording=(
                 str(self._recorder.current.path)
                 if self._recorder is not None and self._recorder.current is not None
                 else None
             ),
-        }
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """:meth:`measure` as plain JSON-ready data."""
+        return self.measure().to_json()
 
     def _every_second(self, now: float) -> None:
-        """Refresh the windowed figures, then ``stream_health``; a stats event every 10 s."""
+        """Refresh the windowed figures; a stats event every 10 s."""
         elapsed = now - self._last_health
         self._output_kbps = round((self._encoder.bytes_out - self._bytes_at_health) * 8 / 1000 / elapsed, 1)
         self._bytes_at_health = self._encoder.bytes_out
         self._last_health = now
-        figures = self._update_health()
-        if self.publishing and now - self._last_stats_event >= STATS_EVENT_EVERY:
+        figures = self._update_figures()
+        if figures.publishing and now - self._last_stats_event >= STATS_EVENT_EVERY:
             self._last_stats_event = now
-            # The uplink bitrate is measured by the WHIP session (it has the receiver).
-            self._record_stream_event(
-                "stats", fps=figures["ingest_fps"], bitrate_kbps=self.studio.stream_health.get("uplink_kbps")
-            )
+            self._record_stream_event("stats", fps=figures.ingest_fps, bitrate_kbps=figures.uplink_kbps)
 
-    def _update_health(self) -> dict[str, Any]:
-        figures = self.stats()
-        self.studio.stream_health.update(figures)
-        return figures
+    def _update_figures(self) -> LiveFigures:
+        self.figures = self.measure()
+        return self.figures
 
     def _record_stream_event(self, kind: str, **fields: Any) -> None:
         show_id = self.studio.show.id if self.studio.show is not None else None

@@ -10,16 +10,17 @@ lifecycle; subclasses add what a publisher or a viewer means to the studio.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import secrets
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription, sdp
 
+from studio.auth import require_key
+from studio.errors import Problem
 from studio.media.ice import loopback_only_sdp, rtc_configuration, selected_pair
 from studio.state import Studio
 
@@ -38,23 +39,16 @@ CORS_HEADERS = {
 Direction = Literal["send", "recv"]
 
 
-class SignallingError(web.HTTPException):
-    """A plain-text error the client can show as is."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        self.status_code = status
-        super().__init__(text=message + "\n", headers={**CORS_HEADERS, **(headers or {})})
+def signalling_error(
+    status: int, code: str, detail: str, detail_zh: str, headers: Mapping[str, str] | None = None
+) -> Problem:
+    """A WHIP/WHEP refusal: a problem a player on another origin can read (CORS headers on)."""
+    return Problem(status, code, detail, detail_zh, headers={**CORS_HEADERS, **(headers or {})})
 
 
 def check_bearer(request: web.Request, key: str) -> None:
-    """``Authorization: Bearer <studio key>`` or 401 with a challenge."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
-        raise SignallingError(
-            401,
-            "missing or wrong studio key: send Authorization: Bearer <studio key>",
-            {"WWW-Authenticate": 'Bearer realm="farmlive"'},
-        )
+    """The studio key, with CORS headers on the 401 so a browser player sees why."""
+    require_key(request, key, CORS_HEADERS)
 
 
 def ice_server_links(servers: list[dict[str, Any]]) -> str:
@@ -77,53 +71,68 @@ def validate_offer(text: str, direction: Direction) -> sdp.SessionDescription:
     so the checks that give a useful message live here.
     """
     if not text.lstrip().startswith("v=0"):
-        raise SignallingError(400, "malformed SDP offer: it must start with v=0")
+        raise _bad_offer("malformed SDP offer: it must start with v=0", "SDP 格式错误：必须以 v=0 开头")
     try:
         description = sdp.SessionDescription.parse(text)
     except Exception as error:  # aiortc raises ValueError, KeyError, IndexError...
-        raise SignallingError(400, f"malformed SDP offer: {error}") from error
+        raise _bad_offer(f"malformed SDP offer: {error}", f"SDP 格式错误：{error}") from error
     video = [m for m in description.media if m.kind == "video"]
     if not video:
-        raise SignallingError(400, "the SDP offer has no video m-line")
+        raise _bad_offer("the SDP offer has no video m-line", "SDP 中没有视频（video m-line）")
     wanted = ("sendonly", "sendrecv") if direction == "send" else ("recvonly", "sendrecv")
     if not any(m.direction in wanted for m in video):
-        verb = "send" if direction == "send" else "receive"
-        raise SignallingError(400, f"the SDP offer's video m-line must {verb} video ({' or '.join(wanted)})")
+        verb, verb_zh = ("send", "发送") if direction == "send" else ("receive", "接收")
+        raise _bad_offer(
+            f"the SDP offer's video m-line must {verb} video ({' or '.join(wanted)})",
+            f"SDP 的视频必须是{verb_zh}方向（{' 或 '.join(wanted)}）",
+        )
     return description
+
+
+def _bad_offer(detail: str, detail_zh: str) -> Problem:
+    return signalling_error(400, "bad_offer", detail, detail_zh)
 
 
 async def read_offer(request: web.Request, direction: Direction) -> tuple[str, sdp.SessionDescription]:
     if request.content_type != SDP_TYPE:
-        raise SignallingError(
+        raise signalling_error(
             415,
+            "unsupported_media_type",
             f"Content-Type must be {SDP_TYPE}, got {request.content_type or 'nothing'}",
+            f"Content-Type 必须是 {SDP_TYPE}",
             {"Accept-Post": SDP_TYPE},
         )
     try:
         text = (await request.read()).decode("utf-8")
     except UnicodeDecodeError as error:
-        raise SignallingError(400, "malformed SDP offer: not UTF-8 text") from error
+        raise _bad_offer("malformed SDP offer: not UTF-8 text", "SDP 格式错误：不是 UTF-8 文本") from error
     return text, validate_offer(text, direction)
 
 
 @dataclass(eq=False)
 class PeerSession:
-    """One WHIP publisher or WHEP viewer: its peer connection and what to undo."""
+    """One WHIP publisher or WHEP viewer: its peer connection and what to undo.
+
+    Each endpoint extends it with typed fields of its own (the viewer's feed,
+    the publisher's tracks).
+    """
 
     id: str
     pc: RTCPeerConnection
     offer: sdp.SessionDescription
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
-    # Endpoint-specific state (the viewer feed, the publisher's tracks...).
-    state: dict[str, Any] = field(default_factory=dict)
 
 
-class WebRtcEndpoint:
+SessionT = TypeVar("SessionT", bound=PeerSession)
+
+
+class WebRtcEndpoint(Generic[SessionT]):
     """``POST /<name>``, ``DELETE/PATCH /<name>/<id>``, ``OPTIONS`` for both.
 
-    Subclasses implement :meth:`authorize`, :meth:`prepare` (before the
-    answer), :meth:`on_connected` and :meth:`on_closed` (called exactly once).
+    Subclasses implement :meth:`new_session`, :meth:`authorize`,
+    :meth:`prepare` (before the answer), :meth:`on_connected` and
+    :meth:`on_closed` (called exactly once).
     """
 
     name: str = ""
@@ -131,28 +140,34 @@ class WebRtcEndpoint:
 
     def __init__(self, studio: Studio) -> None:
         self.studio = studio
-        self.sessions: dict[str, PeerSession] = {}
+        self.sessions: dict[str, SessionT] = {}
         # Offers being answered right now: they count against caps like live sessions.
         self.pending = 0
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- hooks ----------------------------------------------------------
+    def new_session(
+        self, request: web.Request, session_id: str, pc: RTCPeerConnection, offer: sdp.SessionDescription
+    ) -> SessionT:
+        """The endpoint's own session type for one offer."""
+        raise NotImplementedError
+
     def authorize(self, request: web.Request) -> None:
         check_bearer(request, self.studio.config.key)
 
     def admit(self, request: web.Request) -> None:
         """Refuse before any work is done (e.g. the viewer cap)."""
 
-    async def prepare(self, request: web.Request, session: PeerSession) -> None:
+    async def prepare(self, request: web.Request, session: SessionT) -> None:
         """Add transceivers/tracks before the remote offer is applied."""
 
-    def response_headers(self, request: web.Request, session: PeerSession) -> dict[str, str]:
+    def response_headers(self, request: web.Request, session: SessionT) -> dict[str, str]:
         return {}
 
-    async def on_connected(self, session: PeerSession) -> None:
+    async def on_connected(self, session: SessionT) -> None:
         """ICE + DTLS are up."""
 
-    async def on_closed(self, session: PeerSession) -> None:
+    async def on_closed(self, session: SessionT) -> None:
         """Undo :meth:`prepare`/:meth:`on_connected`; runs once per session."""
 
     # -- routes ---------------------------------------------------------
@@ -168,18 +183,27 @@ class WebRtcEndpoint:
         return web.Response(status=204, headers={**CORS_HEADERS, "Accept-Post": SDP_TYPE})
 
     async def patch(self, request: web.Request) -> web.Response:
-        raise SignallingError(
+        raise signalling_error(
             405,
+            "trickle_not_supported",
             "trickle ICE and ICE restarts are not supported: send a complete offer with POST",
+            "不支持 trickle ICE 和 ICE 重启：请用 POST 发送完整的 offer",
             {"Allow": "DELETE, OPTIONS"},
         )
 
+    def session_of(self, request: web.Request) -> SessionT:
+        session_id = request.match_info["id"]
+        session = self.sessions.get(session_id)
+        if session is None:
+            kind = self.name.upper()
+            raise signalling_error(
+                404, "unknown_session", f"no {kind} session {session_id!r}", f"找不到 {kind} 会话 {session_id}"
+            )
+        return session
+
     async def delete(self, request: web.Request) -> web.Response:
         self.authorize(request)
-        session = self.sessions.get(request.match_info["id"])
-        if session is None:
-            raise SignallingError(404, f"no {self.name.upper()} session {request.match_info['id']!r}")
-        await self.close(session)
+        await self.close(self.session_of(request))
         return web.Response(status=200, headers=CORS_HEADERS)
 
     async def post(self, request: web.Request) -> web.Response:
@@ -188,7 +212,7 @@ class WebRtcEndpoint:
         self.admit(request)
         config = self.studio.config
         pc = RTCPeerConnection(rtc_configuration(config.ice_servers, loopback_only=config.ice_loopback_only))
-        session = PeerSession(id=secrets.token_urlsafe(12), pc=pc, offer=offer)
+        session = self.new_session(request, secrets.token_urlsafe(12), pc, offer)
         self.pending += 1
         try:
             await self.prepare(request, session)
@@ -211,20 +235,20 @@ class WebRtcEndpoint:
         headers.update(self.response_headers(request, session))
         return web.Response(status=201, body=answer.encode(), content_type=SDP_TYPE, headers=headers)
 
-    async def _negotiate(self, session: PeerSession, offer_sdp: str) -> str:
+    async def _negotiate(self, session: SessionT, offer_sdp: str) -> str:
         if self.studio.config.ice_loopback_only:
             offer_sdp = loopback_only_sdp(offer_sdp)
         pc = session.pc
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception as error:
-            raise SignallingError(400, f"the SDP offer was refused: {error}") from error
+            raise _bad_offer(f"the SDP offer was refused: {error}", f"SDP offer 被拒绝：{error}") from error
         # setLocalDescription gathers every candidate before it returns: no trickle needed.
         await pc.setLocalDescription(await pc.createAnswer())
         return pc.localDescription.sdp
 
     # -- lifecycle ------------------------------------------------------
-    def _watch(self, session: PeerSession) -> None:
+    def _watch(self, session: SessionT) -> None:
         pc = session.pc
 
         @pc.on("connectionstatechange")
@@ -242,7 +266,7 @@ class WebRtcEndpoint:
 
         self.spawn(self._expire_unconnected(session))
 
-    async def _expire_unconnected(self, session: PeerSession) -> None:
+    async def _expire_unconnected(self, session: SessionT) -> None:
         try:
             await asyncio.wait_for(session.connected.wait(), CONNECT_TIMEOUT)
         except asyncio.TimeoutError:
@@ -256,7 +280,7 @@ class WebRtcEndpoint:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def close(self, session: PeerSession) -> None:
+    async def close(self, session: SessionT) -> None:
         if session.closed:
             return
         session.closed = True

@@ -16,41 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import secrets
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiortc import RTCPeerConnection, sdp
 
 from analytics import events
-from studio.media.fanout import send_feed
-from studio.media.sessions import PeerSession, SignallingError, WebRtcEndpoint, check_bearer
+from studio.media.fanout import ViewerFeed, send_feed
+from studio.media.pipeline import ShowPipeline
+from studio.media.sessions import PeerSession, WebRtcEndpoint, check_bearer, signalling_error
 from studio.state import Studio
-
-if TYPE_CHECKING:
-    from studio.media.pipeline import ShowPipeline
+from studio.viewers import viewer_cookie, viewer_id_of
 
 log = logging.getLogger(__name__)
 
-VIEWER_COOKIE = "fl_viewer"
 MAX_VIEWERS = 200
 SYNC_INTERVAL = 5.0  # seconds: how soon a viewer joins a show that just started
 HEARTBEAT_INTERVAL = 15.0  # seconds between record_viewer_seen writes
-_VIEWER_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
-
-def viewer_id_of(request: web.Request) -> tuple[str, bool]:
-    """The anonymous ``fl_viewer`` cookie, or a new id; ``(id, is_new)``."""
-    cookie = request.cookies.get(VIEWER_COOKIE, "")
-    if _VIEWER_ID.match(cookie):
-        return cookie, False
-    return secrets.token_urlsafe(12), True
-
-
-def viewer_cookie(viewer_id: str) -> str:
-    return f"{VIEWER_COOKIE}={viewer_id}; Path=/; Max-Age=31536000; SameSite=Lax"
 
 
 @dataclass
@@ -66,11 +49,20 @@ class ViewerRecord:
     monitor: bool = False  # the studio's own preview: never a viewer session
 
 
-class WhepEndpoint(WebRtcEndpoint):
+@dataclass(eq=False)
+class ViewerSession(PeerSession):
+    """A WHEP viewer: its row in ``viewer_sessions`` and its share of the fan-out."""
+
+    viewer: ViewerRecord = field(default_factory=lambda: ViewerRecord("", ""))
+    new_cookie: bool = False
+    feed: ViewerFeed | None = None
+
+
+class WhepEndpoint(WebRtcEndpoint[ViewerSession]):
     name = "whep"
     direction = "recv"
 
-    def __init__(self, studio: Studio, pipeline: "ShowPipeline", *, max_viewers: int = MAX_VIEWERS) -> None:
+    def __init__(self, studio: Studio, pipeline: ShowPipeline, *, max_viewers: int = MAX_VIEWERS) -> None:
         super().__init__(studio)
         self.pipeline = pipeline
         self.max_viewers = max_viewers
@@ -87,42 +79,41 @@ class WhepEndpoint(WebRtcEndpoint):
 
     def admit(self, request: web.Request) -> None:
         if len(self.sessions) + self.pending >= self.max_viewers:
-            raise SignallingError(
+            raise signalling_error(
                 503,
+                "studio_full",
                 f"the studio is full ({self.max_viewers} viewers): try again soon",
+                f"直播间已满（{self.max_viewers} 位观众），请稍后再试",
                 {"Retry-After": "10"},
             )
 
-    async def prepare(self, request: web.Request, session: PeerSession) -> None:
-        pc, pipeline = session.pc, self.pipeline
+    def new_session(
+        self, request: web.Request, session_id: str, pc: RTCPeerConnection, offer: sdp.SessionDescription
+    ) -> ViewerSession:
         viewer_id, is_new = viewer_id_of(request)
         monitor = "Authorization" in request.headers  # authorize() has checked the key
-        session.state["viewer"] = ViewerRecord(
-            viewer_id, request.headers.get("User-Agent", ""), monitor=monitor
-        )
-        session.state["new_cookie"] = is_new
-        feed = pipeline.add_viewer(audience=not monitor)
-        session.state["feed"] = feed
-        send_feed(pc, feed, {m.kind for m in session.offer.media})
+        viewer = ViewerRecord(viewer_id, request.headers.get("User-Agent", ""), monitor=monitor)
+        return ViewerSession(session_id, pc, offer, viewer=viewer, new_cookie=is_new)
 
-    def response_headers(self, request: web.Request, session: PeerSession) -> dict[str, str]:
-        if session.state["new_cookie"]:
-            return {"Set-Cookie": viewer_cookie(session.state["viewer"].viewer_id)}
+    async def prepare(self, request: web.Request, session: ViewerSession) -> None:
+        session.feed = self.pipeline.add_viewer(audience=not session.viewer.monitor)
+        send_feed(session.pc, session.feed, {m.kind for m in session.offer.media})
+
+    def response_headers(self, request: web.Request, session: ViewerSession) -> dict[str, str]:
+        if session.new_cookie:
+            return {"Set-Cookie": viewer_cookie(session.viewer.viewer_id)}
         return {}
 
-    async def on_connected(self, session: PeerSession) -> None:
-        await self._sync_viewer(session.state["viewer"])
+    async def on_connected(self, session: ViewerSession) -> None:
+        await self._sync_viewer(session.viewer)
         if self._sync_task is None or self._sync_task.done():
             self._sync_task = self.spawn(self._sync_forever())
 
-    async def on_closed(self, session: PeerSession) -> None:
-        feed = session.state.get("feed")
-        if feed is not None:
-            self.pipeline.remove_viewer(feed)  # the pipeline keeps studio.viewers_now
-        viewer: ViewerRecord | None = session.state.get("viewer")
-        if viewer is not None:
-            viewer.gone = True
-            await self._leave(viewer)
+    async def on_closed(self, session: ViewerSession) -> None:
+        if session.feed is not None:
+            self.pipeline.remove_viewer(session.feed)  # the pipeline counts the viewers now
+        session.viewer.gone = True
+        await self._leave(session.viewer)
 
     async def _leave(self, viewer: ViewerRecord) -> None:
         if viewer.session_id is not None:
@@ -155,6 +146,6 @@ class WhepEndpoint(WebRtcEndpoint):
             for session in list(self.sessions.values()):
                 if session.connected.is_set() and not session.closed:
                     try:
-                        await self._sync_viewer(session.state["viewer"])
+                        await self._sync_viewer(session.viewer)
                     except Exception:
                         log.exception("viewer heartbeat failed")

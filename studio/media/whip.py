@@ -11,17 +11,16 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
-from aiortc import MediaStreamTrack, RTCRtpCodecCapability, RTCRtpReceiver
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpCodecCapability, RTCRtpReceiver, sdp
 
-from studio.media.sessions import CORS_HEADERS, PeerSession, SignallingError, WebRtcEndpoint
 from studio.media.fanout import h264_preferences
+from studio.media.pipeline import ShowPipeline
+from studio.media.sessions import CORS_HEADERS, PeerSession, WebRtcEndpoint, signalling_error
 from studio.state import Studio
-
-if TYPE_CHECKING:
-    from studio.media.pipeline import ShowPipeline
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +37,24 @@ def ingest_preferences() -> list[RTCRtpCodecCapability]:
     return [*h264, *vp8, *rtx]
 
 
-class WhipEndpoint(WebRtcEndpoint):
+@dataclass(eq=False)
+class PublisherSession(PeerSession):
+    """A WHIP publisher: the tracks it sends and the task that measures its uplink."""
+
+    user_agent: str = ""
+    video: MediaStreamTrack | None = None
+    audio: MediaStreamTrack | None = None
+    monitor: asyncio.Task[Any] | None = field(default=None, repr=False)
+
+
+class WhipEndpoint(WebRtcEndpoint[PublisherSession]):
     name = "whip"
     direction = "send"
 
-    def __init__(self, studio: Studio, pipeline: "ShowPipeline") -> None:
+    def __init__(self, studio: Studio, pipeline: ShowPipeline) -> None:
         super().__init__(studio)
         self.pipeline = pipeline
-        self.current: PeerSession | None = None
+        self.current: PublisherSession | None = None
         # Sessions another publisher took over: their page must not reconnect and take it back.
         self.replaced: OrderedDict[str, None] = OrderedDict()
 
@@ -60,57 +69,57 @@ class WhipEndpoint(WebRtcEndpoint):
         phone does not fight OBS (or a second phone) for the show.
         """
         self.authorize(request)
-        session_id = request.match_info["id"]
-        if session_id in self.replaced:
-            raise SignallingError(410, "another publisher replaced this one")
-        session = self.sessions.get(session_id)
-        if session is None:
-            raise SignallingError(404, f"no WHIP session {session_id!r}")
+        if request.match_info["id"] in self.replaced:
+            raise signalling_error(
+                410, "replaced", "another publisher replaced this one", "另一台设备已接替推流"
+            )
+        session = self.session_of(request)
         state = "live" if session is self.current else "connecting"
         return web.json_response({"state": state}, headers=CORS_HEADERS)
 
-    async def prepare(self, request: web.Request, session: PeerSession) -> None:
+    def new_session(
+        self, request: web.Request, session_id: str, pc: RTCPeerConnection, offer: sdp.SessionDescription
+    ) -> PublisherSession:
+        return PublisherSession(session_id, pc, offer, user_agent=request.headers.get("User-Agent", "")[:200])
+
+    async def prepare(self, request: web.Request, session: PublisherSession) -> None:
         # Prefer H264 from the phone: phones encode it in hardware (cooler, longer
         # battery on a farm) and it is the cheapest for the studio to decode; VP8 still works.
         video = session.pc.addTransceiver("video", direction="recvonly")
         video.setCodecPreferences(ingest_preferences())
-        tracks: dict[str, MediaStreamTrack] = {}
-        session.state["tracks"] = tracks
-        session.state["agent"] = request.headers.get("User-Agent", "")[:200]
 
         @session.pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
-            tracks.setdefault(track.kind, track)
+            if track.kind == "video" and session.video is None:
+                session.video = track
+            elif track.kind == "audio" and session.audio is None:
+                session.audio = track
 
-    async def on_connected(self, session: PeerSession) -> None:
-        tracks: dict[str, MediaStreamTrack] = session.state["tracks"]
-        if "video" not in tracks:
+    async def on_connected(self, session: PublisherSession) -> None:
+        if session.video is None:
             await self.close(session)
             return
         previous, self.current = self.current, session
         # The pipeline counts reconnects and records connect/disconnect/stats stream events.
-        self.pipeline.attach_publisher(tracks["video"], tracks.get("audio"))
-        self.studio.stream_health.update(publisher=session.state["agent"], uplink_kbps=0.0)
+        self.pipeline.attach_publisher(session.video, session.audio, user_agent=session.user_agent)
         if previous is not None:
             log.info("whip %s replaces %s", session.id, previous.id)
             self.replaced[previous.id] = None
             while len(self.replaced) > REMEMBER_REPLACED:
                 self.replaced.popitem(last=False)
             await self.close(previous)
-        session.state["monitor"] = self.spawn(self._monitor(session))
+        session.monitor = self.spawn(self._monitor(session))
 
-    async def on_closed(self, session: PeerSession) -> None:
-        monitor = session.state.get("monitor")
-        if monitor is not None:
-            monitor.cancel()
-        if session is not self.current:
+    async def on_closed(self, session: PublisherSession) -> None:
+        if session.monitor is not None:
+            session.monitor.cancel()
+        if session is not self.current or session.video is None:
             return  # never attached, or already replaced by a newer publisher
         self.current = None
-        self.pipeline.detach_publisher(session.state["tracks"]["video"])
-        self.studio.stream_health.update(uplink_kbps=0.0)
+        self.pipeline.detach_publisher(session.video)
 
-    async def _monitor(self, session: PeerSession) -> None:
-        """The phone's uplink bitrate in ``stream_health`` (what the control room warns on)."""
+    async def _monitor(self, session: PublisherSession) -> None:
+        """Measure the phone's uplink bitrate and hand it to the pipeline (the control room warns on it)."""
         last_bytes, last_time = 0, time.monotonic()
         while not session.closed:
             await asyncio.sleep(HEALTH_INTERVAL)
@@ -123,4 +132,5 @@ class WhipEndpoint(WebRtcEndpoint):
             now = time.monotonic()
             kbps = (received - last_bytes) * 8 / 1000 / (now - last_time)
             last_bytes, last_time = received, now
-            self.studio.stream_health["uplink_kbps"] = round(kbps, 1)
+            if session is self.current:
+                self.pipeline.report_uplink(session.video, round(kbps, 1))

@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from studio.app import studio_of
-from studio.state import OnAir
+from studio.errors import Problem
+from studio.state import OnAir, studio_of
+from studio.viewers import remember_viewer, viewer_id_of
 
 PAGES_DIR = Path(__file__).parent
 ASSETS_PREFIX = "/live/"
@@ -32,7 +33,7 @@ async def asset(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
     path = PAGES_DIR / name
     if "/" in name or path.suffix not in ASSET_TYPES or not path.is_file():
-        raise web.HTTPNotFound(text=f"no such asset: {name}\n")
+        raise Problem(404, "unknown_asset", f"no such asset: {name}", f"没有这个文件：{name}")
     return web.FileResponse(path, headers={"Content-Type": ASSET_TYPES[path.suffix], "Cache-Control": "no-cache"})
 
 
@@ -41,14 +42,8 @@ async def publish_page(request: web.Request) -> web.FileResponse:
 
 
 async def watch_page(request: web.Request) -> web.StreamResponse:
-    from studio.media.whep import viewer_cookie, viewer_id_of
-
-    response = _page("watch.html")
-    viewer_id, is_new = viewer_id_of(request)
-    if is_new:
-        # Set before the first buy click so /b/<code> can attribute it to this viewer.
-        response.headers["Set-Cookie"] = viewer_cookie(viewer_id)
-    return response
+    # The cookie is set before the first buy click so /b/<code> can attribute it to this viewer.
+    return remember_viewer(_page("watch.html"), *viewer_id_of(request))
 
 
 async def media_config(request: web.Request) -> web.Response:
@@ -75,7 +70,7 @@ def on_air_card(on_air: OnAir) -> dict[str, Any] | None:
         "origin": product.origin,
         "link_url": on_air.link_url,
         "buy_href": f"/b/{on_air.link_code}?via=click" if on_air.link_code else None,
-        "promo": on_air.promo,
+        "promo": on_air.promo.to_dict() if on_air.promo else None,
     }
 
 
@@ -83,11 +78,12 @@ async def watch_state(request: web.Request) -> web.Response:
     """``GET /watch/state``: built from the studio's memory, no database read per poll."""
     studio = studio_of(request)
     show = studio.show
+    figures = studio.figures
     body = {
         "live": show is not None,
         "show": {"id": show.id, "title": show.title, "started_at": show.started_at} if show else None,
-        "publishing": bool(studio.stream_health.get("publishing")),
-        "viewers_now": studio.viewers_now,
+        "publishing": figures.publishing,
+        "viewers_now": figures.viewers_now,
         "on_air": on_air_card(studio.on_air),
     }
     return web.json_response(body, headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})

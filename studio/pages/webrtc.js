@@ -37,6 +37,16 @@ const FarmliveRTC = (() => {
     }
   }
 
+  // The studio refuses with application/problem+json: show both languages of its detail.
+  function problemText(text) {
+    try {
+      const problem = JSON.parse(text);
+      return [problem.detail_zh, problem.detail].filter(Boolean).join(" · ") || text.trim();
+    } catch (_) {
+      return text.trim();
+    }
+  }
+
   // POST the offer; returns the session URL. Throws SignallingError on HTTP errors.
   async function negotiate(pc, endpoint, headers) {
     await pc.setLocalDescription(await pc.createOffer());
@@ -47,7 +57,7 @@ const FarmliveRTC = (() => {
       body: pc.localDescription.sdp,
     });
     const text = await response.text();
-    if (response.status !== 201) throw new SignallingError(response.status, text.trim());
+    if (response.status !== 201) throw new SignallingError(response.status, problemText(text));
     await pc.setRemoteDescription({ type: "answer", sdp: text });
     return new URL(response.headers.get("Location"), location.href).href;
   }

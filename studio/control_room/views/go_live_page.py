@@ -19,11 +19,10 @@ from PIL import Image
 
 import catalog
 from catalog.products import Product
-from overlays import Promo
+from overlays import LAYOUTS, Promo
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
 from studio.control_room.preview import preview_image, publish_qr_png
-from studio.state import LAYOUTS
 
 LIVE_REFRESH_S = 2.0
 GRID_REFRESH_S = 5.0

@@ -1,0 +1,44 @@
+"""The show's live figures: one immutable snapshot, written only by the pipeline.
+
+The pipeline measures the video path and hears the uplink from WHIP (through
+:meth:`~studio.media.pipeline.ShowPipeline.report_uplink`); it builds a new
+:class:`LiveFigures` whenever something changes and at least once a second.
+Everyone else (control API, watch page, tests) only reads ``studio.figures``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LiveFigures:
+    viewers_now: int = 0  # the audience: connected viewers, not the studio's own monitors
+    publishing: bool = False
+    publisher: str = ""  # the publishing client's User-Agent
+    uplink_kbps: float = 0.0  # what the phone sends, measured on the WHIP receiver
+    ingest_fps: float = 0.0
+    ingest_size: str | None = None
+    output_fps: float = 0.0
+    output_size: str = ""
+    encode_ms: float = 0.0
+    output_kbps: float = 0.0
+    frames_out: int = 0
+    frames_encoded: int = 0
+    slate_frames: int = 0
+    repeated_frames: int = 0  # the clock filled in for a hesitating phone
+    dropped_frames: int = 0
+    video_packets: int = 0
+    audio_packets: int = 0
+    viewers: int = 0  # every feed, monitors included
+    keyframes: int = 0
+    keyframes_forced: int = 0
+    idle: bool = True
+    viewer_drops: int = 0
+    viewer_resyncs: int = 0
+    reconnects: int = 0
+    recording: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
