@@ -33,8 +33,10 @@ def timeline_svg(
         return LEFT + np.clip(seconds / span, 0.0, 1.0) * plot_w
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{escape(label("section.timeline"))}" font-family="sans-serif" font-size="11">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+            f'aria-label="{escape(label("section.timeline"))}" font-family="sans-serif" font-size="11">'
+        ),
         f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#ccc"/>',
     ]
     parts += _pins(frames["pins"], x, skus=sorted(frames["pins"]["sku"].unique()))
@@ -43,7 +45,7 @@ def timeline_svg(
     if len(concurrency):
         xs = x(concurrency["time"])
         ys = bottom - concurrency["viewers"].to_numpy(dtype=float) / peak * plot_h
-        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys))
+        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys, strict=True))
         parts.append(
             f'<polygon points="{xs[0]:.1f},{bottom} {points} {xs[-1]:.1f},{bottom}" '
             f'fill="{VIEWERS_COLOR}" fill-opacity="0.25" stroke="{VIEWERS_COLOR}" stroke-width="1.5"/>'
@@ -56,7 +58,7 @@ def timeline_svg(
             f'<text x="{WIDTH - RIGHT - 4}" y="{bottom - 18}" text-anchor="end" fill="{ORDER_COLOR}">'
             f"+{later} {escape(label('after_show'))}</text>"
         )
-    parts += _axes(start, end, tz, peak, bottom, plot_w)
+    parts += _axes(start, end, tz, peak=peak, bottom=bottom, plot_w=plot_w)
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -68,7 +70,7 @@ def _pins(pins: pd.DataFrame, x, skus: list[str]) -> list[str]:  # type: ignore[
     if not len(pins):
         return out
     lefts, rights = x(pins["start"]), x(pins["end"])
-    for left, right, sku, name in zip(lefts, rights, pins["sku"], pins["name"]):
+    for left, right, sku, name in zip(lefts, rights, pins["sku"], pins["name"], strict=True):
         width = max(right - left, 1.0)
         out.append(
             f'<rect x="{left:.1f}" y="{TOP - 22}" width="{width:.1f}" height="18" fill="{colors[sku]}">'
@@ -87,17 +89,17 @@ def _stream(stream: pd.DataFrame, x, bottom: float, plot_h: float) -> list[str]:
     if len(stats):
         top_rate = max(float(stats["bitrate_kbps"].max()), 1.0)
         ys = bottom - stats["bitrate_kbps"].to_numpy(dtype=float) / top_rate * plot_h
-        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x(stats["time"]), ys))
+        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x(stats["time"]), ys, strict=True))
         out.append(f'<polyline points="{points}" fill="none" stroke="{BITRATE_COLOR}" stroke-width="1"/>')
         out.append(
             f'<text x="{WIDTH - RIGHT + 4}" y="{bottom - plot_h + 10}" fill="{BITRATE_COLOR}">{top_rate:,.0f}</text>'
             f'<text x="{WIDTH - RIGHT + 4}" y="{bottom}" fill="{BITRATE_COLOR}">0 kbit/s</text>'
         )
-    for left in x(stream.loc[stream["kind"] == "disconnect", "time"]):
-        out.append(
-            f'<line x1="{left:.1f}" x2="{left:.1f}" y1="{bottom - plot_h}" y2="{bottom}" stroke="{DROP_COLOR}" '
-            f'stroke-dasharray="4 3"><title>{escape(label("disconnect"))}</title></line>'
-        )
+    out.extend(
+        f'<line x1="{left:.1f}" x2="{left:.1f}" y1="{bottom - plot_h}" y2="{bottom}" stroke="{DROP_COLOR}" '
+        f'stroke-dasharray="4 3"><title>{escape(label("disconnect"))}</title></line>'
+        for left in x(stream.loc[stream["kind"] == "disconnect", "time"])
+    )
     return out
 
 
@@ -113,11 +115,13 @@ def _orders(orders: pd.DataFrame, x, bottom: float) -> list[str]:  # type: ignor
     return [
         f'<circle cx="{cx:.1f}" cy="{bottom - 8:.1f}" r="{r:.1f}" fill="{ORDER_COLOR}" fill-opacity="0.6">'
         f"<title>{escape(str(sku))} × {int(q)}: {total:,.2f}</title></circle>"
-        for cx, r, sku, q, total in zip(x(orders["time"]), radii, orders["sku"], orders["quantity"], orders["total"])
+        for cx, r, sku, q, total in zip(
+            x(orders["time"]), radii, orders["sku"], orders["quantity"], orders["total"], strict=True
+        )
     ]
 
 
-def _axes(start: pd.Timestamp, end: pd.Timestamp, tz: str, peak: int, bottom: float, plot_w: float) -> list[str]:
+def _axes(start: pd.Timestamp, end: pd.Timestamp, tz: str, *, peak: int, bottom: float, plot_w: float) -> list[str]:
     out = []
     for i in range(7):
         moment = start + (end - start) * (i / 6)

@@ -77,7 +77,7 @@ def close_stale_sessions(db: sqlite_utils.Database) -> int:
     return cursor.rowcount
 
 
-def record_link_event(
+def record_link_event(  # noqa: PLR0917 - studio/shop.py passes viewer_id by position; keyword-only after the refactor
     db: sqlite_utils.Database,
     show_id: int,
     code: str,

@@ -24,14 +24,14 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from analytics.attribution import DEFAULT_WINDOW, SALE_STATUSES, attribute_orders
 from catalog.shows import Show, get_show
 from catalog.timestamps import to_iso, utc_now
 
-from analytics.attribution import DEFAULT_WINDOW, SALE_STATUSES, attribute_orders
-
 SESSION_COLUMNS = ["id", "viewer_id", "joined_at", "left_at", "transport"]
 LINK_EVENT_COLUMNS = ["id", "code", "sku", "at", "kind", "viewer_id"]
-ORDER_COLUMNS = [
+# The orders table columns a ShowData loads (attribution adds "attributed_by").
+ORDER_FRAME_COLUMNS = [
     "id", "show_id", "sku", "quantity", "unit_price", "total", "at", "source",
     "link_code", "external_id", "status", "buyer_id",
 ]
@@ -144,7 +144,7 @@ class ShowData:
         products: Frameish = (),
         now: str | None = None,
         link_counts: tuple[pd.DataFrame, int, int] | None = None,
-    ) -> "ShowData":
+    ) -> ShowData:
         """Normalise rows (dicts or DataFrames of stored text) into a ShowData.
 
         ``orders`` must already be this show's attributed sales; missing
@@ -168,7 +168,7 @@ class ShowData:
             link_counts=_frame(counts, LINK_COUNT_COLUMNS),
             link_viewers=viewers,
             link_anonymous=anonymous,
-            orders=_frame(orders, ORDER_COLUMNS + ["attributed_by"]),
+            orders=_frame(orders, [*ORDER_FRAME_COLUMNS, "attributed_by"]),
             overlay_events=_frame(overlay_events, OVERLAY_COLUMNS),
             stream_events=_frame(stream_events, STREAM_COLUMNS),
             products=_frame(products, PRODUCT_COLUMNS),
@@ -301,7 +301,7 @@ def _show_orders(
     # Three index-backed parts instead of one OR (which scans every order
     # ever taken): recorded for the show, using one of its links, unlinked
     # in its time window. Only sales: other statuses never change a figure.
-    columns = _select(ORDER_COLUMNS)
+    columns = _select(ORDER_FRAME_COLUMNS)
     sales = f"status IN ({', '.join(repr(s) for s in SALE_STATUSES)})"
     mine = "SELECT code FROM links WHERE show_id = :show"
     orders = _read(
@@ -312,7 +312,7 @@ def _show_orders(
         f"UNION ALL SELECT {columns} FROM orders WHERE show_id IS NULL AND at >= :start AND at <= :until "
         f"AND (link_code IS NULL OR link_code NOT IN ({mine})) AND {sales}",
         {"show": show.id, "start": show.started_at, "until": window_end},
-        ORDER_COLUMNS,
+        ORDER_FRAME_COLUMNS,
     )
     shows = _read(
         db,
@@ -335,7 +335,7 @@ def _show_orders(
     attributed = attribute_orders(orders, links, shows, window, now=now)
     mine = attributed[attributed["attributed_show_id"] == show.id]
     return mine.drop(columns=["show_id"]).rename(columns={"attributed_show_id": "show_id"})[
-        ORDER_COLUMNS + ["attributed_by"]
+        [*ORDER_FRAME_COLUMNS, "attributed_by"]
     ]
 
 
