@@ -5,6 +5,7 @@ the ``farmlive catalog`` commands are a thin layer over it.
 """
 
 from catalog.csvio import export_csv, import_csv, import_rows
+from catalog.money import currency_symbol, format_money
 from catalog.orders import InvalidOrder, NotOnSale, Order, OutOfStock, place_order
 from catalog.products import Product, UnknownProduct, get_product, list_products, upsert_product
 from catalog.schema import DB_FILENAME, SCHEMA_VERSION, connect, db_path, open_db, transaction
@@ -13,6 +14,7 @@ from catalog.validation import ImportResult, RowError, validate_product_rows
 
 __all__ = [
     "DB_FILENAME",
+    "SCHEMA_VERSION",
     "ImportResult",
     "InvalidOrder",
     "NotOnSale",
@@ -20,11 +22,12 @@ __all__ = [
     "OutOfStock",
     "Product",
     "RowError",
-    "SCHEMA_VERSION",
     "UnknownProduct",
     "connect",
+    "currency_symbol",
     "db_path",
     "export_csv",
+    "format_money",
     "get_product",
     "import_csv",
     "import_rows",
