@@ -7,9 +7,11 @@ markup out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from analytics.labels import label
@@ -17,6 +19,8 @@ from analytics.labels import label
 WIDTH, HEIGHT = 960, 340
 LEFT, RIGHT, TOP, BOTTOM = 56, 64, 48, 44
 PALETTE = ("#f28c28", "#3a9d5d", "#8e5ea2", "#c94c4c", "#2f7fc1", "#b58b00", "#5b6770", "#d4679b")
+# Times on the x axis -> pixel columns of the plot.
+XScale = Callable[[pd.Series], npt.NDArray[np.float64]]
 VIEWERS_COLOR, BITRATE_COLOR, ORDER_COLOR, DROP_COLOR = "#2f6db5", "#e0a100", "#1b8a3a", "#d62728"
 
 
@@ -28,9 +32,9 @@ def timeline_svg(
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     bottom = TOP + plot_h
 
-    def x(times: pd.Series) -> np.ndarray:
+    def x(times: pd.Series) -> npt.NDArray[np.float64]:
         seconds = ((times - start) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
-        return LEFT + np.clip(seconds / span, 0.0, 1.0) * plot_w
+        return np.asarray(LEFT + np.clip(seconds / span, 0.0, 1.0) * plot_w, dtype=np.float64)
 
     parts = [
         (
@@ -63,9 +67,9 @@ def timeline_svg(
     return "\n".join(parts)
 
 
-def _pins(pins: pd.DataFrame, x, skus: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+def _pins(pins: pd.DataFrame, x: XScale, skus: list[str]) -> list[str]:
     """Coloured bands above the plot: which product was on air, and when."""
-    out = []
+    out: list[str] = []
     colors = {sku: PALETTE[i % len(PALETTE)] for i, sku in enumerate(skus)}
     if not len(pins):
         return out
@@ -82,7 +86,7 @@ def _pins(pins: pd.DataFrame, x, skus: list[str]) -> list[str]:  # type: ignore[
     return out
 
 
-def _stream(stream: pd.DataFrame, x, bottom: float, plot_h: float) -> list[str]:  # type: ignore[no-untyped-def]
+def _stream(stream: pd.DataFrame, x: XScale, bottom: float, plot_h: float) -> list[str]:
     """Uplink bitrate as a line on its own scale; disconnects as red dashed lines."""
     out = []
     stats = stream[stream["kind"] == "stats"].dropna(subset=["bitrate_kbps"])
@@ -103,7 +107,7 @@ def _stream(stream: pd.DataFrame, x, bottom: float, plot_h: float) -> list[str]:
     return out
 
 
-def _orders(orders: pd.DataFrame, x, bottom: float) -> list[str]:  # type: ignore[no-untyped-def]
+def _orders(orders: pd.DataFrame, x: XScale, bottom: float) -> list[str]:
     """Each order a dot on the baseline, its area growing with the amount.
 
     Orders paid after the show sit on the right edge; a note counts them.

@@ -14,6 +14,7 @@ whoever really wants them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -47,7 +48,8 @@ Frameish = pd.DataFrame | Iterable[Mapping[str, Any]]
 def to_utc(values: pd.Series) -> pd.Series:
     """Stored ISO-8601 text, or epoch milliseconds -> tz-aware UTC datetimes (null -> ``NaT``)."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
+        converted: pd.Series = values.dt.tz_convert("UTC")
+        return converted
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return pd.to_datetime(values, utc=True, unit="ms")
     return pd.to_datetime(values, utc=True, format="ISO8601")
@@ -258,7 +260,7 @@ def load_show(
     products = _read(
         db,
         f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products WHERE sku IN (SELECT value FROM json_each(?))",
-        [pd.Series(skus, dtype=object).to_json(orient="values")],
+        [json.dumps(pd.Series(skus, dtype=object).tolist())],
         PRODUCT_COLUMNS,
     )
     return ShowData.build(
@@ -303,14 +305,14 @@ def _show_orders(
     # in its time window. Only sales: other statuses never change a figure.
     columns = _select(ORDER_FRAME_COLUMNS)
     sales = f"status IN ({', '.join(repr(s) for s in SALE_STATUSES)})"
-    mine = "SELECT code FROM links WHERE show_id = :show"
+    show_codes = "SELECT code FROM links WHERE show_id = :show"
     orders = _read(
         db,
         f"SELECT {columns} FROM orders WHERE show_id = :show AND {sales} "
-        f"UNION ALL SELECT {columns} FROM orders WHERE link_code IN ({mine}) "
+        f"UNION ALL SELECT {columns} FROM orders WHERE link_code IN ({show_codes}) "
         f"AND (show_id IS NULL OR show_id != :show) AND {sales} "
         f"UNION ALL SELECT {columns} FROM orders WHERE show_id IS NULL AND at >= :start AND at <= :until "
-        f"AND (link_code IS NULL OR link_code NOT IN ({mine})) AND {sales}",
+        f"AND (link_code IS NULL OR link_code NOT IN ({show_codes})) AND {sales}",
         {"show": show.id, "start": show.started_at, "until": window_end},
         ORDER_FRAME_COLUMNS,
     )
@@ -329,12 +331,12 @@ def _show_orders(
         "OR code IN (SELECT value FROM json_each(:codes)) "
         "UNION SELECT DISTINCT NULL, show_id, sku FROM overlay_events "
         "WHERE sku IS NOT NULL AND show_id IN (SELECT value FROM json_each(:shows))",
-        {"shows": shows["id"].to_json(orient="values"), "codes": orders["link_code"].dropna().to_json(orient="values")},
+        {"shows": json.dumps(shows["id"].tolist()), "codes": json.dumps(orders["link_code"].dropna().tolist())},
         ["code", "show_id", "sku"],
     )
     attributed = attribute_orders(orders, links, shows, window, now=now)
-    mine = attributed[attributed["attributed_show_id"] == show.id]
-    return mine.drop(columns=["show_id"]).rename(columns={"attributed_show_id": "show_id"})[
+    ours = attributed[attributed["attributed_show_id"] == show.id]
+    return ours.drop(columns=["show_id"]).rename(columns={"attributed_show_id": "show_id"})[
         [*ORDER_FRAME_COLUMNS, "attributed_by"]
     ]
 

@@ -134,7 +134,7 @@ def viewers_present(data: ShowData, intervals: pd.DataFrame | None = None) -> pd
             mask |= (starts < finish) & (ends > begin) & (ends > starts)
         seen = np.zeros(codes.max(initial=-1) + 1, bool)
         seen[codes[mask]] = True
-        present[sku] = int(seen.sum())
+        present[str(sku)] = int(seen.sum())
     return pd.Series(present, dtype="int64", name="viewers_present")
 
 

@@ -26,10 +26,10 @@ import contextlib
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlite_utils
@@ -63,6 +63,8 @@ HEADER_ALIASES: dict[str, str] = {
     **dict.fromkeys(["link_code", "code", "推广码", "推广链接码", "直播码"], "link_code"),
 }
 REQUIRED = ("external_id", "sku", "quantity", "at")
+# Reports one problem of a row: (column, message, hint in Chinese).
+Problem = Callable[[str, str, str], None]
 FIELD_NAMES_ZH = {
     "external_id": "订单号", "sku": "商品编码", "quantity": "数量", "unit_price": "单价",
     "total": "实付金额", "at": "下单时间", "status": "订单状态", "buyer_id": "买家", "link_code": "推广码",
@@ -307,10 +309,11 @@ def _order(
     if errors:
         return None, errors
     assert quantity is not None and at is not None and status is not None
-    if total is None:
-        total = round(unit_price * quantity, 2)  # type: ignore[operator]
     if unit_price is None:
+        assert total is not None  # one of the two was given: checked above
         unit_price = round(total / quantity, 2)
+    elif total is None:
+        total = round(unit_price * quantity, 2)
     return (
         ImportedOrder(
             row, external_id, sku, quantity, unit_price, total, at, status,
@@ -320,7 +323,7 @@ def _order(
     )
 
 
-def _link_show(link_code: str, sku: str, links: dict[str, tuple[int, str]], problem: Any) -> int | None:
+def _link_show(link_code: str, sku: str, links: dict[str, tuple[int, str]], problem: Problem) -> int | None:
     """The show a buy-link code belongs to, if it is known and is for this SKU."""
     if link_code not in links:
         problem("link_code", f"unknown link code {link_code!r}", "推广码不存在")
@@ -331,7 +334,7 @@ def _link_show(link_code: str, sku: str, links: dict[str, tuple[int, str]], prob
     return show_id
 
 
-def _quantity(text: str, problem: Any) -> int | None:
+def _quantity(text: str, problem: Problem) -> int | None:
     cleaned = number_text(unicodedata.normalize("NFKC", text).strip())
     try:
         number = float(cleaned)
@@ -343,7 +346,7 @@ def _quantity(text: str, problem: Any) -> int | None:
     return int(number)
 
 
-def _money(text: str, column: str, problem: Any) -> float | None:
+def _money(text: str, column: str, problem: Problem) -> float | None:
     """``¥1,299.00``, ``1299元`` -> 1299.0; empty -> None."""
     cleaned = number_text(unicodedata.normalize("NFKC", text).strip().lstrip("¥$").removesuffix("元").strip())
     if not cleaned:
@@ -358,7 +361,7 @@ def _money(text: str, column: str, problem: Any) -> float | None:
     return round(amount, 2)
 
 
-def _time(text: str, zone: ZoneInfo, problem: Any) -> str | None:
+def _time(text: str, zone: ZoneInfo, problem: Problem) -> str | None:
     """Order time -> stored UTC text; naive times are local to ``zone``."""
     match = _TIME.match(unicodedata.normalize("NFKC", text).strip())
     moment = None

@@ -8,6 +8,7 @@ read a report are the farmer and the sales staff, not a database.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
@@ -211,7 +212,7 @@ def _table(frame: pd.DataFrame) -> str:
 
 def _display(key: str, value: Any) -> str:
     """A figure as a person reads it: money with 2 decimals, shares as percent."""
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M:%S")

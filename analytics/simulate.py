@@ -48,7 +48,7 @@ class Segment:
 
     start_s: float
     sku: str | None
-    promo: dict | None
+    promo: dict[str, str | float] | None
 
 
 def simulate_show(
@@ -122,7 +122,7 @@ def _segments(rng: np.random.Generator, products: list[Product], duration: float
         if not order:
             order = list(rng.permutation(len(products)))
         product = products[order.pop()]
-        promo = None
+        promo: dict[str, str | float] | None = None
         if rng.random() < 0.3:
             promo = {"kind": "flash_sale", "price": round(product.price * 0.8, 2), "seconds": 120}
         segments.append(Segment(at, product.sku, promo))
@@ -270,15 +270,15 @@ def _write_stream(
     ticks = np.arange(0.0, duration, STATS_EVERY_S)
     bitrate = np.clip(2000 + np.cumsum(rng.normal(0, 80, len(ticks))), 300, 4000)
     fps = np.clip(rng.normal(29.5, 0.8, len(ticks)), 12, 30)
-    rows = [
-        (show_id, t, "stats", round(float(b), 1), round(float(f), 1), None)
+    rows: list[tuple[int, float, str, float | None, float | None, str | None]] = [
+        (show_id, float(t), "stats", round(float(b), 1), round(float(f), 1), None)
         for t, b, f in zip(ticks, bitrate, fps, strict=True)
     ]
     rows.append((show_id, 0.0, "connect", None, None, "simulated phone"))
     for drop in rng.uniform(0.1, 0.9, rng.integers(0, 3)) * duration:
         rows += [
-            (show_id, drop, "disconnect", None, None, "uplink lost"),
-            (show_id, drop + float(rng.uniform(2, 8)), "connect", None, None, "reconnected"),
+            (show_id, float(drop), "disconnect", None, None, "uplink lost"),
+            (show_id, float(drop) + float(rng.uniform(2, 8)), "connect", None, None, "reconnected"),
         ]
     times = _iso(start, np.array([r[1] for r in rows]))
     db.conn.executemany(

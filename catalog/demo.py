@@ -74,7 +74,7 @@ def draw_product_image(product: Product, size: int = IMAGE_SIZE) -> Image.Image:
     draw.rounded_rectangle((14, 252, 306, 306), radius=14, fill=(255, 255, 255))
     draw.text(((IMAGE_SIZE - width) / 2, 258 - box[1] + 4), label, fill=(60, 40, 20), font=font)
     if size != IMAGE_SIZE:
-        image = image.resize((size, size), Image.LANCZOS)
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
     return image
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from catalog.products import UnknownProduct, get_product
-from catalog.schema import transaction
+from catalog.schema import inserted_id, transaction
 from catalog.shows import resolve_link
 from catalog.timestamps import now_iso
 
@@ -197,7 +197,7 @@ def place_order(
             ],
         )
     return Order(
-        id=cursor.lastrowid,
+        id=inserted_id(cursor),
         show_id=show_id,
         sku=sku,
         quantity=customer.quantity,

@@ -157,6 +157,14 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid an ``INSERT`` just made (``lastrowid`` is typed optional; after an insert it is set)."""
+    rowid = cursor.lastrowid
+    if rowid is None:
+        raise RuntimeError("the statement inserted no row")
+    return rowid
+
+
 def open_db(data_dir: str | Path) -> sqlite_utils.Database:
     """The studio database inside ``data_dir``."""
     return connect(db_path(data_dir))

@@ -121,6 +121,7 @@ class Compositor:
             version, spec, now = self._version, self._spec, self._clock()
             same_size = plan is not None and (plan.rendered.width, plan.rendered.height) == (width, height)
             rendering = self._pending is not None and not self._pending.done() and self._pending_version == version
+            other: RenderedOverlay | None = None
             if plan is not None and same_size and (plan.version == version or rendering):
                 changes_at = plan.rendered.changes_at
                 if plan.version != version or changes_at is None or now < changes_at:

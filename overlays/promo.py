@@ -54,7 +54,7 @@ class Promo:
             except (TypeError, ValueError):
                 raise ValueError(f"promo ends_at {self.ends_at!r} is not an ISO-8601 time") from None
         if self.kind == "coupon":
-            if not self.code or not isinstance(self.code, str) or not self.code.strip():
+            if not isinstance(self.code, str) or not self.code.strip():
                 raise ValueError("a coupon promo needs a code")
             if len(self.code) > MAX_CODE:
                 raise ValueError(f"coupon code is longer than {MAX_CODE} characters")
