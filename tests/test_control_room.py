@@ -6,6 +6,8 @@ The pages call the control API over HTTP on 127.0.0.1 (``studio_process`` is
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import string
 import urllib.request
@@ -352,6 +354,16 @@ def test_app_opens_on_go_live(farm, room_env):
     no_exception(at)
     assert at.title[0].value == "开播"
     assert at.button(key="air:TEA-250G")
+
+
+def test_app_imports_the_installed_package_without_touching_sys_path():
+    """`streamlit run` finds `studio` as the installed package (pip install -e .), not by a path patch."""
+    tree = ast.parse((ROOM / "app.py").read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "sys" not in imported
+    found = importlib.util.find_spec("studio")
+    assert found is not None and found.origin is not None
+    assert Path(found.origin).resolve() == (ROOM.parent / "__init__.py").resolve()
 
 
 # -- the client on its own ----------------------------------------------------------
