@@ -54,7 +54,30 @@ _LAZY = {
     "simulate_show": "analytics.simulate",
 }
 
-__all__ = ["events", *_LAZY]
+# Spelled out (not built from _LAZY) so linters and type checkers see the public names.
+__all__ = [
+    "DEFAULT_WINDOW",
+    "SALE_STATUSES",
+    "OrderImportResult",
+    "ShowData",
+    "attribute_orders",
+    "concurrency",
+    "events",
+    "funnel",
+    "import_orders_csv",
+    "live_stats",
+    "load_link_events",
+    "load_show",
+    "on_air_intervals",
+    "peak_concurrent",
+    "product_table",
+    "retention_curve",
+    "show_summary",
+    "simulate_show",
+    "timeline_figure_data",
+    "watch_times",
+    "write_report",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -7,9 +7,11 @@ markup out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from analytics.labels import label
@@ -17,6 +19,8 @@ from analytics.labels import label
 WIDTH, HEIGHT = 960, 340
 LEFT, RIGHT, TOP, BOTTOM = 56, 64, 48, 44
 PALETTE = ("#f28c28", "#3a9d5d", "#8e5ea2", "#c94c4c", "#2f7fc1", "#b58b00", "#5b6770", "#d4679b")
+# Times on the x axis -> pixel columns of the plot.
+XScale = Callable[[pd.Series], npt.NDArray[np.float64]]
 VIEWERS_COLOR, BITRATE_COLOR, ORDER_COLOR, DROP_COLOR = "#2f6db5", "#e0a100", "#1b8a3a", "#d62728"
 
 
@@ -28,13 +32,15 @@ def timeline_svg(
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     bottom = TOP + plot_h
 
-    def x(times: pd.Series) -> np.ndarray:
+    def x(times: pd.Series) -> npt.NDArray[np.float64]:
         seconds = ((times - start) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
-        return LEFT + np.clip(seconds / span, 0.0, 1.0) * plot_w
+        return np.asarray(LEFT + np.clip(seconds / span, 0.0, 1.0) * plot_w, dtype=np.float64)
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{escape(label("section.timeline"))}" font-family="sans-serif" font-size="11">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+            f'aria-label="{escape(label("section.timeline"))}" font-family="sans-serif" font-size="11">'
+        ),
         f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#ccc"/>',
     ]
     parts += _pins(frames["pins"], x, skus=sorted(frames["pins"]["sku"].unique()))
@@ -43,7 +49,7 @@ def timeline_svg(
     if len(concurrency):
         xs = x(concurrency["time"])
         ys = bottom - concurrency["viewers"].to_numpy(dtype=float) / peak * plot_h
-        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys))
+        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys, strict=True))
         parts.append(
             f'<polygon points="{xs[0]:.1f},{bottom} {points} {xs[-1]:.1f},{bottom}" '
             f'fill="{VIEWERS_COLOR}" fill-opacity="0.25" stroke="{VIEWERS_COLOR}" stroke-width="1.5"/>'
@@ -56,19 +62,19 @@ def timeline_svg(
             f'<text x="{WIDTH - RIGHT - 4}" y="{bottom - 18}" text-anchor="end" fill="{ORDER_COLOR}">'
             f"+{later} {escape(label('after_show'))}</text>"
         )
-    parts += _axes(start, end, tz, peak, bottom, plot_w)
+    parts += _axes(start, end, tz, peak=peak, bottom=bottom, plot_w=plot_w)
     parts.append("</svg>")
     return "\n".join(parts)
 
 
-def _pins(pins: pd.DataFrame, x, skus: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+def _pins(pins: pd.DataFrame, x: XScale, skus: list[str]) -> list[str]:
     """Coloured bands above the plot: which product was on air, and when."""
-    out = []
+    out: list[str] = []
     colors = {sku: PALETTE[i % len(PALETTE)] for i, sku in enumerate(skus)}
     if not len(pins):
         return out
     lefts, rights = x(pins["start"]), x(pins["end"])
-    for left, right, sku, name in zip(lefts, rights, pins["sku"], pins["name"]):
+    for left, right, sku, name in zip(lefts, rights, pins["sku"], pins["name"], strict=True):
         width = max(right - left, 1.0)
         out.append(
             f'<rect x="{left:.1f}" y="{TOP - 22}" width="{width:.1f}" height="18" fill="{colors[sku]}">'
@@ -80,28 +86,28 @@ def _pins(pins: pd.DataFrame, x, skus: list[str]) -> list[str]:  # type: ignore[
     return out
 
 
-def _stream(stream: pd.DataFrame, x, bottom: float, plot_h: float) -> list[str]:  # type: ignore[no-untyped-def]
+def _stream(stream: pd.DataFrame, x: XScale, bottom: float, plot_h: float) -> list[str]:
     """Uplink bitrate as a line on its own scale; disconnects as red dashed lines."""
     out = []
     stats = stream[stream["kind"] == "stats"].dropna(subset=["bitrate_kbps"])
     if len(stats):
         top_rate = max(float(stats["bitrate_kbps"].max()), 1.0)
         ys = bottom - stats["bitrate_kbps"].to_numpy(dtype=float) / top_rate * plot_h
-        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x(stats["time"]), ys))
+        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x(stats["time"]), ys, strict=True))
         out.append(f'<polyline points="{points}" fill="none" stroke="{BITRATE_COLOR}" stroke-width="1"/>')
         out.append(
             f'<text x="{WIDTH - RIGHT + 4}" y="{bottom - plot_h + 10}" fill="{BITRATE_COLOR}">{top_rate:,.0f}</text>'
             f'<text x="{WIDTH - RIGHT + 4}" y="{bottom}" fill="{BITRATE_COLOR}">0 kbit/s</text>'
         )
-    for left in x(stream.loc[stream["kind"] == "disconnect", "time"]):
-        out.append(
-            f'<line x1="{left:.1f}" x2="{left:.1f}" y1="{bottom - plot_h}" y2="{bottom}" stroke="{DROP_COLOR}" '
-            f'stroke-dasharray="4 3"><title>{escape(label("disconnect"))}</title></line>'
-        )
+    out.extend(
+        f'<line x1="{left:.1f}" x2="{left:.1f}" y1="{bottom - plot_h}" y2="{bottom}" stroke="{DROP_COLOR}" '
+        f'stroke-dasharray="4 3"><title>{escape(label("disconnect"))}</title></line>'
+        for left in x(stream.loc[stream["kind"] == "disconnect", "time"])
+    )
     return out
 
 
-def _orders(orders: pd.DataFrame, x, bottom: float) -> list[str]:  # type: ignore[no-untyped-def]
+def _orders(orders: pd.DataFrame, x: XScale, bottom: float) -> list[str]:
     """Each order a dot on the baseline, its area growing with the amount.
 
     Orders paid after the show sit on the right edge; a note counts them.
@@ -113,11 +119,13 @@ def _orders(orders: pd.DataFrame, x, bottom: float) -> list[str]:  # type: ignor
     return [
         f'<circle cx="{cx:.1f}" cy="{bottom - 8:.1f}" r="{r:.1f}" fill="{ORDER_COLOR}" fill-opacity="0.6">'
         f"<title>{escape(str(sku))} × {int(q)}: {total:,.2f}</title></circle>"
-        for cx, r, sku, q, total in zip(x(orders["time"]), radii, orders["sku"], orders["quantity"], orders["total"])
+        for cx, r, sku, q, total in zip(
+            x(orders["time"]), radii, orders["sku"], orders["quantity"], orders["total"], strict=True
+        )
     ]
 
 
-def _axes(start: pd.Timestamp, end: pd.Timestamp, tz: str, peak: int, bottom: float, plot_w: float) -> list[str]:
+def _axes(start: pd.Timestamp, end: pd.Timestamp, tz: str, *, peak: int, bottom: float, plot_w: float) -> list[str]:
     out = []
     for i in range(7):
         moment = start + (end - start) * (i / 6)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from catalog import now_iso
+from catalog.schema import inserted_id
 
 Transport = Literal["webrtc", "hls", "external"]
 LinkEventKind = Literal["scan", "click"]
@@ -49,7 +50,7 @@ def record_viewer_join(
         "VALUES (?, ?, ?, ?, ?, ?)",
         [show_id, viewer_id, at, at, transport, user_agent[:500]],
     )
-    return cursor.lastrowid
+    return inserted_id(cursor)
 
 
 def record_viewer_seen(db: sqlite_utils.Database, session_id: int, *, at: str | None = None) -> None:
@@ -77,7 +78,7 @@ def close_stale_sessions(db: sqlite_utils.Database) -> int:
     return cursor.rowcount
 
 
-def record_link_event(
+def record_link_event(  # noqa: PLR0917 - studio/shop.py passes viewer_id by position; keyword-only after the refactor
     db: sqlite_utils.Database,
     show_id: int,
     code: str,

@@ -14,6 +14,7 @@ whoever really wants them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,14 +25,14 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from analytics.attribution import DEFAULT_WINDOW, SALE_STATUSES, attribute_orders
 from catalog.shows import Show, get_show
 from catalog.timestamps import to_iso, utc_now
 
-from analytics.attribution import DEFAULT_WINDOW, SALE_STATUSES, attribute_orders
-
 SESSION_COLUMNS = ["id", "viewer_id", "joined_at", "left_at", "transport"]
 LINK_EVENT_COLUMNS = ["id", "code", "sku", "at", "kind", "viewer_id"]
-ORDER_COLUMNS = [
+# The orders table columns a ShowData loads (attribution adds "attributed_by").
+ORDER_FRAME_COLUMNS = [
     "id", "show_id", "sku", "quantity", "unit_price", "total", "at", "source",
     "link_code", "external_id", "status", "buyer_id",
 ]
@@ -47,7 +48,8 @@ Frameish = pd.DataFrame | Iterable[Mapping[str, Any]]
 def to_utc(values: pd.Series) -> pd.Series:
     """Stored ISO-8601 text, or epoch milliseconds -> tz-aware UTC datetimes (null -> ``NaT``)."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
+        converted: pd.Series = values.dt.tz_convert("UTC")
+        return converted
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return pd.to_datetime(values, utc=True, unit="ms")
     return pd.to_datetime(values, utc=True, format="ISO8601")
@@ -144,7 +146,7 @@ class ShowData:
         products: Frameish = (),
         now: str | None = None,
         link_counts: tuple[pd.DataFrame, int, int] | None = None,
-    ) -> "ShowData":
+    ) -> ShowData:
         """Normalise rows (dicts or DataFrames of stored text) into a ShowData.
 
         ``orders`` must already be this show's attributed sales; missing
@@ -168,7 +170,7 @@ class ShowData:
             link_counts=_frame(counts, LINK_COUNT_COLUMNS),
             link_viewers=viewers,
             link_anonymous=anonymous,
-            orders=_frame(orders, ORDER_COLUMNS + ["attributed_by"]),
+            orders=_frame(orders, [*ORDER_FRAME_COLUMNS, "attributed_by"]),
             overlay_events=_frame(overlay_events, OVERLAY_COLUMNS),
             stream_events=_frame(stream_events, STREAM_COLUMNS),
             products=_frame(products, PRODUCT_COLUMNS),
@@ -258,7 +260,7 @@ def load_show(
     products = _read(
         db,
         f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products WHERE sku IN (SELECT value FROM json_each(?))",
-        [pd.Series(skus, dtype=object).to_json(orient="values")],
+        [json.dumps(pd.Series(skus, dtype=object).tolist())],
         PRODUCT_COLUMNS,
     )
     return ShowData.build(
@@ -301,18 +303,18 @@ def _show_orders(
     # Three index-backed parts instead of one OR (which scans every order
     # ever taken): recorded for the show, using one of its links, unlinked
     # in its time window. Only sales: other statuses never change a figure.
-    columns = _select(ORDER_COLUMNS)
+    columns = _select(ORDER_FRAME_COLUMNS)
     sales = f"status IN ({', '.join(repr(s) for s in SALE_STATUSES)})"
-    mine = "SELECT code FROM links WHERE show_id = :show"
+    show_codes = "SELECT code FROM links WHERE show_id = :show"
     orders = _read(
         db,
         f"SELECT {columns} FROM orders WHERE show_id = :show AND {sales} "
-        f"UNION ALL SELECT {columns} FROM orders WHERE link_code IN ({mine}) "
+        f"UNION ALL SELECT {columns} FROM orders WHERE link_code IN ({show_codes}) "
         f"AND (show_id IS NULL OR show_id != :show) AND {sales} "
         f"UNION ALL SELECT {columns} FROM orders WHERE show_id IS NULL AND at >= :start AND at <= :until "
-        f"AND (link_code IS NULL OR link_code NOT IN ({mine})) AND {sales}",
+        f"AND (link_code IS NULL OR link_code NOT IN ({show_codes})) AND {sales}",
         {"show": show.id, "start": show.started_at, "until": window_end},
-        ORDER_COLUMNS,
+        ORDER_FRAME_COLUMNS,
     )
     shows = _read(
         db,
@@ -329,13 +331,13 @@ def _show_orders(
         "OR code IN (SELECT value FROM json_each(:codes)) "
         "UNION SELECT DISTINCT NULL, show_id, sku FROM overlay_events "
         "WHERE sku IS NOT NULL AND show_id IN (SELECT value FROM json_each(:shows))",
-        {"shows": shows["id"].to_json(orient="values"), "codes": orders["link_code"].dropna().to_json(orient="values")},
+        {"shows": json.dumps(shows["id"].tolist()), "codes": json.dumps(orders["link_code"].dropna().tolist())},
         ["code", "show_id", "sku"],
     )
     attributed = attribute_orders(orders, links, shows, window, now=now)
-    mine = attributed[attributed["attributed_show_id"] == show.id]
-    return mine.drop(columns=["show_id"]).rename(columns={"attributed_show_id": "show_id"})[
-        ORDER_COLUMNS + ["attributed_by"]
+    ours = attributed[attributed["attributed_show_id"] == show.id]
+    return ours.drop(columns=["show_id"]).rename(columns={"attributed_show_id": "show_id"})[
+        [*ORDER_FRAME_COLUMNS, "attributed_by"]
     ]
 
 

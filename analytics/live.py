@@ -13,9 +13,8 @@ from typing import Any
 
 import sqlite_utils
 
-from catalog.shows import get_show
-
 from analytics.attribution import SALE_STATUSES
+from catalog.shows import get_show
 
 RECENT_ORDERS = 20
 
@@ -58,5 +57,5 @@ def live_stats(db: sqlite_utils.Database, show_id: int) -> dict[str, Any]:
         "units": int(units),
         "revenue": float(revenue),
         "buyers": int(buyers),
-        "recent_orders": [dict(zip(columns, row)) for row in recent],
+        "recent_orders": [dict(zip(columns, row, strict=True)) for row in recent],
     }

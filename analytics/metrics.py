@@ -130,11 +130,11 @@ def viewers_present(data: ShowData, intervals: pd.DataFrame | None = None) -> pd
     present: dict[str, int] = {}
     for sku, group in intervals.groupby("sku", sort=True):
         mask = np.zeros(len(spans), bool)
-        for begin, finish in zip(group["start_s"], group["end_s"]):
+        for begin, finish in zip(group["start_s"], group["end_s"], strict=True):
             mask |= (starts < finish) & (ends > begin) & (ends > starts)
         seen = np.zeros(codes.max(initial=-1) + 1, bool)
         seen[codes[mask]] = True
-        present[sku] = int(seen.sum())
+        present[str(sku)] = int(seen.sum())
     return pd.Series(present, dtype="int64", name="viewers_present")
 
 

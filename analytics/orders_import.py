@@ -22,23 +22,23 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlite_utils
 
+from analytics.attribution import SALE_STATUSES
 from catalog.csvio import csv_records, decode_csv
 from catalog.schema import transaction
 from catalog.timestamps import to_iso
 from catalog.validation import ImportResult, RowError, header_key, number_text
-
-from analytics.attribution import SALE_STATUSES
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 SOURCE = "import"
@@ -52,13 +52,19 @@ HEADER_ALIASES: dict[str, str] = {
     **dict.fromkeys(["sku", "商品编码", "商家编码", "商品编号", "sku编码", "货号", "商家sku"], "sku"),
     **dict.fromkeys(["quantity", "qty", "数量", "商品数量", "购买数量"], "quantity"),
     **dict.fromkeys(["unit_price", "price", "单价", "商品单价", "商品价格"], "unit_price"),
-    **dict.fromkeys(["total", "amount", "实付金额", "实付款", "订单金额", "支付金额", "实收款", "买家实付"], "total"),
-    **dict.fromkeys(["at", "paid_at", "time", "order_time", "下单时间", "支付时间", "付款时间", "创建时间", "订单创建时间"], "at"),
+    **dict.fromkeys(
+        ["total", "amount", "实付金额", "实付款", "订单金额", "支付金额", "实收款", "买家实付"], "total"
+    ),
+    **dict.fromkeys(
+        ["at", "paid_at", "time", "order_time", "下单时间", "支付时间", "付款时间", "创建时间", "订单创建时间"], "at"
+    ),
     **dict.fromkeys(["status", "订单状态", "状态"], "status"),
     **dict.fromkeys(["buyer_id", "buyer", "买家", "买家昵称", "买家id", "用户id", "用户昵称"], "buyer_id"),
     **dict.fromkeys(["link_code", "code", "推广码", "推广链接码", "直播码"], "link_code"),
 }
 REQUIRED = ("external_id", "sku", "quantity", "at")
+# Reports one problem of a row: (column, message, hint in Chinese).
+Problem = Callable[[str, str, str], None]
 FIELD_NAMES_ZH = {
     "external_id": "订单号", "sku": "商品编码", "quantity": "数量", "unit_price": "单价",
     "total": "实付金额", "at": "下单时间", "status": "订单状态", "buyer_id": "买家", "link_code": "推广码",
@@ -114,16 +120,20 @@ class OrderImportResult(ImportResult):
         if not self.ok:
             count = len(self.errors)
             lines = [
-                f"no orders imported{where}: {count} problem{'s' if count != 1 else ''} to fix / "
-                f"未导入任何订单：有 {count} 处需要修改"
+                (
+                    f"no orders imported{where}: {count} problem{'s' if count != 1 else ''} to fix / "
+                    f"未导入任何订单：有 {count} 处需要修改"
+                )
             ]
             return "\n".join(lines + self._listed(self.errors))
         verb, verb_zh = ("would import", "将导入") if self.dry_run else ("imported", "已导入")
         lines = [
-            f"{verb} orders{where}: {self.created} new, {self.updated} status updated, "
-            f"{self.unchanged} already imported; {self.units_from_stock} units taken from stock / "
-            f"{verb_zh}订单：新增 {self.created}，状态更新 {self.updated}，已存在 {self.unchanged}；"
-            f"扣减库存 {self.units_from_stock} 件"
+            (
+                f"{verb} orders{where}: {self.created} new, {self.updated} status updated, "
+                f"{self.unchanged} already imported; {self.units_from_stock} units taken from stock / "
+                f"{verb_zh}订单：新增 {self.created}，状态更新 {self.updated}，已存在 {self.unchanged}；"
+                f"扣减库存 {self.units_from_stock} 件"
+            )
         ]
         for sku, units in sorted(self.short.items()):
             lines.append(
@@ -166,7 +176,9 @@ def parse_orders_csv(
         return [], errors
     records = csv_records(text)
     if not records or not any(cell.strip() for cell in records[0]):
-        return [], [RowError(1, "file", "the file is empty: the first row must name the columns", "文件为空，第一行应为列名")]
+        return [], [
+            RowError(1, "file", "the file is empty: the first row must name the columns", "文件为空，第一行应为列名")
+        ]
     columns, errors = _header(records[0])
     if errors:
         return [], errors
@@ -177,7 +189,7 @@ def parse_orders_csv(
     for number, record in enumerate(records[1:], start=2):
         if not any(cell.strip() for cell in record):
             continue
-        values = {column: _cell(cell) for column, cell in zip(columns, record) if column}
+        values = {column: _cell(cell) for column, cell in zip(columns, record, strict=False) if column}
         order, row_errors = _order(number, values, skus, links, zone)
         errors += row_errors
         if order is None:
@@ -228,20 +240,25 @@ def _header(headers: list[str]) -> tuple[list[str | None], list[RowError]]:
     for header in headers:
         column = _canonical(header)
         if column in seen:
-            errors.append(
-                RowError(1, header, f"columns {seen[column]!r} and {header!r} both mean {column}; delete one", "列名重复，请删除其中一列")
-            )
+            message = f"columns {seen[column]!r} and {header!r} both mean {column}; delete one"
+            errors.append(RowError(1, header, message, "列名重复，请删除其中一列"))
             column = None
         elif column:
             seen[column] = header
         columns.append(column)
-    for column in REQUIRED:
-        if column not in seen:
-            errors.append(
-                RowError(1, column, f"required column {column!r} ({FIELD_NAMES_ZH[column]}) is missing", f"缺少必填列 {FIELD_NAMES_ZH[column]}")
-            )
+    errors.extend(
+        RowError(
+            1,
+            column,
+            f"required column {column!r} ({FIELD_NAMES_ZH[column]}) is missing",
+            f"缺少必填列 {FIELD_NAMES_ZH[column]}",
+        )
+        for column in REQUIRED
+        if column not in seen
+    )
     if "unit_price" not in seen and "total" not in seen:
-        errors.append(RowError(1, "total", "the file needs a unit_price (单价) or a total (实付金额) column", "需要 单价 或 实付金额 列"))
+        message = "the file needs a unit_price (单价) or a total (实付金额) column"
+        errors.append(RowError(1, "total", message, "需要 单价 或 实付金额 列"))
     return columns, errors
 
 
@@ -283,25 +300,20 @@ def _order(
     if status is None:
         problem(
             "status",
-            f"unknown status {values.get('status')!r}; use paid, shipped, delivered, completed, refunded, cancelled or pending",
+            f"unknown status {values.get('status')!r}; "
+            "use paid, shipped, delivered, completed, refunded, cancelled or pending",
             "无法识别的订单状态",
         )
     link_code = values.get("link_code") or None
-    show_id = None
-    if link_code is not None:
-        if link_code not in links:
-            problem("link_code", f"unknown link code {link_code!r}", "推广码不存在")
-        else:
-            show_id, link_sku = links[link_code]
-            if sku and link_sku != sku:
-                problem("link_code", f"link code {link_code!r} is for {link_sku}, not {sku}", "推广码与商品不符")
+    show_id = _link_show(link_code, sku, links, problem) if link_code is not None else None
     if errors:
         return None, errors
     assert quantity is not None and at is not None and status is not None
-    if total is None:
-        total = round(unit_price * quantity, 2)  # type: ignore[operator]
     if unit_price is None:
+        assert total is not None  # one of the two was given: checked above
         unit_price = round(total / quantity, 2)
+    elif total is None:
+        total = round(unit_price * quantity, 2)
     return (
         ImportedOrder(
             row, external_id, sku, quantity, unit_price, total, at, status,
@@ -311,7 +323,18 @@ def _order(
     )
 
 
-def _quantity(text: str, problem: Any) -> int | None:
+def _link_show(link_code: str, sku: str, links: dict[str, tuple[int, str]], problem: Problem) -> int | None:
+    """The show a buy-link code belongs to, if it is known and is for this SKU."""
+    if link_code not in links:
+        problem("link_code", f"unknown link code {link_code!r}", "推广码不存在")
+        return None
+    show_id, link_sku = links[link_code]
+    if sku and link_sku != sku:
+        problem("link_code", f"link code {link_code!r} is for {link_sku}, not {sku}", "推广码与商品不符")
+    return show_id
+
+
+def _quantity(text: str, problem: Problem) -> int | None:
     cleaned = number_text(unicodedata.normalize("NFKC", text).strip())
     try:
         number = float(cleaned)
@@ -323,7 +346,7 @@ def _quantity(text: str, problem: Any) -> int | None:
     return int(number)
 
 
-def _money(text: str, column: str, problem: Any) -> float | None:
+def _money(text: str, column: str, problem: Problem) -> float | None:
     """``¥1,299.00``, ``1299元`` -> 1299.0; empty -> None."""
     cleaned = number_text(unicodedata.normalize("NFKC", text).strip().lstrip("¥$").removesuffix("元").strip())
     if not cleaned:
@@ -338,7 +361,7 @@ def _money(text: str, column: str, problem: Any) -> float | None:
     return round(amount, 2)
 
 
-def _time(text: str, zone: ZoneInfo, problem: Any) -> str | None:
+def _time(text: str, zone: ZoneInfo, problem: Problem) -> str | None:
     """Order time -> stored UTC text; naive times are local to ``zone``."""
     match = _TIME.match(unicodedata.normalize("NFKC", text).strip())
     moment = None
@@ -348,22 +371,20 @@ def _time(text: str, zone: ZoneInfo, problem: Any) -> str | None:
             moment = datetime(
                 int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
                 int((fraction or "0").ljust(6, "0")),
+                tzinfo=_offset(offset) if offset else zone,
             )
         except ValueError:
             moment = None
-        if moment is not None and offset:
-            moment = moment.replace(tzinfo=_offset(offset))
     if moment is None:
-        problem("at", f"time {text!r} is not a date and time such as 2026-11-23 20:15:00", "下单时间格式应为 2026-11-23 20:15:00")
+        message = f"time {text!r} is not a date and time such as 2026-11-23 20:15:00"
+        problem("at", message, "下单时间格式应为 2026-11-23 20:15:00")
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return to_iso(moment.astimezone(timezone.utc))
+    return to_iso(moment.astimezone(UTC))
 
 
 def _offset(text: str) -> timezone:
     if text == "Z":
-        return timezone.utc
+        return UTC
     digits = text[1:].replace(":", "")
     minutes = int(digits[:2]) * 60 + int(digits[2:])
     return timezone((-1 if text[0] == "-" else 1) * timedelta(minutes=minutes))
@@ -379,14 +400,16 @@ def _save(db: sqlite_utils.Database, orders: list[ImportedOrder], result: OrderI
     A dry run does all of it and then rolls back, so its figures (stock
     shortfalls included) are exactly what the real import would report.
     """
-    try:
-        with transaction(db):
-            for order in orders:
-                _save_one(db, order, result)
-            if result.dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
+    with contextlib.suppress(_DryRun):
+        _save_all(db, orders, result)
+
+
+def _save_all(db: sqlite_utils.Database, orders: list[ImportedOrder], result: OrderImportResult) -> None:
+    with transaction(db):
+        for order in orders:
+            _save_one(db, order, result)
+        if result.dry_run:
+            raise _DryRun
 
 
 def _save_one(db: sqlite_utils.Database, order: ImportedOrder, result: OrderImportResult) -> None:

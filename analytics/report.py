@@ -8,6 +8,7 @@ read a report are the farmer and the sales staff, not a database.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
@@ -22,10 +23,12 @@ from analytics.chart import timeline_svg
 from analytics.frames import ShowData, load_show
 from analytics.labels import bilingual_columns, label
 from analytics.metrics import funnel, product_table, retention_curve, show_summary, timeline_figure_data
+from catalog.money import format_money
 
 FORMATS = (".html", ".csv", ".xlsx")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-ORDER_COLUMNS = [
+# The orders sheet of a report, in the order a salesperson reads it.
+REPORT_ORDER_COLUMNS = [
     "id", "at", "sku", "quantity", "unit_price", "total", "source", "status",
     "buyer_id", "link_code", "external_id", "attributed_by",
 ]
@@ -54,7 +57,7 @@ class Report:
     timeline: dict[str, pd.DataFrame]
 
     @classmethod
-    def of(cls, data: ShowData) -> "Report":
+    def of(cls, data: ShowData) -> Report:
         return cls(
             data=data,
             summary=show_summary(data),
@@ -71,7 +74,7 @@ class Report:
         return pd.DataFrame({"metric": SUMMARY_KEYS, "label": [label(k) for k in SUMMARY_KEYS], "value": values})
 
     def orders(self, tz: str) -> pd.DataFrame:
-        return _local(self.data.orders[ORDER_COLUMNS].sort_values("at", kind="stable"), tz)
+        return _local(self.data.orders[REPORT_ORDER_COLUMNS].sort_values("at", kind="stable"), tz)
 
 
 def write_report(
@@ -128,8 +131,8 @@ def write_xlsx(report: Report, out: Path, tz: str) -> None:
         "concurrency": _local(report.timeline["concurrency"], tz),
     }
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            frame = _rounded(frame).rename(columns=bilingual_columns(list(frame.columns)))
+        for name, raw in sheets.items():
+            frame = _rounded(raw).rename(columns=bilingual_columns(list(raw.columns)))
             frame.to_excel(writer, sheet_name=name, index=False)
             sheet = writer.sheets[name]
             for cells in sheet.columns:
@@ -152,7 +155,8 @@ def render_html(report: Report, tz: str) -> str:
     orders = report.orders(tz)
     shown = orders.tail(HTML_ORDER_LIMIT)
     orders_note = (
-        f"<p>{len(orders) - len(shown)} earlier orders are in the XLSX report / 更早的 {len(orders) - len(shown)} 个订单见 XLSX 报告</p>"
+        f"<p>{len(orders) - len(shown)} earlier orders are in the XLSX report / "
+        f"更早的 {len(orders) - len(shown)} 个订单见 XLSX 报告</p>"
         if len(shown) < len(orders) else ""
     )
     svg = timeline_svg(report.timeline, data.start, data.end, tz)
@@ -208,14 +212,19 @@ def _table(frame: pd.DataFrame) -> str:
 
 def _display(key: str, value: Any) -> str:
     """A figure as a person reads it: money with 2 decimals, shares as percent."""
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if key in ("conversion", "share", "share_of_previous", "share_of_viewers"):
         return f"{float(value):.1%}"
     if key in MONEY:
-        return f"¥{float(value):,.2f}"
+        return format_money(float(value))
+    return _number(key, value)
+
+
+def _number(key: str, value: Any) -> str:
+    """Seconds and minutes with one decimal, other floats with two, counts with thousands separators."""
     if isinstance(value, float):
         return f"{value:,.1f}" if key.endswith("_s") or key in ("seconds", "minute") else f"{value:,.2f}"
     if isinstance(value, int):

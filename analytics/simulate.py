@@ -48,7 +48,7 @@ class Segment:
 
     start_s: float
     sku: str | None
-    promo: dict | None
+    promo: dict[str, str | float] | None
 
 
 def simulate_show(
@@ -91,7 +91,10 @@ def simulate_show(
         _write_sessions(db, show.id, start, sessions)
         actions = _actions(rng, sessions, segments, activity)
         _write_link_events(db, show.id, start, actions, codes)
-        _write_orders(db, show.id, start, rng, actions, codes, prices, duration, activity)
+        _write_orders(
+            db, show.id, start, rng=rng, actions=actions, codes=codes, prices=prices, duration=duration,
+            activity=activity,
+        )
         _write_stream(db, show.id, start, rng, duration)
         end_show(db, show.id, ended_at=to_iso(end))
     return show.id
@@ -119,7 +122,7 @@ def _segments(rng: np.random.Generator, products: list[Product], duration: float
         if not order:
             order = list(rng.permutation(len(products)))
         product = products[order.pop()]
-        promo = None
+        promo: dict[str, str | float] | None = None
         if rng.random() < 0.3:
             promo = {"kind": "flash_sale", "price": round(product.price * 0.8, 2), "seconds": 120}
         segments.append(Segment(at, product.sku, promo))
@@ -181,7 +184,7 @@ def _write_overlays(db: sqlite_utils.Database, show_id: int, start: datetime, se
         "INSERT INTO overlay_events (show_id, at, sku, layout, promo) VALUES (?, ?, ?, 'auto', ?)",
         [
             (show_id, at, s.sku, json.dumps(s.promo) if s.promo else None)
-            for at, s in zip(times, segments)
+            for at, s in zip(times, segments, strict=True)
         ],
     )
 
@@ -192,7 +195,7 @@ def _write_sessions(db: sqlite_utils.Database, show_id: int, start: datetime, se
     db.conn.executemany(
         "INSERT INTO viewer_sessions (show_id, viewer_id, joined_at, left_at, last_seen_at, transport, user_agent) "
         "VALUES (?, ?, ?, ?, ?, ?, 'farmlive-simulator')",
-        zip([show_id] * len(sessions), sessions["viewer_id"], joined, left, left, sessions["transport"]),
+        zip([show_id] * len(sessions), sessions["viewer_id"], joined, left, left, sessions["transport"], strict=True),
     )
 
 
@@ -207,7 +210,7 @@ def _write_link_events(
             actions["sku"],
             _iso(start, actions["at_s"].to_numpy()),
             actions["kind"],
-            actions["viewer_id"],
+            actions["viewer_id"], strict=True,
         ),
     )
 
@@ -216,6 +219,7 @@ def _write_orders(
     db: sqlite_utils.Database,
     show_id: int,
     start: datetime,
+    *,
     rng: np.random.Generator,
     actions: pd.DataFrame,
     codes: dict[str, str],
@@ -266,17 +270,20 @@ def _write_stream(
     ticks = np.arange(0.0, duration, STATS_EVERY_S)
     bitrate = np.clip(2000 + np.cumsum(rng.normal(0, 80, len(ticks))), 300, 4000)
     fps = np.clip(rng.normal(29.5, 0.8, len(ticks)), 12, 30)
-    rows = [(show_id, t, "stats", round(float(b), 1), round(float(f), 1), None) for t, b, f in zip(ticks, bitrate, fps)]
+    rows: list[tuple[int, float, str, float | None, float | None, str | None]] = [
+        (show_id, float(t), "stats", round(float(b), 1), round(float(f), 1), None)
+        for t, b, f in zip(ticks, bitrate, fps, strict=True)
+    ]
     rows.append((show_id, 0.0, "connect", None, None, "simulated phone"))
     for drop in rng.uniform(0.1, 0.9, rng.integers(0, 3)) * duration:
         rows += [
-            (show_id, drop, "disconnect", None, None, "uplink lost"),
-            (show_id, drop + float(rng.uniform(2, 8)), "connect", None, None, "reconnected"),
+            (show_id, float(drop), "disconnect", None, None, "uplink lost"),
+            (show_id, float(drop) + float(rng.uniform(2, 8)), "connect", None, None, "reconnected"),
         ]
     times = _iso(start, np.array([r[1] for r in rows]))
     db.conn.executemany(
         "INSERT INTO stream_events (show_id, at, kind, bitrate_kbps, fps, detail) VALUES (?, ?, ?, ?, ?, ?)",
-        [(r[0], at, *r[2:]) for r, at in zip(rows, times)],
+        [(r[0], at, *r[2:]) for r, at in zip(rows, times, strict=True)],
     )
 
 

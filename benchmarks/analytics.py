@@ -26,8 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import catalog  # noqa: E402
-from analytics import (  # noqa: E402
+import catalog
+from analytics import (
     concurrency,
     funnel,
     load_show,
@@ -36,7 +36,7 @@ from analytics import (  # noqa: E402
     show_summary,
     simulate_show,
 )
-from catalog.timestamps import parse_iso  # noqa: E402
+from catalog.timestamps import parse_iso
 
 TARGET_S = 2.0
 
@@ -51,8 +51,8 @@ def fast_report(db: Any, show_id: int) -> dict[str, Any]:
     return {
         "unique_viewers": summary["unique_viewers"],
         "peak_concurrent": summary["peak_concurrent"],
-        "scans": dict(zip(products["sku"], products["scans"])),
-        "viewers_present": dict(zip(products["sku"], products["viewers_present"])),
+        "scans": dict(zip(products["sku"], products["scans"], strict=True)),
+        "viewers_present": dict(zip(products["sku"], products["viewers_present"], strict=True)),
     }
 
 
@@ -71,7 +71,10 @@ def naive_report(db: Any, show_id: int) -> dict[str, Any]:
     watched: dict[str, float] = defaultdict(float)
     for viewer, joined, left in sessions:
         watched[viewer] += max(left - joined, 0.0)
-    changes = sorted([(j, 1) for _, j, l in sessions if l > j] + [(l, -1) for _, j, l in sessions if l > j])
+    changes = sorted(
+        [(joined, 1) for _, joined, left in sessions if left > joined]
+        + [(left, -1) for _, joined, left in sessions if left > joined]
+    )
     level = peak = 0
     for _, delta in sorted(changes, key=lambda c: (c[0], c[1])):
         level += delta
@@ -92,7 +95,7 @@ def naive_report(db: Any, show_id: int) -> dict[str, Any]:
         )
     ]
     present: dict[str, set[str]] = defaultdict(set)
-    for (begin, sku), (finish, _) in zip(overlays, overlays[1:] + [(end, None)]):
+    for (begin, sku), (finish, _) in zip(overlays, [*overlays[1:], (end, None)], strict=True):
         if sku is None:
             continue
         for viewer, joined, left in sessions:

@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
 from catalog.products import Product  # noqa: E402
 from studio.control_room.client import ControlClient  # noqa: E402
 from studio.control_room.preview import preview_image  # noqa: E402
@@ -67,7 +69,8 @@ def api_figures(runs: int) -> None:
             print(f"control API over HTTP on 127.0.0.1, median of {runs} calls:")
             row("GET /healthz (baseline)", base, base)
             row("GET /api/state", median_ms(client.state, runs), base)
-            row("PUT /api/overlay (one tap on 'On air')", median_ms(lambda: client.put_overlay(skus[next(taps) % 2]), runs), base)
+            tap = median_ms(lambda: client.put_overlay(skus[next(taps) % 2]), runs)
+            row("PUT /api/overlay (one tap on 'On air')", tap, base)
             row("GET /api/shows/{id}/stats", median_ms(lambda: client.stats(show["id"]), runs), base)
         finally:
             stop_studio_process(server)
@@ -80,12 +83,11 @@ def picture_figures(runs: int) -> None:
     row("empty overlay on the frame (baseline)", base, base)
     row("staged preview: card + QR on the frame", median_ms(lambda: preview_image(PRODUCT, link_url=link), runs), base)
     promo = {"kind": "countdown", "ends_at": "2030-01-01T00:00:00Z"}
-    row("staged preview with a countdown banner", median_ms(lambda: preview_image(PRODUCT, promo=promo, link_url=link), runs), base)
+    countdown = median_ms(lambda: preview_image(PRODUCT, promo=promo, link_url=link), runs)
+    row("staged preview with a countdown banner", countdown, base)
 
 
 def page_figures(runs: int) -> None:
-    from streamlit.testing.v1 import AppTest
-
     with tempfile.TemporaryDirectory() as folder:
         server = start_studio_process(Path(folder))
         os.environ.update(FARMLIVE_URL=server.url, FARMLIVE_KEY=TEST_KEY, FARMLIVE_DATA_DIR=str(Path(folder)))

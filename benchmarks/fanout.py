@@ -32,31 +32,33 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import av  # noqa: E402
-import numpy as np  # noqa: E402
-from aiohttp import ClientSession, web  # noqa: E402
-from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack  # noqa: E402
-from aiortc.contrib.media import MediaRelay  # noqa: E402
-from aiortc.mediastreams import MediaStreamError  # noqa: E402
+import aiortc.rtcrtpreceiver as receiver
+import av
+import numpy as np
+from aiohttp import ClientSession, web
+from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
 
-import catalog  # noqa: E402
-from catalog.products import Product, upsert_product  # noqa: E402
-from overlays import Compositor, OverlaySpec  # noqa: E402
-from studio.config import StudioConfig  # noqa: E402
-from studio.media.fanout import h264_preferences, media_kinds, send_feed  # noqa: E402
-from studio.media.frames import fit_into_i420  # noqa: E402
-from studio.media.pipeline import ShowPipeline  # noqa: E402
-from studio.media.synthetic import MovingPattern, loopback_pc  # noqa: E402
-from studio.state import Studio  # noqa: E402
+import catalog
+from catalog.products import Product, upsert_product
+from overlays import Compositor, OverlaySpec
+from studio.config import StudioConfig
+from studio.media.fanout import h264_preferences, media_kinds, send_feed
+from studio.media.frames import fit_into_i420
+from studio.media.pipeline import ShowPipeline
+from studio.media.synthetic import MovingPattern, loopback_pc
+from studio.state import Studio
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
+ASK_TIMEOUT_S = 120  # a viewers' process answers every command within this
 SUSTAINED_FPS = 0.95 * FPS
 GIVE_UP_FPS = 0.5 * FPS
 WINDOW_SECONDS = 2.0
@@ -130,7 +132,7 @@ class Server:
         await pc.setLocalDescription(await pc.createAnswer())
         return web.Response(text=pc.localDescription.sdp, content_type="application/sdp")
 
-    async def close_all(self, request: web.Request | None = None) -> web.Response:
+    async def close_all(self) -> web.Response:
         for feed in self.feeds:
             self.pipeline.remove_viewer(feed)
         await asyncio.gather(*(pc.close() for pc in self.pcs))
@@ -143,7 +145,7 @@ class Server:
 class CountingDecoder:
     """Stands in for aiortc's video decoder: counts whole frames, decodes only if sampled."""
 
-    instances: list["CountingDecoder"] = []
+    instances: ClassVar[list[CountingDecoder]] = []
 
     def __init__(self, real: Any | None) -> None:
         self.real = real
@@ -156,8 +158,6 @@ class CountingDecoder:
 
 
 def install_counting_decoders() -> None:
-    import aiortc.rtcrtpreceiver as receiver
-
     real_get_decoder = receiver.get_decoder
 
     def get_decoder(codec: Any) -> Any:
@@ -236,11 +236,11 @@ class Viewers:
             ))
 
     @staticmethod
-    async def _ask(process: asyncio.subprocess.Process, command: str, timeout: float = 120) -> Any:
+    async def _ask(process: asyncio.subprocess.Process, command: str) -> Any:
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(f"{command}\n".encode())
         await process.stdin.drain()
-        line = await asyncio.wait_for(process.stdout.readline(), timeout)
+        line = await asyncio.wait_for(process.stdout.readline(), ASK_TIMEOUT_S)
         if not line:
             raise RuntimeError("a viewers' process died")
         return json.loads(line)
@@ -248,7 +248,9 @@ class Viewers:
     async def connect(self, mode: str, total: int) -> None:
         """Have ``total`` viewers in all, spread evenly over the processes."""
         shares = [total // self.count + (i < total % self.count) for i in range(self.count)]
-        await asyncio.gather(*(self._ask(p, f"connect {mode} {n}") for p, n in zip(self.processes, shares)))
+        await asyncio.gather(
+            *(self._ask(p, f"connect {mode} {n}") for p, n in zip(self.processes, shares, strict=True))
+        )
 
     async def counts(self) -> dict[str, Any]:
         replies = await asyncio.gather(*(self._ask(p, "counts") for p in self.processes))
@@ -268,7 +270,7 @@ class Viewers:
                 process.stdin.close()  # type: ignore[union-attr]
                 try:
                     await asyncio.wait_for(process.wait(), 20)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     process.kill()
                     await process.wait()
 
@@ -299,14 +301,14 @@ async def measure(viewers: Viewers, count: int, windows: int, show_frames: Calla
         await asyncio.sleep(WINDOW_SECONDS)
         after, cpu_after, wall_after = await viewers.counts(), time.process_time(), time.monotonic()
         wall = wall_after - wall_before
-        fps = [(b - a) / wall for a, b in zip(before["frames"], after["frames"])] or [0.0]
+        fps = [(b - a) / wall for a, b in zip(before["frames"], after["frames"], strict=True)] or [0.0]
         slowest.append(min(fps))
         medians.append(statistics.median(fps))
         totals.append(sum(fps))
         shows.append((show_frames() - made_before) / wall)
         cpus.append(100 * (cpu_after - cpu_before) / wall)
         decoded.append((after["decoded"] - before["decoded"]) / wall)
-        client_cpus.append(max(100 * (b - a) / wall for a, b in zip(before["cpu"], after["cpu"])))
+        client_cpus.append(max(100 * (b - a) / wall for a, b in zip(before["cpu"], after["cpu"], strict=True)))
     return Step(
         count,
         *(statistics.median(values) for values in (slowest, medians, totals, shows, cpus, decoded, client_cpus)),
@@ -362,7 +364,7 @@ class Summary:
     per_viewer_percent: float  # fitted: one more viewer at 30 fps, % of one core
 
     @classmethod
-    def of(cls, steps: list[Step], top: int) -> "Summary":
+    def of(cls, steps: list[Step], top: int) -> Summary:
         held = [s for s in steps if s.sustained]
         best = held[-1] if held else None
         fixed = per_viewer = float("nan")
@@ -386,7 +388,9 @@ class Summary:
     @property
     def per_core(self) -> float:
         """Viewers one core would carry at 30 fps by the fitted model."""
-        return (100 - max(self.fixed_percent, 0)) / self.per_viewer_percent if self.per_viewer_percent > 0 else float("nan")
+        if self.per_viewer_percent <= 0:
+            return float("nan")
+        return (100 - max(self.fixed_percent, 0)) / self.per_viewer_percent
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -443,7 +447,10 @@ async def main(args: argparse.Namespace) -> None:
     first = Summary.of(once, max(n for n in ONCE_LADDER if n <= args.max_once))
     second = Summary.of(per_viewer, max(n for n in PER_VIEWER_LADDER if n <= args.max_per_viewer))
     print()
-    print("| mode | viewers sustained at 30 fps | server CPU there | fitted: making the show | fitted: CPU per viewer | fitted: viewers per core |")
+    print(
+        "| mode | viewers sustained at 30 fps | server CPU there | fitted: making the show "
+        "| fitted: CPU per viewer | fitted: viewers per core |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for name, figures in (("encode once + fan-out", first), ("aiortc per-viewer encoding", second)):
         print(

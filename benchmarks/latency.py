@@ -41,8 +41,8 @@ from av import VideoFrame
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio.media.ice import use_loopback_candidates  # noqa: E402
 from studio.media.fanout import h264_preferences  # noqa: E402
+from studio.media.ice import use_loopback_candidates  # noqa: E402
 
 KEY = "latency-bench-key"
 BITS = 16
@@ -53,7 +53,7 @@ MARGIN_FRACTION = 1 / 64
 RECORD_SECONDS = 2.5  # frames kept after each switch; the QR must show up within them
 
 
-def block_boxes(width: int, height: int) -> list[tuple[int, int, int]]:
+def block_boxes(width: int) -> list[tuple[int, int, int]]:
     """(x, y, side) of each block: row 0 = the number, row 1 = its complement."""
     side = max(8, int(width * BLOCK_FRACTION))
     margin = int(width * MARGIN_FRACTION)
@@ -61,21 +61,21 @@ def block_boxes(width: int, height: int) -> list[tuple[int, int, int]]:
 
 
 def draw_number(luma: np.ndarray, number: int) -> None:
-    height, width = luma.shape
+    width = luma.shape[1]
     bits = [(number >> i) & 1 for i in range(BITS)]
     bits += [1 - b for b in bits]
-    for (x, y, side), bit in zip(block_boxes(width, height), bits):
+    for (x, y, side), bit in zip(block_boxes(width), bits, strict=True):
         luma[y : y + side, x : x + side] = 235 if bit else 16
 
 
 def read_number(luma: np.ndarray) -> int | None:
-    height, width = luma.shape
+    width = luma.shape[1]
     values = []
-    for x, y, side in block_boxes(width, height):
+    for x, y, side in block_boxes(width):
         inner = luma[y + side // 4 : y + 3 * side // 4, x + side // 4 : x + 3 * side // 4]
         values.append(1 if inner.mean() > 128 else 0)
     number, complement = values[:BITS], values[BITS:]
-    if any(a == b for a, b in zip(number, complement)):
+    if any(a == b for a, b in zip(number, complement, strict=True)):
         return None  # a misread (or not one of our frames, e.g. the hold slate)
     return sum(bit << i for i, bit in enumerate(number))
 
@@ -159,7 +159,8 @@ async def whep_watch(http: aiohttp.ClientSession, url: str, viewer: LatencyViewe
     viewer.attach(pc)
     pc.addTransceiver("video", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
-    async with http.post(f"{url}/whep", data=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}) as response:
+    sdp = {"Content-Type": "application/sdp"}
+    async with http.post(f"{url}/whep", data=pc.localDescription.sdp, headers=sdp) as response:
         assert response.status == 201, await response.text()
         answer = await response.text()
     await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
@@ -188,12 +189,13 @@ async def direct_hop(width: int, height: int, seconds: float) -> list[float]:
 
 
 def start_studio(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    log = open(data_dir / "studio.log", "ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "studio.cli", "up", "--no-ui", "--data-dir", str(data_dir),
-         "--host", "127.0.0.1", "--port", str(port), "--key", KEY],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
+    # The child writes to its own copy of the log's descriptor; ours closes at once.
+    with open(data_dir / "studio.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "studio.cli", "up", "--no-ui", "--data-dir", str(data_dir),
+             "--host", "127.0.0.1", "--port", str(port), "--key", KEY],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
 
 
 async def api(http: aiohttp.ClientSession, url: str, method: str, path: str, body: dict | None = None) -> dict:
@@ -304,7 +306,8 @@ async def run(args: argparse.Namespace) -> None:
     print(describe("baseline: one direct aiortc H264 hop, no studio", baseline))
     if glass and baseline:
         ratio = statistics.median(glass) / statistics.median(baseline)
-        print(f"studio / direct-hop ratio: {ratio:.2f}x  (+{statistics.median(glass) - statistics.median(baseline):.0f} ms)")
+        extra = statistics.median(glass) - statistics.median(baseline)
+        print(f"studio / direct-hop ratio: {ratio:.2f}x  (+{extra:.0f} ms)")
     print(describe("overlay switch-to-visible", switches) + f", missed {missed}  (target <= 150 ms)")
     print(describe("  of which PUT /api/overlay answered", answered))
     stream = state.get("stream_health", {})

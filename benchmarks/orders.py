@@ -78,7 +78,9 @@ def start_studio(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("studio did not start")
 
 
-async def burst(count: int, request: Callable[[aiohttp.ClientSession, int], object]) -> tuple[float, list[float], list[int]]:
+async def burst(
+    count: int, request: Callable[[aiohttp.ClientSession, int], object]
+) -> tuple[float, list[float], list[int]]:
     """``count`` concurrent requests; returns (wall seconds, per-request seconds, statuses)."""
     latencies: list[float] = []
     statuses: list[int] = []
@@ -113,7 +115,9 @@ def flash_sale(buyers: int, stock: int, repeat: int) -> None:
                 db.conn.close()
 
                 def order(http: aiohttp.ClientSession, n: int, code: str = code) -> object:
-                    body = {"quantity": 1, "name": f"Buyer {n}", "phone": "13800138000", "address": "Farm road 1, Ganzhou"}
+                    body = {
+                        "quantity": 1, "name": f"Buyer {n}", "phone": "13800138000", "address": "Farm road 1, Ganzhou"
+                    }
                     return http.post(f"{url}/order/{code}", json=body, headers={"Accept": "application/json"})
 
                 wall, latencies, statuses = asyncio.run(burst(buyers, order))
@@ -121,7 +125,7 @@ def flash_sale(buyers: int, stock: int, repeat: int) -> None:
                     raise SystemExit(f"oversold or lost orders: {sorted(set(statuses))}")
                 sale_walls.append(wall)
                 sale_lat += latencies
-                wall, latencies, _ = asyncio.run(burst(buyers, lambda http, n: http.get(f"{url}/healthz")))
+                wall, latencies, _ = asyncio.run(burst(buyers, lambda http, _n: http.get(f"{url}/healthz")))
                 floor_walls.append(wall)
                 floor_lat += latencies
         finally:

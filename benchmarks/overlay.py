@@ -16,19 +16,19 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from catalog import Product  # noqa: E402
-from overlays import Compositor, OverlaySpec, Promo, font_description, render_overlay  # noqa: E402
-from overlays.blend import i420_blends  # noqa: E402
+from catalog import Product
+from overlays import Compositor, OverlaySpec, Promo, font_description, render_overlay
+from overlays.blend import i420_blends
 
 SIZES = [(854, 480, "480p"), (1280, 720, "720p"), (1920, 1080, "1080p"), (720, 1280, "portrait 720x1280")]
-NOW = datetime(2026, 11, 23, 19, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 19, 0, 0, tzinfo=UTC)
 PRODUCT = Product(
     sku="ORANGE-5KG", name="Gannan navel oranges", name_zh="赣南脐橙", price=59.0,
     unit="5 kg box", stock=120, origin="江西赣州 Ganzhou, Jiangxi",

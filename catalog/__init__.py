@@ -5,14 +5,25 @@ the ``farmlive catalog`` commands are a thin layer over it.
 """
 
 from catalog.csvio import export_csv, import_csv, import_rows
+from catalog.money import currency_symbol, format_money
 from catalog.orders import InvalidOrder, NotOnSale, Order, OutOfStock, place_order
 from catalog.products import Product, UnknownProduct, get_product, list_products, upsert_product
-from catalog.schema import DB_FILENAME, SCHEMA_VERSION, connect, db_path, open_db, transaction
+from catalog.schema import (
+    DB_FILENAME,
+    SCHEMA_VERSION,
+    SchemaOutOfDate,
+    connect,
+    connect_readonly,
+    db_path,
+    open_db,
+    transaction,
+)
 from catalog.timestamps import now_iso, parse_iso, to_iso, utc_now
 from catalog.validation import ImportResult, RowError, validate_product_rows
 
 __all__ = [
     "DB_FILENAME",
+    "SCHEMA_VERSION",
     "ImportResult",
     "InvalidOrder",
     "NotOnSale",
@@ -20,11 +31,14 @@ __all__ = [
     "OutOfStock",
     "Product",
     "RowError",
-    "SCHEMA_VERSION",
+    "SchemaOutOfDate",
     "UnknownProduct",
     "connect",
+    "connect_readonly",
+    "currency_symbol",
     "db_path",
     "export_csv",
+    "format_money",
     "get_product",
     "import_csv",
     "import_rows",

@@ -58,7 +58,9 @@ def decode_csv(data: bytes) -> tuple[str, list[RowError]]:
         except UnicodeDecodeError:
             pass
         return "", [
-            RowError(line, "file", f"line {line} is not UTF-8 text{guess}: {hint}", f"第 {line} 行不是 UTF-8 编码，{hint_zh}")
+            RowError(
+                line, "file", f"line {line} is not UTF-8 text{guess}: {hint}", f"第 {line} 行不是 UTF-8 编码，{hint_zh}"
+            )
         ]
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
@@ -73,23 +75,26 @@ def csv_records(text: str) -> list[list[str]]:
 
 
 def read_catalog_rows(data: bytes) -> tuple[list[dict[str, str]], list[str], list[RowError]]:
-    """A catalog CSV as rows keyed by field name (row *i* is spreadsheet row *i* + 2), its fields, and file/header problems."""
+    """A catalog CSV as rows keyed by field name, its fields, and file/header problems.
+
+    Row *i* of the result is spreadsheet row *i* + 2 (the header is row 1).
+    """
     text, errors = decode_csv(data)
     if errors:
         return [], [], errors
     records = csv_records(text)
     if not records or not any(cell.strip() for cell in records[0]):
-        return [], [], [RowError(1, "file", "the file is empty: the first row must name the columns (sku, name, price, ...)", "文件为空，第一行应为列名")]
+        message = "the file is empty: the first row must name the columns (sku, name, price, ...)"
+        return [], [], [RowError(1, "file", message, "文件为空，第一行应为列名")]
     columns, errors = validate_header(records[0])
     width = len(columns)
     rows: list[dict[str, str]] = []
     for number, record in enumerate(records[1:], start=2):
         if any(cell.strip() for cell in record[width:]):
-            errors.append(
-                RowError(number, "", f"row has {len(record)} cells but the header names {width} columns", "该行的单元格多于列名")
-            )
+            message = f"row has {len(record)} cells but the header names {width} columns"
+            errors.append(RowError(number, "", message, "该行的单元格多于列名"))
         padded = record[:width] + [""] * (width - len(record))
-        rows.append({column: cell for column, cell in zip(columns, padded) if column is not None})
+        rows.append({column: cell for column, cell in zip(columns, padded, strict=True) if column is not None})
     return rows, [c for c in columns if c is not None], errors
 
 
@@ -148,7 +153,9 @@ def missing_images(rows: Sequence[Mapping[str, Any]], folder: Path | None, *, fi
         return []
     warnings = []
     for number, row in enumerate(rows, start=first_row):
-        image = next((str(v).strip() for k, v in row.items() if canonical_column(str(k)) == "image" and isinstance(v, str)), "")
+        image = next(
+            (str(v).strip() for k, v in row.items() if canonical_column(str(k)) == "image" and isinstance(v, str)), ""
+        )
         if image and is_data_relative_path(image) and not (folder / image).is_file():
             warnings.append(
                 RowError(
@@ -198,8 +205,8 @@ def catalog_csv(products: Iterable[Product]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for product in products:
-        row = dict(zip(COLUMNS, _row_values(product)))
-        row["price"] = format_price(product.price)
+        row = dict(zip(COLUMNS, _row_values(product), strict=True))
+        row["price"] = price_text(product.price)
         row["active"] = "yes" if product.active else "no"
         writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
     return out.getvalue()
@@ -215,7 +222,11 @@ def export_csv(db: sqlite_utils.Database, path: str | Path) -> int:
     return len(products)
 
 
-def format_price(price: float) -> str:
+def price_text(price: float) -> str:
+    """A price as plain number text for a CSV cell or a terminal table ("59.90"), not display money.
+
+    Two decimals when that is exact, else every digit, so an export reads back to the same price.
+    """
     text = f"{price:.2f}"
     return text if float(text) == price else repr(price)
 
@@ -230,7 +241,7 @@ def format_catalog(products: Sequence[Product]) -> str:
             p.sku + ("" if p.active else " (off sale)"),
             p.name,
             p.name_zh,
-            f"{format_price(p.price)} {p.currency}",
+            f"{price_text(p.price)} {p.currency}",
             str(p.stock),
             p.unit,
             p.origin,

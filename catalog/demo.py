@@ -74,7 +74,7 @@ def draw_product_image(product: Product, size: int = IMAGE_SIZE) -> Image.Image:
     draw.rounded_rectangle((14, 252, 306, 306), radius=14, fill=(255, 255, 255))
     draw.text(((IMAGE_SIZE - width) / 2, 258 - box[1] + 4), label, fill=(60, 40, 20), font=font)
     if size != IMAGE_SIZE:
-        image = image.resize((size, size), Image.LANCZOS)
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
     return image
 
 
@@ -136,7 +136,7 @@ def _paint_shiitake(draw: ImageDraw.ImageDraw, rng: random.Random) -> None:
             draw.line((cx - 6, cy, cx + 6, cy - 3), fill=(220, 200, 170), width=2)
 
 
-def _paint_mooncake(draw: ImageDraw.ImageDraw, rng: random.Random) -> None:
+def _paint_mooncake(draw: ImageDraw.ImageDraw, _rng: random.Random) -> None:
     draw.ellipse((70, 40, 250, 220), fill=(205, 140, 60), outline=(150, 95, 35), width=6)
     draw.ellipse((100, 70, 220, 190), outline=(160, 100, 40), width=4)
     for k in range(8):
@@ -153,7 +153,7 @@ def _paint_noodles(draw: ImageDraw.ImageDraw, rng: random.Random) -> None:
     draw.rectangle((60, 120, 260, 145), fill=(200, 40, 40))
 
 
-def _paint_bag(draw: ImageDraw.ImageDraw, rng: random.Random) -> None:
+def _paint_bag(draw: ImageDraw.ImageDraw, _rng: random.Random) -> None:
     draw.rounded_rectangle((80, 40, 240, 240), radius=20, fill=(190, 160, 110), outline=(130, 100, 60), width=4)
 
 

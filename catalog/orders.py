@@ -16,7 +16,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from catalog.products import UnknownProduct, get_product
-from catalog.schema import transaction
+from catalog.schema import inserted_id, transaction
 from catalog.shows import resolve_link
 from catalog.timestamps import now_iso
 
@@ -30,7 +30,8 @@ PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 OrderSource = Literal["builtin", "import"]
-ORDER_COLUMNS = (
+# The SELECT list an Order is built from (`Order(*row)`), in field order.
+ORDER_SELECT_LIST = (
     "id, show_id, sku, quantity, unit_price, total, at, source, link_code, "
     "status, buyer_id, customer_name, phone, address"
 )
@@ -112,7 +113,9 @@ def validate_order_form(
     errors: dict[str, str] = {}
     count = _quantity(quantity)
     if count is None:
-        errors["quantity"] = f"Quantity must be a whole number from 1 to {MAX_QUANTITY} / 数量须为 1 到 {MAX_QUANTITY} 的整数"
+        errors["quantity"] = (
+            f"Quantity must be a whole number from 1 to {MAX_QUANTITY} / 数量须为 1 到 {MAX_QUANTITY} 的整数"
+        )
     name = _clean(customer_name)
     if not name:
         errors["name"] = "Please enter your name / 请填写收货人姓名"
@@ -169,7 +172,7 @@ def place_order(
     at = at or now_iso()
     with transaction(db):
         if request_id is not None:
-            row = db.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE request_id = ?", [request_id]).fetchone()
+            row = db.execute(f"SELECT {ORDER_SELECT_LIST} FROM orders WHERE request_id = ?", [request_id]).fetchone()
             if row is not None:
                 return Order(*row)
         if link_code is not None and show_id is None:
@@ -194,7 +197,7 @@ def place_order(
             ],
         )
     return Order(
-        id=cursor.lastrowid,
+        id=inserted_id(cursor),
         show_id=show_id,
         sku=sku,
         quantity=customer.quantity,
@@ -211,7 +214,7 @@ def place_order(
 
 
 def get_order(db: sqlite_utils.Database, order_id: int) -> Order:
-    row = db.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?", [order_id]).fetchone()
+    row = db.execute(f"SELECT {ORDER_SELECT_LIST} FROM orders WHERE id = ?", [order_id]).fetchone()
     if row is None:
         raise LookupError(f"unknown order {order_id}")
     return Order(*row)

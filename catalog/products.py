@@ -26,7 +26,7 @@ class Product:
     active: bool = True
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "Product":
+    def from_row(cls, row: dict[str, Any]) -> Product:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in row.items() if k in known}
         if "active" in values:
@@ -53,7 +53,7 @@ def get_product(db: sqlite_utils.Database, sku: str) -> Product:
     if row is None:
         raise UnknownProduct(sku)
     columns = [d[0] for d in cursor.description]
-    return Product.from_row(dict(zip(columns, row)))
+    return Product.from_row(dict(zip(columns, row, strict=True)))
 
 
 def list_products(db: sqlite_utils.Database, *, active_only: bool = False) -> list[Product]:

@@ -137,13 +137,19 @@ def db_path(data_dir: str | Path) -> Path:
     return Path(data_dir) / DB_FILENAME
 
 
-def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating and migrating) the database at ``path``.
+class SchemaOutOfDate(RuntimeError):
+    """A read-only connection met a database older than this code: only a writer may migrate it."""
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+    """Open (creating and migrating) the database at ``path``; see :func:`connect_readonly` for readers.
 
     Autocommit mode (``isolation_level=None``) so that :func:`transaction`
     owns every multi-statement write explicitly; a 30 s busy timeout lets the
     control room and the server share the file without ``database is locked``.
     """
+    if readonly:
+        return connect_readonly(path)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
@@ -157,9 +163,47 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
-def open_db(data_dir: str | Path) -> sqlite_utils.Database:
-    """The studio database inside ``data_dir``."""
-    return connect(db_path(data_dir))
+def connect_readonly(path: str | Path) -> sqlite_utils.Database:
+    """A reader's connection: it cannot write, never migrates and never takes the write lock.
+
+    For the control room and reports, which read while the studio writes: in WAL mode
+    a reader sees the last committed state and neither waits for nor blocks the writer.
+    The file is opened with ``mode=ro`` and ``PRAGMA query_only``, so any write raises
+    ``sqlite3.OperationalError``. A missing file raises ``FileNotFoundError`` (a reader
+    never creates the database) and one older than this code :class:`SchemaOutOfDate`.
+    """
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"no farmlive database at {path}: start the studio once (farmlive up) to create it")
+    uri = f"{path.as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA query_only=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except BaseException:
+        conn.close()
+        raise
+    if version < SCHEMA_VERSION:
+        conn.close()
+        raise SchemaOutOfDate(
+            f"{path} has schema version {version}, this farmlive needs {SCHEMA_VERSION}: "
+            "start the studio (farmlive up) once to migrate it"
+        )
+    return sqlite_utils.Database(conn)
+
+
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid an ``INSERT`` just made (``lastrowid`` is typed optional; after an insert it is set)."""
+    rowid = cursor.lastrowid
+    if rowid is None:
+        raise RuntimeError("the statement inserted no row")
+    return rowid
+
+
+def open_db(data_dir: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+    """The studio database inside ``data_dir`` (a reader's connection with ``readonly=True``)."""
+    return connect(db_path(data_dir), readonly=readonly)
 
 
 def migrate(db: sqlite_utils.Database) -> int:

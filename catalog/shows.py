@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from catalog.products import get_product
-from catalog.schema import transaction
+from catalog.schema import inserted_id, transaction
 from catalog.timestamps import now_iso
 
 # Crockford-style alphabet: no 0/O, 1/I/L confusion when a code is read aloud or typed.
@@ -55,7 +55,7 @@ class UnknownLink(LookupError):
 def create_show(db: sqlite_utils.Database, title: str, *, started_at: str | None = None) -> Show:
     started_at = started_at or now_iso()
     cursor = db.execute("INSERT INTO shows (title, started_at) VALUES (?, ?)", [title, started_at])
-    return Show(id=cursor.lastrowid, title=title, started_at=started_at)
+    return Show(id=inserted_id(cursor), title=title, started_at=started_at)
 
 
 def get_show(db: sqlite_utils.Database, show_id: int) -> Show:

@@ -122,16 +122,20 @@ class ImportResult:
             verb_zh = "将导入" if self.dry_run else "已导入"
             total = self.created + self.updated
             lines = [
-                f"{verb} {total} products{where} ({self.created} new, {self.updated} updated) / "
-                f"{verb_zh} {total} 个商品（新增 {self.created}，更新 {self.updated}）"
+                (
+                    f"{verb} {total} products{where} ({self.created} new, {self.updated} updated) / "
+                    f"{verb_zh} {total} 个商品（新增 {self.created}，更新 {self.updated}）"
+                )
             ]
             if self.warnings:
                 lines.append(f"{len(self.warnings)} warning(s) / 提醒:")
             return "\n".join(lines + self._listed(self.warnings))
         count = len(self.errors)
         lines = [
-            f"nothing imported{where}: {count} problem{'s' if count != 1 else ''} to fix / "
-            f"未导入任何商品：有 {count} 处需要修改"
+            (
+                f"nothing imported{where}: {count} problem{'s' if count != 1 else ''} to fix / "
+                f"未导入任何商品：有 {count} 处需要修改"
+            )
         ]
         return "\n".join(lines + self._listed(self.errors))
 
@@ -184,9 +188,11 @@ def validate_header(headers: Sequence[str]) -> tuple[list[str | None], list[RowE
         else:
             seen[column] = str(header)
         mapped.append(column)
-    for column in REQUIRED_COLUMNS:
-        if column not in seen:
-            errors.append(RowError(1, column, f"required column {column!r} is missing", f"缺少必填列 {column}"))
+    errors.extend(
+        RowError(1, column, f"required column {column!r} is missing", f"缺少必填列 {column}")
+        for column in REQUIRED_COLUMNS
+        if column not in seen
+    )
     return mapped, errors
 
 
@@ -269,7 +275,8 @@ def _validate_row(values: Mapping[str, Any], row: int) -> tuple[Product | None, 
         problem("currency", f"currency {currency!r} must be a 3-letter code such as CNY", "币种应为 CNY 等三位代码")
     buy_url = _text(values.get("buy_url")) or None
     if buy_url is not None and not is_web_url(buy_url):
-        problem("buy_url", f"buy_url {buy_url!r} must be a web address starting with http:// or https://", "购买链接需以 http:// 或 https:// 开头")
+        message = f"buy_url {buy_url!r} must be a web address starting with http:// or https://"
+        problem("buy_url", message, "购买链接需以 http:// 或 https:// 开头")
     image = _text(values.get("image")) or None
     if image is not None and not is_data_relative_path(image):
         problem(
@@ -320,7 +327,9 @@ def is_data_relative_path(text: str) -> bool:
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
+    if isinstance(value, float):
+        return math.isnan(value)
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _text(value: Any) -> str:

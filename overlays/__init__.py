@@ -6,13 +6,14 @@ pipeline's own pixel format (I420 from PyAV, or BGR). Text uses one CJK font
 (:func:`cjk_font_path`) so zh-CN renders as real glyphs.
 """
 
+from catalog.money import currency_symbol
 from overlays.compositor import Compositor
 from overlays.fonts import FontNotFound, cjk_font_path, font_description
 from overlays.promo import PROMO_KINDS, Promo
 from overlays.render import OverlayRegion, RenderedOverlay, render_overlay
 from overlays.slate import render_slate
 from overlays.spec import LAYOUTS, OverlaySpec, resolve_layout
-from overlays.text import currency_symbol, format_price, short_url
+from overlays.text import format_price, short_url
 
 __all__ = [
     "LAYOUTS",

@@ -23,7 +23,7 @@ def render_banner(promo: Promo, now: datetime, scale: float, max_width: int) -> 
     text = promo.banner_text(now)
     line = fit_line(text, round(30 * scale), max_width - 2 * pad_x, bold=True)
     # Measure with every digit as "8" so the pill keeps its width from 10:00 to 09:59.
-    steady = fit_line(re.sub(r"\d", "8", line.text), line.font.size, max_width - 2 * pad_x, bold=True)
+    steady = fit_line(re.sub(r"\d", "8", line.text), round(line.font.size), max_width - 2 * pad_x, bold=True)
     width = min(max(line.width, steady.width) + 2 * pad_x, max_width)
     height = line.height + 2 * pad_y
     banner = rounded_panel(width, height, height // 2, BANNER_COLOURS[promo.kind])

@@ -47,7 +47,7 @@ class PlaneBlend:
         cv2.add(cv2.multiply(roi, self.inv, scale=1 / 255), self.premul, dst=roi)
 
     @classmethod
-    def premultiplied(cls, x: int, y: int, premul: np.ndarray, alpha: np.ndarray, opaque: bool) -> "PlaneBlend":
+    def premultiplied(cls, x: int, y: int, premul: np.ndarray, alpha: np.ndarray, opaque: bool) -> PlaneBlend:
         """From float32 premultiplied values (0..255) and alpha (0..1) of the same shape."""
         values = _to_uint8(premul)
         return cls(x, y, values, None if opaque else _to_uint8(255 - alpha * 255))

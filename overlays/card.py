@@ -12,10 +12,11 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
+from catalog.money import format_money
 from catalog.products import Product
 from overlays.draw import RGBA, Line, draw_stack, fit_line, pad_even, rounded_panel
 from overlays.fonts import cjk_font, printable
-from overlays.text import format_amount, origin_line, stock_line
+from overlays.text import origin_line, stock_line
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _detail_lines(product: Product, scale: float, max_width: int) -> list[Line]:
 
 
 def _price_lines(product: Product, scale: float, max_width: int) -> list[Line]:
-    amount = fit_line(format_amount(product.price, product.currency), round(36 * scale), max_width,
+    amount = fit_line(format_money(product.price, product.currency), round(36 * scale), max_width,
                       fill=PRICE, bold=True)
     if not product.unit:
         return [amount]
@@ -108,12 +109,15 @@ def thumbnail(product: Product, size: int, image_root: Path | None) -> Image.Ima
 
 
 @functools.lru_cache(maxsize=32)
-def _load_photo(path: str, mtime_ns: int, size: int) -> Image.Image | None:
-    """Cached by path, modification time and size: stock refreshes re-render the card often."""
+def _load_photo(path: str, _mtime_ns: int, size: int) -> Image.Image | None:
+    """Cached by path, modification time and size: stock refreshes re-render the card often.
+
+    ``_mtime_ns`` is only part of the cache key: a replaced picture is read again.
+    """
     try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img).convert("RGB")
-            return ImageOps.fit(img, (size, size), Image.Resampling.LANCZOS)
+        with Image.open(path) as source:
+            upright = ImageOps.exif_transpose(source).convert("RGB")
+            return ImageOps.fit(upright, (size, size), Image.Resampling.LANCZOS)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         log.warning("cannot read product image %s (%s); showing a placeholder", path, exc)
         return None

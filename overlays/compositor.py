@@ -29,17 +29,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-_renderer: concurrent.futures.ThreadPoolExecutor | None = None
-_renderer_lock = threading.Lock()
-
-
-def _render_pool() -> concurrent.futures.ThreadPoolExecutor:
-    """One shared worker renders overlays for every compositor: changes are rare."""
-    global _renderer
-    with _renderer_lock:
-        if _renderer is None:
-            _renderer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="farmlive-overlay")
-        return _renderer
+# One shared worker renders overlays for every compositor: changes are rare. An executor
+# starts its thread on the first submit, so making it at import costs nothing.
+_RENDERER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="farmlive-overlay")
 
 
 @dataclass(frozen=True)
@@ -76,7 +68,7 @@ class Compositor:
             sizes = [(fmt, p.rendered.width, p.rendered.height) for fmt, p in self._plans.items()]
             if self._background and sizes:
                 self._pending_version = self._version
-                self._pending = _render_pool().submit(self._prepare, self._version, spec, sizes)
+                self._pending = _RENDERER.submit(self._prepare, self._version, spec, sizes)
 
     def ready(self, timeout: float | None = None) -> bool:
         """Wait until a background render of the latest spec is in place (tests, previews)."""
@@ -93,7 +85,7 @@ class Compositor:
         y, u, v = i420_planes(buf)
         planes = (y, u, v)
         for blends in self._plan("i420", y.shape[1], y.shape[0]).blends.values():
-            for plane, blend in zip(planes, blends):
+            for plane, blend in zip(planes, blends, strict=True):
                 blend.apply(plane)
 
     def compose_bgr(self, frame: np.ndarray) -> None:
@@ -129,6 +121,7 @@ class Compositor:
             version, spec, now = self._version, self._spec, self._clock()
             same_size = plan is not None and (plan.rendered.width, plan.rendered.height) == (width, height)
             rendering = self._pending is not None and not self._pending.done() and self._pending_version == version
+            other: RenderedOverlay | None = None
             if plan is not None and same_size and (plan.version == version or rendering):
                 changes_at = plan.rendered.changes_at
                 if plan.version != version or changes_at is None or now < changes_at:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from catalog.timestamps import parse_iso, to_iso
@@ -54,13 +54,13 @@ class Promo:
             except (TypeError, ValueError):
                 raise ValueError(f"promo ends_at {self.ends_at!r} is not an ISO-8601 time") from None
         if self.kind == "coupon":
-            if not self.code or not isinstance(self.code, str) or not self.code.strip():
+            if not isinstance(self.code, str) or not self.code.strip():
                 raise ValueError("a coupon promo needs a code")
             if len(self.code) > MAX_CODE:
                 raise ValueError(f"coupon code is longer than {MAX_CODE} characters")
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Promo":
+    def from_dict(cls, d: Mapping[str, Any]) -> Promo:
         """Build from API/DB input; ``ValueError`` with a clear message on bad input."""
         if not isinstance(d, Mapping):
             raise ValueError("promo must be an object like {\"kind\": \"countdown\", \"ends_at\": ...}")
@@ -100,7 +100,7 @@ class Promo:
         if self.kind != "countdown" or not self.ends_at:
             return None
         if now.tzinfo is None:
-            now = now.replace(tzinfo=timezone.utc)
+            now = now.replace(tzinfo=UTC)
         return max(parse_iso(self.ends_at) - now, timedelta(0))
 
     def banner_text(self, now: datetime) -> str:

@@ -31,7 +31,7 @@ def qr_matrix(link: str) -> np.ndarray:
 
 def qr_modules(link: str) -> int:
     """Modules across, quiet zone included: lets the layout pick a module size first."""
-    return qr_matrix(link).shape[0]
+    return int(qr_matrix(link).shape[0])
 
 
 def render_qr_tile(link: str, module_px: int, scale: float) -> Image.Image:

@@ -145,7 +145,10 @@ def refresh_overlay(rendered: RenderedOverlay, spec: OverlaySpec | None, now: da
     image = np.asarray(render_banner(banner, now, frame.scale, rendered.banner_max_width))
     x = old.x if rendered.layout == "landscape" else even(old.x + (old.width - image.shape[1]) / 2)
     new = _clip("promo", image, x, old.y + old.height - image.shape[0], frame)
-    regions = tuple(new if r.name == "promo" else r for r in rendered.regions if new or r.name != "promo")
+    if new is None:  # the banner fell outside the frame: drop it
+        regions = tuple(r for r in rendered.regions if r.name != "promo")
+    else:
+        regions = tuple(new if r.name == "promo" else r for r in rendered.regions)
     return replace(rendered, regions=regions, changes_at=banner.next_change(now))
 
 

@@ -46,6 +46,8 @@ def resolve_layout(layout: str, width: int, height: int) -> Orientation:
     """"auto" follows the frame: portrait when it is taller than wide (a phone held upright)."""
     if layout == "auto":
         return "portrait" if height > width else "landscape"
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
-    return layout  # type: ignore[return-value]
+    if layout == "portrait":
+        return "portrait"
+    if layout == "landscape":
+        return "landscape"
+    raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from catalog.money import format_money
 from catalog.products import Product
-
-CURRENCY_SYMBOLS: dict[str, str] = {"CNY": "¥", "RMB": "¥", "USD": "$", "EUR": "€"}
-
-
-def currency_symbol(currency: str) -> str:
-    """¥ for CNY, $ for USD, € for EUR; any other code is printed as itself ("HKD ")."""
-    code = (currency or "CNY").strip().upper()
-    return CURRENCY_SYMBOLS.get(code, f"{code} ")
-
-
-def format_amount(price: float, currency: str) -> str:
-    return f"{currency_symbol(currency)}{price:,.2f}"
 
 
 def format_price(product: Product) -> str:
     """"¥59.00 / 5 kg box"."""
-    amount = format_amount(product.price, product.currency)
+    amount = format_money(product.price, product.currency)
     return f"{amount} / {product.unit}" if product.unit else amount
 
 

@@ -19,9 +19,14 @@ import sqlite_utils
 from aiohttp import web
 
 import catalog
+from catalog.products import Product, upsert_product
 from studio.config import StudioConfig
+from studio.media.pipeline import ShowPipeline
+from studio.state import Studio
 
 TEST_KEY = "test-studio-key"
+ORANGES = Product("ORANGE-5KG", "Navel oranges", 59.0, name_zh="赣南脐橙", unit="5 kg box", stock=40)
+TEA = Product("TEA-250G", "Mountain green tea", 88.0, name_zh="高山绿茶", unit="250 g tin", stock=12)
 LOOPBACK = "127.0.0.1"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -117,16 +122,17 @@ class StudioProcess:
 def start_studio_process(data_dir: Path, port: int | None = None, *extra: str) -> StudioProcess:
     """``farmlive up --no-ui`` as a real process; waits for /healthz."""
     port = port or free_port()
-    log = open(data_dir / f"server-{port}.log", "ab")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "studio.cli", "up", "--no-ui",
-            "--data-dir", str(data_dir), "--host", LOOPBACK, "--port", str(port),
-            "--key", TEST_KEY, *extra,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    # The child writes to its own copy of the log's descriptor; ours closes at once.
+    with open(data_dir / f"server-{port}.log", "ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "studio.cli", "up", "--no-ui",
+                "--data-dir", str(data_dir), "--host", LOOPBACK, "--port", str(port),
+                "--key", TEST_KEY, *extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     # --lan serves HTTPS with the studio's self-signed certificate.
     scheme = "https" if "--lan" in extra else "http"
     url = f"{scheme}://{LOOPBACK}:{port}"
@@ -134,7 +140,8 @@ def start_studio_process(data_dir: Path, port: int | None = None, *extra: str) -
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"studio exited with {process.returncode}: {(data_dir / f'server-{port}.log').read_text()}")
+            log_text = (data_dir / f"server-{port}.log").read_text()
+            raise RuntimeError(f"studio exited with {process.returncode}: {log_text}")
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=1, context=tls) as response:
                 if response.status == 200:
@@ -181,3 +188,32 @@ def browser():  # type: ignore[no-untyped-def]
             yield chromium
         finally:
             chromium.close()
+
+
+# -- an open studio and its show pipeline, in the test's event loop (pipeline and recorder tests) --
+async def open_studio(config: StudioConfig) -> Studio:
+    """A studio with two products, a live show and the oranges on air."""
+    db = catalog.open_db(config.data_dir)
+    upsert_product(db, ORANGES)
+    upsert_product(db, TEA)
+    db.conn.close()
+    studio = Studio(config)
+    await studio.open()
+    await studio.start_show("Harvest live")
+    await studio.put_on_air(ORANGES.sku)
+    return studio
+
+
+@pytest_asyncio.fixture
+async def studio(studio_config: StudioConfig) -> AsyncIterator[Studio]:
+    studio = await open_studio(studio_config)
+    yield studio
+    await studio.close()
+
+
+@pytest_asyncio.fixture
+async def pipeline(studio: Studio) -> AsyncIterator[ShowPipeline]:
+    pipeline = ShowPipeline(studio)
+    await pipeline.start()
+    yield pipeline
+    await pipeline.stop()

@@ -104,7 +104,7 @@ def two_shows(db: sqlite_utils.Database) -> sqlite_utils.Database:
 def test_load_show_attributes_orders_and_parses_times(two_shows: sqlite_utils.Database) -> None:
     data = load_show(two_shows, 1)
     assert sorted(data.orders["total"].tolist()) == [11.0, 20.0]
-    assert dict(zip(data.orders["total"], data.orders["attributed_by"])) == {20.0: "link", 11.0: "window"}
+    assert dict(zip(data.orders["total"], data.orders["attributed_by"], strict=True)) == {20.0: "link", 11.0: "window"}
     assert str(data.sessions["joined_at"].dt.tz) == "UTC"
     assert data.end == pd.Timestamp("2026-11-01T11:00:00Z")
     summary = show_summary(data)

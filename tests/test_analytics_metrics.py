@@ -233,7 +233,7 @@ def test_leave_and_join_at_the_same_instant_never_double_count() -> None:
 
 
 def test_bad_frequency_and_step_are_refused(show: ShowData) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="freq must be positive"):
         concurrency(show, "0s")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="step_s must be positive"):
         retention_curve(show, step_s=0)

@@ -13,7 +13,7 @@ import sqlite3
 import ssl
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import cv2
@@ -40,8 +40,12 @@ GRAB_FRAME = """() => {
 SELECTED_PAIR = """async (name) => {
   const stats = await window[name].pc.getStats();
   let pair = null;
-  stats.forEach((r) => { if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId); });
-  if (!pair) stats.forEach((r) => { if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r; });
+  stats.forEach((r) => {
+    if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId);
+  });
+  if (!pair) stats.forEach((r) => {
+    if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r;
+  });
   if (!pair) return null;
   const side = (id) => { const c = stats.get(id); return c.address || c.ip; };
   return [side(pair.localCandidateId), side(pair.remoteCandidateId)];
@@ -51,7 +55,9 @@ SELECTED_PAIR = """async (name) => {
 VIDEO_CODEC = """async ([name, type]) => {
   const stats = await window[name].pc.getStats();
   let codec = null;
-  stats.forEach((r) => { if (r.type === type && r.kind === 'video' && r.codecId) codec = stats.get(r.codecId).mimeType; });
+  stats.forEach((r) => {
+    if (r.type === type && r.kind === 'video' && r.codecId) codec = stats.get(r.codecId).mimeType;
+  });
   return codec;
 }"""
 
@@ -121,9 +127,9 @@ def viewer_sessions(server: StudioProcess) -> list[tuple[str, str, str | None]]:
 
 
 @pytest.fixture
-def live_show(studio_process: StudioProcess) -> Iterator[StudioProcess]:
+def live_show(studio_process: StudioProcess) -> StudioProcess:
     api(studio_process, "POST", "/api/shows", {"title": "Morning harvest 早市"})
-    yield studio_process
+    return studio_process
 
 
 def go_live(browser: Any, server: StudioProcess) -> Any:

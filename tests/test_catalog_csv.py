@@ -46,7 +46,8 @@ def test_reimport_updates_only_the_columns_in_the_file(db, tmp_path):
     db.execute("UPDATE products SET image = 'images/ORANGE-5KG.png', description = 'sweet'")
     result = import_csv(db, write(tmp_path, "sku,price,stock\nORANGE-5KG,49.5,80\nNEW-1,5,1\n", name="b.csv"))
     assert result.errors == [RowError(1, "name", "required column 'name' is missing", "缺少必填列 name")]
-    result = import_csv(db, write(tmp_path, "sku,name,price,stock\nORANGE-5KG,Oranges,49.5,80\nNEW-1,Eggs,5,1\n", name="c.csv"))
+    text = "sku,name,price,stock\nORANGE-5KG,Oranges,49.5,80\nNEW-1,Eggs,5,1\n"
+    result = import_csv(db, write(tmp_path, text, name="c.csv"))
     assert (result.created, result.updated) == (1, 1)
     orange = catalog.get_product(db, "ORANGE-5KG")
     assert (orange.name, orange.price, orange.stock) == ("Oranges", 49.5, 80)
@@ -55,7 +56,11 @@ def test_reimport_updates_only_the_columns_in_the_file(db, tmp_path):
 
 
 def test_chinese_headers_bom_and_excel_line_endings(db, tmp_path):
-    text = "商品编号,名称,中文名,价格,库存,单位,产地,图片,购买链接,上架\r\n" "APRICOT-2KG,White apricots,小白杏,¥49.90,80,2 kg box,新疆轮台,images/APRICOT-2KG.png,,是\r\n" "SUGAR,Brown sugar,古法红糖,\"1,029.00\",５,500 g,云南,,,否\r\n"
+    text = (
+        "商品编号,名称,中文名,价格,库存,单位,产地,图片,购买链接,上架\r\n"
+        "APRICOT-2KG,White apricots,小白杏,¥49.90,80,2 kg box,新疆轮台,images/APRICOT-2KG.png,,是\r\n"
+        "SUGAR,Brown sugar,古法红糖,\"1,029.00\",５,500 g,云南,,,否\r\n"
+    )
     path = tmp_path / "excel.csv"
     path.write_bytes(codecs.BOM_UTF8 + text.encode("utf-8"))
     result = import_csv(db, path)
@@ -107,7 +112,12 @@ def test_semicolon_separated_file(db, tmp_path):
         ("A-1,Oranges,59,1,C:\\photos\\a.jpg,,\n", 2, "image", "inside the data folder"),
         ("A-1,Oranges,59,1,,maybe,\n", 2, "active", "yes or no"),
         ("B-2,Tea,5,1,,,\nbad sku,Oranges,59,1,,,\n", 3, "sku", "may only use"),
-        ("A-1,Oranges,59,1,,,\nB-2,Tea,5,1,,,\nA-1,Again,1,1,,,\n", 4, "sku", "duplicate sku 'A-1' (first used in row 3)"),
+        (
+            "A-1,Oranges,59,1,,,\nB-2,Tea,5,1,,,\nA-1,Again,1,1,,,\n",
+            4,
+            "sku",
+            "duplicate sku 'A-1' (first used in row 3)",
+        ),
         ("A-1,Oranges,59,1,,,,extra cell\n", 2, "", "cells but the header names"),
     ],
 )

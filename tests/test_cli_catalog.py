@@ -9,13 +9,18 @@ from pathlib import Path
 
 import catalog
 
-GOOD = "商品编号,名称,中文名,价格,库存,单位,产地\nORANGE-5KG,Gannan navel oranges,赣南脐橙,59.90,120,5 kg box,江西赣州\nTEA-250G,Tieguanyin,安溪铁观音,168,60,250 g tin,福建安溪\n"
+GOOD = (
+    "商品编号,名称,中文名,价格,库存,单位,产地\n"
+    "ORANGE-5KG,Gannan navel oranges,赣南脐橙,59.90,120,5 kg box,江西赣州\n"
+    "TEA-250G,Tieguanyin,安溪铁观音,168,60,250 g tin,福建安溪\n"
+)
 
 
 def farmlive(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "studio.cli", "catalog", *args, "--data-dir", str(data_dir)],
         capture_output=True,
+        check=False,  # the tests read the exit code
         text=True,
         encoding="utf-8",
         timeout=120,
@@ -33,7 +38,7 @@ def test_import_list_export(tmp_path):
 
     listing = farmlive(data_dir, "list")
     assert listing.returncode == 0
-    header, rule, *rows = listing.stdout.splitlines()
+    header, _rule, *rows = listing.stdout.splitlines()
     assert header.split() == ["sku", "name", "中文名", "price", "stock", "unit", "origin"]
     assert rows[0].startswith("ORANGE-5KG") and "赣南脐橙" in rows[0] and "59.90 CNY" in rows[0] and "120" in rows[0]
     assert rows[1].startswith("TEA-250G") and "安溪铁观音" in rows[1]

@@ -38,7 +38,7 @@ async def call(
 
 
 @pytest.mark.parametrize(
-    "method, path",
+    ("method", "path"),
     [
         ("GET", "/api/state"),
         ("POST", "/api/shows"),
@@ -97,7 +97,7 @@ async def test_starting_a_show_ends_the_live_one(running_studio, db):
 
 
 @pytest.mark.parametrize(
-    "raw, error",
+    ("raw", "error"),
     [
         (b'{"title": ""}', "title"),
         (b'{"title": "   "}', "title"),
@@ -149,7 +149,7 @@ async def test_overlay_without_a_show_is_allowed_but_not_recorded(running_studio
 
 
 @pytest.mark.parametrize(
-    "body, status, error",
+    ("body", "status", "error"),
     [
         ({"sku": "NOPE"}, 404, "NOPE"),
         ({"sku": "ORANGE-5KG", "layout": "diagonal"}, 400, "layout"),
@@ -179,7 +179,8 @@ async def test_state_and_stats_count_orders_and_viewers(running_studio, products
     events.record_viewer_leave(db, session)
     for quantity in (1, 3):
         db.execute(
-            "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at, link_code) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at, link_code) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [show["id"], "ORANGE-5KG", quantity, 59.0, 59.0 * quantity, catalog.now_iso(), on_air["link_code"]],
         )
     _, state, _ = await call(running_studio, "GET", "/api/state")
@@ -265,7 +266,12 @@ async def test_products_with_a_bad_row_save_nothing(running_studio, products):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"products": "ORANGE"}, {"products": [{"sku": "X"}]}, {"products": [{"values": {**TEA.to_row()}, "fields": ["colour"]}]}],
+    [
+        {},
+        {"products": "ORANGE"},
+        {"products": [{"sku": "X"}]},
+        {"products": [{"values": {**TEA.to_row()}, "fields": ["colour"]}]},
+    ],
 )
 async def test_malformed_product_requests_are_400(running_studio, products, body):
     status, answer, _ = await call(running_studio, "PUT", "/api/products", body)

@@ -6,6 +6,8 @@ The pages call the control API over HTTP on 127.0.0.1 (``studio_process`` is
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import string
 import urllib.request
@@ -23,7 +25,9 @@ from studio.control_room.reports import report_bytes
 from tests.conftest import TEST_KEY, free_port
 
 ROOM = Path(__file__).resolve().parents[1] / "studio" / "control_room"
-ORANGE = catalog.Product(sku="ORANGE-5KG", name="Navel oranges", name_zh="赣南脐橙", price=59.0, stock=40, unit="5 kg box")
+ORANGE = catalog.Product(
+    sku="ORANGE-5KG", name="Navel oranges", name_zh="赣南脐橙", price=59.0, stock=40, unit="5 kg box"
+)
 TEA = catalog.Product(sku="TEA-250G", name="Spring green tea", name_zh="明前绿茶", price=128.0, stock=10)
 
 
@@ -252,7 +256,8 @@ def test_catalog_csv_import_is_checked_then_saved(farm, room_env):
     at.button(key="import").click().run()
     no_exception(at)
     assert any("更新 1" in s.value for s in at.success)
-    assert farm.execute("SELECT price, stock, name_zh FROM products WHERE sku = 'TEA-250G'").fetchone() == (118.0, 10, "明前绿茶")
+    saved = farm.execute("SELECT price, stock, name_zh FROM products WHERE sku = 'TEA-250G'").fetchone()
+    assert saved == (118.0, 10, "明前绿茶")
 
 
 def test_catalog_with_no_changes_says_so(farm, room_env):
@@ -271,7 +276,8 @@ def hand_made_show(db) -> int:
     """
     show = create_show(db, "Hand-made harvest", started_at="2026-05-01T10:00:00.000Z")
     code = link_for(db, show.id, "ORANGE-5KG").code
-    for viewer, joined, left in (("v1", "10:00:00", "10:05:00"), ("v2", "10:01:00", "10:02:00"), ("v3", "10:03:00", "10:03:20")):
+    visits = (("v1", "10:00:00", "10:05:00"), ("v2", "10:01:00", "10:02:00"), ("v3", "10:03:00", "10:03:20"))
+    for viewer, joined, left in visits:
         session = events.record_viewer_join(db, show.id, viewer, at=f"2026-05-01T{joined}.000Z")
         events.record_viewer_leave(db, session, at=f"2026-05-01T{left}.000Z")
     events.record_overlay(db, show.id, "ORANGE-5KG", at="2026-05-01T10:00:30.000Z")
@@ -321,7 +327,7 @@ def test_report_downloads_are_real_reports(db, data_dir):
     assert "Hand-made harvest" in page_html and "ORANGE-5KG" in page_html
     assert report_bytes(db_file, show_id, ".xlsx", "Asia/Shanghai")[:2] == b"PK"  # a zip: an Excel workbook
     assert "ORANGE-5KG" in report_bytes(db_file, show_id, ".csv", "Asia/Shanghai").decode("utf-8-sig")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="report format must be one of"):
         report_bytes(db_file, show_id, ".pdf", "Asia/Shanghai")
 
 
@@ -350,13 +356,23 @@ def test_app_opens_on_go_live(farm, room_env):
     assert at.button(key="air:TEA-250G")
 
 
+def test_app_imports_the_installed_package_without_touching_sys_path():
+    """`streamlit run` finds `studio` as the installed package (pip install -e .), not by a path patch."""
+    tree = ast.parse((ROOM / "app.py").read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "sys" not in imported
+    found = importlib.util.find_spec("studio")
+    assert found is not None and found.origin is not None
+    assert Path(found.origin).resolve() == (ROOM.parent / "__init__.py").resolve()
+
+
 # -- the client on its own ----------------------------------------------------------
 def test_client_reaches_a_lan_studio_over_https_on_loopback(data_dir):
     """`farmlive up --lan` serves HTTPS with a self-signed certificate; the control room on
     the same machine talks to it on 127.0.0.1 (the certificate names the LAN address)."""
+    from studio.config import StudioConfig
     from studio.control_room.client import ControlClient, ControlError
     from studio.control_room.launch import control_room_env
-    from studio.config import StudioConfig
     from tests.conftest import start_studio_process, stop_studio_process
 
     port = free_port()

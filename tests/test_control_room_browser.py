@@ -29,8 +29,9 @@ ORANGE = "ORANGE-GANNAN-5KG"  # from the demo catalog the studio seeds on first 
 def control_room(studio_process, data_dir) -> Iterator[str]:
     port = int(studio_process.url.rsplit(":", 1)[1])
     config = StudioConfig(data_dir=data_dir, key=TEST_KEY, host=LOOPBACK, port=port, ui_port=free_port())
-    log = open(data_dir / "control-room.log", "ab")
-    process = start_control_room(config, stdout=log, stderr=subprocess.STDOUT)
+    # The child writes to its own copy of the log's descriptor; ours closes at once.
+    with open(data_dir / "control-room.log", "ab") as log:
+        process = start_control_room(config, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://{LOOPBACK}:{config.ui_port}"
     try:
         deadline = time.monotonic() + 60
@@ -50,7 +51,6 @@ def control_room(studio_process, data_dir) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
 
 
 def test_control_room_screenshot_and_one_tap(browser, studio_process, control_room, data_dir):

@@ -40,7 +40,6 @@ def test_timestamps_are_utc_with_milliseconds():
 
 
 async def test_healthz_on_loopback(running_studio):
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{running_studio.url}/healthz") as response:
-            assert response.status == 200
-            assert (await response.json())["ok"] is True
+    async with aiohttp.ClientSession() as http, http.get(f"{running_studio.url}/healthz") as response:
+        assert response.status == 200
+        assert (await response.json())["ok"] is True

@@ -19,7 +19,9 @@ HEADER = "订单号,商品编码,数量,单价,实付金额,下单时间,订单�
 
 @pytest.fixture
 def shop(db: sqlite_utils.Database) -> sqlite_utils.Database:
-    catalog.upsert_product(db, catalog.Product(sku="ORANGE", name="Navel oranges", name_zh="脐橙", price=59.9, stock=10))
+    catalog.upsert_product(
+        db, catalog.Product(sku="ORANGE", name="Navel oranges", name_zh="脐橙", price=59.9, stock=10)
+    )
     catalog.upsert_product(db, catalog.Product(sku="TEA", name="Tea", name_zh="茶叶", price=168.0, stock=3))
     # Show: 20:00-21:00 Beijing time = 12:00-13:00 UTC.
     show = create_show(db, "evening", started_at="2026-11-23T12:00:00.000Z")
@@ -66,7 +68,8 @@ def test_chinese_gbk_export_in_beijing_time(shop: sqlite_utils.Database, tmp_pat
     assert "3 new" in result.summary() and "新增 3" in result.summary()
     # DY1001 by its link code, DY1002 by the time window (30 min after the show).
     data = load_show(shop, 1)
-    assert sorted(zip(data.orders["total"], data.orders["attributed_by"])) == [(119.8, "link"), (1059.0, "window")]
+    attributed = sorted(zip(data.orders["total"], data.orders["attributed_by"], strict=True))
+    assert attributed == [(119.8, "link"), (1059.0, "window")]
 
 
 def test_reimport_is_idempotent_and_a_newer_export_updates_status(shop: sqlite_utils.Database, tmp_path: Path) -> None:
@@ -76,7 +79,9 @@ def test_reimport_is_idempotent_and_a_newer_export_updates_status(shop: sqlite_u
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
     assert shop.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 1
     assert stock(shop, "ORANGE") == 8  # taken once
-    newer = write(tmp_path / "o2.csv", "order_id,sku,qty,total,paid_at,status\nT1,ORANGE,2,100,2026-11-23 20:10,refunded\n")
+    newer = write(
+        tmp_path / "o2.csv", "order_id,sku,qty,total,paid_at,status\nT1,ORANGE,2,100,2026-11-23 20:10,refunded\n"
+    )
     result = import_orders_csv(shop, newer)
     assert (result.created, result.updated) == (0, 1)
     assert load_show(shop, 1).orders.empty  # refunded: no longer a sale
@@ -152,7 +157,9 @@ def test_dry_run_reports_without_writing(shop: sqlite_utils.Database, tmp_path: 
     assert stock(shop, "TEA") == 3
 
 
-def test_cli_orders_import(shop: sqlite_utils.Database, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_orders_import(
+    shop: sqlite_utils.Database, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = write(tmp_path / "g.csv", "order_id,sku,quantity,total,at\nC1,ORANGE,1,59.9,2026-11-23 20:05\n")
     assert main(["orders", "import", str(good), "--data-dir", str(data_dir)]) == 0
     assert "1 new" in capsys.readouterr().out
@@ -186,7 +193,9 @@ def test_export_guards_around_long_ids_are_removed_and_excel_rounding_is_caught(
     assert import_orders_csv(shop, path).ok
     ids = [r[0] for r in shop.execute("SELECT external_id FROM orders ORDER BY external_id")]
     assert ids == ["3456789012345678901", "3456789012345678902"]
-    mangled = write(tmp_path / "m.csv", "订单编号,商家编码,购买数量,买家实付,付款时间\n3.45679E+18,ORANGE,1,59.9,2026-11-23 20:05\n")
+    mangled = write(
+        tmp_path / "m.csv", "订单编号,商家编码,购买数量,买家实付,付款时间\n3.45679E+18,ORANGE,1,59.9,2026-11-23 20:05\n"
+    )
     result = import_orders_csv(shop, mangled)
     assert [(e.row, e.field) for e in result.errors] == [(2, "external_id")]
     assert "Excel" in result.summary()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +17,17 @@ from overlays import (
     Promo,
     cjk_font_path,
     currency_symbol,
+    fonts,
     format_price,
     render_overlay,
     resolve_layout,
     short_url,
 )
-from overlays import fonts
 from overlays.card import render_card
 from overlays.render import Frame, module_px
 
 LINK = "http://127.0.0.1:8080/b/k3m9qx"
-NOW = datetime(2026, 11, 23, 19, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 19, 0, 0, tzinfo=UTC)
 SIZES = [(854, 480), (1280, 720), (1920, 1080), (720, 1280)]
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 

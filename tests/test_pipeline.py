@@ -8,25 +8,19 @@ buy link of the product on air.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections.abc import AsyncIterator
 
 import av
 import cv2
 import numpy as np
-import pytest_asyncio
 
-import catalog
-from catalog.products import Product, upsert_product
-from studio.config import StudioConfig
 from studio.media.fanout import VIDEO_QUEUE_PACKETS
 from studio.media.ice import selected_pair
 from studio.media.pipeline import ShowPipeline
 from studio.media.synthetic import MovingPattern, Tone, connect_publisher, connect_viewer
 from studio.state import Studio
-
-ORANGES = Product("ORANGE-5KG", "Navel oranges", 59.0, name_zh="赣南脐橙", unit="5 kg box", stock=40)
-TEA = Product("TEA-250G", "Mountain green tea", 88.0, name_zh="高山绿茶", unit="250 g tin", stock=12)
+from tests.conftest import TEA
 
 
 def decode_qr(frame: av.VideoFrame) -> str:
@@ -63,37 +57,9 @@ async def frames_within(track, seconds: float) -> list[av.VideoFrame]:  # type: 
     while (left := deadline - time.monotonic()) > 0:
         try:
             frames.append(await asyncio.wait_for(track.recv(), timeout=left))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
     return frames
-
-
-async def open_studio(config: StudioConfig) -> Studio:
-    """A studio with two products, a live show and the oranges on air."""
-    db = catalog.open_db(config.data_dir)
-    upsert_product(db, ORANGES)
-    upsert_product(db, TEA)
-    db.conn.close()
-    studio = Studio(config)
-    await studio.open()
-    await studio.start_show("Harvest live")
-    await studio.put_on_air(ORANGES.sku)
-    return studio
-
-
-@pytest_asyncio.fixture
-async def studio(studio_config: StudioConfig) -> AsyncIterator[Studio]:
-    studio = await open_studio(studio_config)
-    yield studio
-    await studio.close()
-
-
-@pytest_asyncio.fixture
-async def pipeline(studio: Studio) -> AsyncIterator[ShowPipeline]:
-    pipeline = ShowPipeline(studio)
-    await pipeline.start()
-    yield pipeline
-    await pipeline.stop()
 
 
 async def test_viewer_sees_the_product_qr_and_a_switch(studio: Studio, pipeline: ShowPipeline) -> None:
@@ -250,7 +216,7 @@ async def test_two_webrtc_viewers_receive_the_show_encoded_once(studio: Studio, 
         assert abs(encoded - (after["frames_out"] - before["frames_out"])) <= 1
         # ...feeding both viewers.
         assert after["viewers"] == 2
-        assert all(viewer.feed.video.sent > sent for viewer, sent in zip(viewers, sent_before))
+        assert all(viewer.feed.video.sent > sent for viewer, sent in zip(viewers, sent_before, strict=True))
     finally:
         for viewer in viewers:
             await viewer.close()
@@ -363,7 +329,7 @@ async def test_audio_is_encoded_once_silent_without_a_phone_and_relays_the_mic(p
     heard = [await asyncio.wait_for(first.audio.recv(), 1) for _ in range(25)]
     assert loudness(heard) > 0.1  # the tone, through Opus
     timestamps = [p.pts for p in heard]
-    assert all(b - a == 960 for a, b in zip(timestamps, timestamps[1:]))  # 20 ms apart, 48 kHz clock
+    assert all(b - a == 960 for a, b in itertools.pairwise(timestamps))  # 20 ms apart, 48 kHz clock
 
     pipeline.detach_publisher(camera)
     await asyncio.sleep(0.5)

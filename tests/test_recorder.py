@@ -18,7 +18,7 @@ from studio.config import StudioConfig
 from studio.media.pipeline import ShowPipeline
 from studio.media.synthetic import MovingPattern
 from studio.state import Studio
-from tests.test_pipeline import open_studio, pipeline, studio  # noqa: F401  (fixtures)
+from tests.conftest import open_studio
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -162,8 +162,11 @@ async def record_until_killed(data_dir: str) -> None:
 def test_a_killed_studio_leaves_a_playable_recording(data_dir: Path) -> None:
     child = subprocess.Popen(
         [sys.executable, "-c",
-         "import asyncio, sys; from tests.test_recorder import record_until_killed; "
-         "asyncio.run(record_until_killed(sys.argv[1]))", str(data_dir)],
+         (
+             "import asyncio, sys; from tests.test_recorder import record_until_killed; "
+             "asyncio.run(record_until_killed(sys.argv[1]))"
+         ),
+         str(data_dir)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:

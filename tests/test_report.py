@@ -20,7 +20,9 @@ from studio.cli import main
 @pytest.fixture
 def show(db: sqlite_utils.Database) -> int:
     """20:00-20:10 Beijing time; 2 viewers; oranges then tea; 2 orders."""
-    catalog.upsert_product(db, catalog.Product(sku="ORANGE", name="Navel oranges", name_zh="赣南脐橙", price=20, stock=9))
+    catalog.upsert_product(
+        db, catalog.Product(sku="ORANGE", name="Navel oranges", name_zh="赣南脐橙", price=20, stock=9)
+    )
     catalog.upsert_product(db, catalog.Product(sku="TEA", name="Tea <leaves>", name_zh="茶叶", price=30, stock=9))
     created = create_show(db, "Harvest & sale", started_at="2026-11-23T12:00:00.000Z")
     orange = link_for(db, created.id, "ORANGE")
@@ -87,7 +89,9 @@ def test_xlsx_sheets_read_back(db: sqlite_utils.Database, show: int, tmp_path: P
     sheets = pd.read_excel(path, sheet_name=None)
     assert list(sheets) == ["summary", "products", "funnel", "retention", "orders", "concurrency"]
     funnel = sheets["funnel"]
-    assert funnel["Stage / 阶段"].tolist() == ["Watched / 观看", "Watched ≥ 30 s / 观看≥30秒", "Scanned or clicked / 扫码或点击", "Ordered / 下单"]
+    assert funnel["Stage / 阶段"].tolist() == [
+        "Watched / 观看", "Watched ≥ 30 s / 观看≥30秒", "Scanned or clicked / 扫码或点击", "Ordered / 下单"
+    ]
     assert funnel["People / 人数"].tolist() == [2, 1, 1, 2]
     orders = sheets["orders"]
     assert orders["Total / 金额"].tolist() == [40.0, 30.0]
@@ -121,5 +125,5 @@ def test_a_live_show_reports_its_figures_so_far(db: sqlite_utils.Database, tmp_p
     assert "still live / 直播中" in html
     assert "Unique viewers / 观看人数</div>" in html
     workbook = pd.read_excel(write_report(db, live.id, tmp_path / "live.xlsx"), sheet_name="summary")
-    values = dict(zip(workbook["Metric / 指标"], workbook["Value / 数值"]))
+    values = dict(zip(workbook["Metric / 指标"], workbook["Value / 数值"], strict=True))
     assert values["unique_viewers"] == 1 and values["peak_concurrent"] == 1

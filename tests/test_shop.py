@@ -30,8 +30,10 @@ def client() -> aiohttp.ClientSession:
 
 
 def oranges(**changes) -> catalog.Product:
-    values = dict(sku="ORANGE-5KG", name="Gannan navel oranges", name_zh="赣南脐橙", price=59.9, stock=10,
-                  unit="5 kg box", origin="Ganzhou, Jiangxi")
+    values = {
+        "sku": "ORANGE-5KG", "name": "Gannan navel oranges", "name_zh": "赣南脐橙", "price": 59.9, "stock": 10,
+        "unit": "5 kg box", "origin": "Ganzhou, Jiangxi",
+    }
     values.update(changes)
     return catalog.Product(**values)
 
@@ -66,10 +68,9 @@ async def test_scan_records_event_sets_cookie_and_redirects_to_order_page(runnin
 
 async def test_link_to_external_shop_redirects_there(running_studio):
     code = await shop(running_studio, oranges(buy_url="https://shop.example.com/item/42"))
-    async with client() as http:
-        async with http.get(f"{running_studio.url}/b/{code}", allow_redirects=False) as response:
-            assert response.status == 302
-            assert response.headers["Location"] == "https://shop.example.com/item/42"
+    async with client() as http, http.get(f"{running_studio.url}/b/{code}", allow_redirects=False) as response:
+        assert response.status == 302
+        assert response.headers["Location"] == "https://shop.example.com/item/42"
     assert [row[2] for row in await link_events(running_studio)] == ["scan"]
 
 
@@ -88,10 +89,9 @@ async def test_unknown_code_is_404_and_records_nothing(running_studio):
 
 async def test_order_page_shows_the_product_bilingually(running_studio, data_dir):
     code = await shop(running_studio, oranges(image="images/ORANGE-5KG.png", description="Sweet <and> juicy"))
-    async with client() as http:
-        async with http.get(f"{running_studio.url}/order/{code}") as response:
-            assert response.status == 200 and response.content_type == "text/html"
-            page = await response.text()
+    async with client() as http, http.get(f"{running_studio.url}/order/{code}") as response:
+        assert response.status == 200 and response.content_type == "text/html"
+        page = await response.text()
     for text in ("Gannan navel oranges", "赣南脐橙", "¥59.90", "5 kg box", "Ganzhou, Jiangxi", "<strong>10</strong>",
                  "Quantity 数量", "Phone 手机号码", "收货地址", 'src="/images/ORANGE-5KG.png"'):
         assert text in page, text
@@ -126,12 +126,11 @@ async def test_form_order_decrements_stock_and_confirms(running_studio):
 
 async def test_json_order(running_studio):
     code = await shop(running_studio, oranges())
-    async with client() as http:
-        async with http.post(
-            f"{running_studio.url}/order/{code}", json={**ORDER, "quantity": 3}, headers={"Accept": "application/json"}
-        ) as response:
-            assert response.status == 201
-            body = await response.json()
+    async with client() as http, http.post(
+        f"{running_studio.url}/order/{code}", json={**ORDER, "quantity": 3}, headers={"Accept": "application/json"}
+    ) as response:
+        assert response.status == 201
+        body = await response.json()
     assert body["number"] == "FL-000001" and body["quantity"] == 3 and body["total"] == 179.7
     assert body["link_code"] == code
 
@@ -182,9 +181,8 @@ async def test_out_of_stock_is_409_with_stock_left(running_studio):
 
 async def test_sold_out_page_disables_the_button(running_studio):
     code = await shop(running_studio, oranges(stock=0))
-    async with client() as http:
-        async with http.get(f"{running_studio.url}/order/{code}") as response:
-            page = await response.text()
+    async with client() as http, http.get(f"{running_studio.url}/order/{code}") as response:
+        page = await response.text()
     assert response.status == 200 and "已售罄" in page and "disabled" in page
 
 

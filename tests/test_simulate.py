@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from analytics.metrics import on_air_intervals, show_summary
 from analytics.simulate import simulate_show
 from studio.cli import main
 
-END = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)
+END = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -83,8 +83,9 @@ def test_simulated_orders_leave_stock_alone(db: sqlite_utils.Database) -> None:
 
 
 def test_bad_arguments_are_refused(db: sqlite_utils.Database) -> None:
-    for kwargs in ({"viewers": -1, "minutes": 5}, {"viewers": 5, "minutes": 0}, {"viewers": 5, "minutes": 5, "activity": -1}):
-        with pytest.raises(ValueError):
+    bad = ({"viewers": -1, "minutes": 5}, {"viewers": 5, "minutes": 0}, {"viewers": 5, "minutes": 5, "activity": -1})
+    for kwargs in bad:
+        with pytest.raises(ValueError, match="must be"):
             simulate_show(db, **kwargs)
     assert db.execute("SELECT COUNT(*) FROM shows").fetchone()[0] == 0
 

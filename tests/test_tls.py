@@ -21,7 +21,7 @@ def test_certificate_names_localhost_loopback_and_the_lan_address(data_dir: Path
     cert_path, key_path = tls.ensure_certificate(data_dir)
     assert cert_path.parent == data_dir / "tls"
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     assert cert.not_valid_before_utc <= now < cert.not_valid_after_utc
     assert {"localhost", "127.0.0.1", tls.lan_address()} <= tls.certificate_names(cert_path)
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
@@ -43,7 +43,7 @@ def test_certificate_is_reused_then_renewed_when_a_name_is_missing(data_dir: Pat
 def test_a_damaged_certificate_is_replaced(data_dir: Path) -> None:
     cert_path, _ = tls.ensure_certificate(data_dir)
     cert_path.write_text("not a certificate")
-    cert_path, key_path = tls.ensure_certificate(data_dir)
+    cert_path, _key_path = tls.ensure_certificate(data_dir)
     assert "127.0.0.1" in tls.certificate_names(cert_path)
 
 

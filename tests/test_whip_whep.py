@@ -128,12 +128,14 @@ async def test_whip_rejects_bad_requests(
         sent["Authorization"] = headers.get("Authorization", "")
         if not sent["Authorization"]:
             del sent["Authorization"]
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{running_studio.url}/whip", data=body, headers=sent) as response:
-            assert response.status == status
-            assert message in await response.text()
-            if status == 401:
-                assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{running_studio.url}/whip", data=body, headers=sent) as response,
+    ):
+        assert response.status == status
+        assert message in await response.text()
+        if status == 401:
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert not running_studio.app[WHIP].sessions  # nothing half-open is left behind
 
 
@@ -207,6 +209,7 @@ async def test_whep_viewer_gets_h264_frames_and_a_session_row(running_studio: Ru
     show = await studio.start_show("test show")
     pc = await viewer_offer()
     frames: list = []
+    pulls: list[asyncio.Future[None]] = []  # held, so the event loop cannot drop a running pull
 
     @pc.on("track")
     def on_track(track) -> None:  # type: ignore[no-untyped-def]
@@ -215,7 +218,7 @@ async def test_whep_viewer_gets_h264_frames_and_a_session_row(running_studio: Ru
                 while len(frames) < 3:
                     frames.append(await track.recv())
 
-            asyncio.ensure_future(pull())
+            pulls.append(asyncio.ensure_future(pull()))
 
     async with aiohttp.ClientSession(cookies={"fl_viewer": "viewer-cookie-1"}) as http:
         location, answer = await post_offer(http, f"{running_studio.url}/whep", pc, {})
@@ -256,6 +259,7 @@ async def test_the_studio_monitor_is_served_but_not_a_viewer(running_studio: Run
     show = await studio.start_show("test show")
     monitor, viewer = await viewer_offer(), await viewer_offer()
     frames: dict[str, int] = {"monitor": 0, "viewer": 0}
+    pulls: list[asyncio.Future[None]] = []  # held, so the event loop cannot drop a running pull
 
     def count_frames(pc: RTCPeerConnection, name: str) -> None:
         @pc.on("track")
@@ -266,7 +270,7 @@ async def test_the_studio_monitor_is_served_but_not_a_viewer(running_studio: Run
                         await track.recv()
                         frames[name] += 1
 
-                asyncio.ensure_future(pull())
+                pulls.append(asyncio.ensure_future(pull()))
 
     count_frames(monitor, "monitor")
     count_frames(viewer, "viewer")
@@ -290,10 +294,12 @@ async def test_the_studio_monitor_is_served_but_not_a_viewer(running_studio: Run
 
 async def test_whep_sets_the_viewer_cookie_when_missing(running_studio: RunningStudio) -> None:
     pc = await viewer_offer()
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{running_studio.url}/whep", data=pc.localDescription.sdp, headers=SDP) as response:
-            assert response.status == 201
-            assert len(response.cookies["fl_viewer"].value) >= 8
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{running_studio.url}/whep", data=pc.localDescription.sdp, headers=SDP) as response,
+    ):
+        assert response.status == 201
+        assert len(response.cookies["fl_viewer"].value) >= 8
     await pc.close()
 
 
@@ -308,9 +314,11 @@ async def test_whep_sets_the_viewer_cookie_when_missing(running_studio: RunningS
 async def test_whep_rejects_bad_requests(
     running_studio: RunningStudio, headers: dict[str, str], body: str, status: int
 ) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{running_studio.url}/whep", data=body, headers=headers) as response:
-            assert response.status == status
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{running_studio.url}/whep", data=body, headers=headers) as response,
+    ):
+        assert response.status == status
     assert not running_studio.app[WHEP].sessions
     assert running_studio.app[PIPELINE].stats()["viewers"] == 0
 
@@ -376,9 +384,11 @@ async def test_a_session_that_never_connects_is_closed(
 
     monkeypatch.setattr(sessions, "CONNECT_TIMEOUT", 0.5)
     pc = await viewer_offer()
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{running_studio.url}/whep", data=pc.localDescription.sdp, headers=SDP) as response:
-            assert response.status == 201  # ...but the client never applies the answer
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{running_studio.url}/whep", data=pc.localDescription.sdp, headers=SDP) as response,
+    ):
+        assert response.status == 201  # ...but the client never applies the answer
     assert running_studio.app[PIPELINE].stats()["viewers"] == 1
     await eventually(lambda: not running_studio.app[WHEP].sessions, timeout=5)
     assert running_studio.app[PIPELINE].stats()["viewers"] == 0

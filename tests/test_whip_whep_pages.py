@@ -10,7 +10,8 @@ from tests.conftest import RunningStudio
 
 async def test_pages_are_bilingual_and_load_only_local_assets(running_studio: RunningStudio) -> None:
     async with aiohttp.ClientSession() as http:
-        for path, words in (("/publish", ("Go live", "开始直播", "Studio key")), ("/watch", ("Buy now", "立即购买", "人在看"))):
+        pages = (("/publish", ("Go live", "开始直播", "Studio key")), ("/watch", ("Buy now", "立即购买", "人在看")))
+        for path, words in pages:
             async with http.get(running_studio.url + path) as response:
                 assert response.status == 200
                 html = await response.text()
@@ -70,6 +71,5 @@ async def test_watch_state_follows_the_show_and_the_product(running_studio: Runn
 
 
 async def test_media_config_offers_no_ice_servers_on_loopback(running_studio: RunningStudio) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{running_studio.url}/media/config") as response:
-            assert await response.json() == {"ice_servers": []}
+    async with aiohttp.ClientSession() as http, http.get(f"{running_studio.url}/media/config") as response:
+        assert await response.json() == {"ice_servers": []}

@@ -23,7 +23,7 @@ def report_bytes(db_file: str | Path, show_id: int, suffix: str, timezone_name: 
     """
     if suffix not in REPORT_FORMATS:
         raise ValueError(f"report format must be one of {', '.join(REPORT_FORMATS)}, not {suffix!r}")
-    db = catalog.connect(db_file)
+    db = catalog.connect_readonly(db_file)
     try:
         with tempfile.TemporaryDirectory() as folder:
             path = analytics.write_report(

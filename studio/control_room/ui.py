@@ -98,11 +98,11 @@ def client() -> ControlClient:
 
 
 def database() -> sqlite_utils.Database:
-    """One read connection per browser session (SQLite WAL: reads never block the server)."""
+    """One read-only connection per browser session (SQLite WAL: reads never block the server)."""
     path = str(catalog.db_path(settings().data_dir))
     key = f"_db:{path}"
     if key not in st.session_state:
-        st.session_state[key] = catalog.connect(path)
+        st.session_state[key] = catalog.connect_readonly(path)
     return st.session_state[key]
 
 

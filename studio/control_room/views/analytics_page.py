@@ -54,7 +54,7 @@ def figures(db_file: str, show_id: int, version: tuple[Any, ...]) -> dict[str, A
     The same tables as the downloadable report (``Report.of``); the raw
     ``ShowData`` is left out of the cache.
     """
-    db = catalog.connect(db_file)
+    db = catalog.connect_readonly(db_file)
     try:
         report = Report.of(analytics.load_show(db, show_id))
     finally:
