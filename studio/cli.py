@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cat = commands.add_parser("catalog", help="products: import, export, list")
     cat_commands = cat.add_subparsers(dest="catalog_command", required=True)
-    for name, text in (("import", "import or update products from a CSV file"), ("export", "write all products to a CSV file")):
+    for name, text in (
+        ("import", "import or update products from a CSV file"),
+        ("export", "write all products to a CSV file"),
+    ):
         sub = cat_commands.add_parser(name, help=text)
         sub.add_argument("file", type=Path)
         _add_data_dir(sub)
@@ -126,7 +129,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def _catalog_command(args: argparse.Namespace, db: "sqlite_utils.Database") -> int:
+def _catalog_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
     import catalog
     from catalog.csvio import export_csv, format_catalog, import_csv
 

@@ -275,7 +275,8 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, bool)):
         return value
     if hasattr(value, "isoformat"):
-        return None if value != value else value.isoformat()  # NaT != NaT
+        text = value.isoformat()
+        return None if text == "NaT" else text  # pandas' missing time
     return str(value)
 
 

@@ -247,7 +247,8 @@ def money(amount: float, currency: str) -> str:
 
 def product_section(product: Product) -> str:
     image = ""
-    if product.image and product.image.startswith(IMAGES_PREFIX) and IMAGE_NAME.match(product.image[len(IMAGES_PREFIX):]):
+    file_name = product.image[len(IMAGES_PREFIX) :] if product.image else ""
+    if product.image and product.image.startswith(IMAGES_PREFIX) and IMAGE_NAME.match(file_name):
         image = f'<img src="/{escape(product.image)}" alt="{escape(product.name)}">'
     return template("product").substitute(
         image=image,
@@ -284,7 +285,8 @@ def render_order_form(
     for field in FORM_FIELDS:
         fields[field] = escape(values.get(field, "1" if field == "quantity" else ""))
         fields[f"{field}_class"] = "invalid" if field in errors else ""
-        fields[f"{field}_error"] = f'<p class="error" id="{field}-error">{escape(errors[field])}</p>' if field in errors else ""
+        error = f'<p class="error" id="{field}-error">{escape(errors[field])}</p>' if field in errors else ""
+        fields[f"{field}_error"] = error
     body = template("order").substitute(
         alert=f'<div class="alert{" bad" if errors else ""}" role="alert">{escape(alert)}</div>' if alert else "",
         product=product_section(product),

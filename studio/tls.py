@@ -74,7 +74,7 @@ def _still_good(cert_path: Path, key_path: Path, names: set[str]) -> bool:
     except (ValueError, x509.ExtensionNotFound):
         return False
     expires = cert.not_valid_after_utc
-    return names <= covered and expires - RENEW_BEFORE > dt.datetime.now(dt.timezone.utc)
+    return names <= covered and expires - RENEW_BEFORE > dt.datetime.now(dt.UTC)
 
 
 def ensure_certificate(data_dir: Path, *, hosts: list[str] | None = None) -> tuple[Path, Path]:
@@ -101,7 +101,7 @@ def ensure_certificate(data_dir: Path, *, hosts: list[str] | None = None) -> tup
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "farmlive"),
         ]
     )
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)

@@ -12,6 +12,7 @@ from studio.errors import PROBLEM_TYPE, Problem, problem_middleware
 from tests.conftest import LOOPBACK, RunningStudio, free_port
 
 pytestmark = pytest.mark.asyncio
+SDP = "application/sdp"
 
 
 async def fetch(method: str, url: str, **kwargs: Any) -> tuple[int, dict[str, Any], Any]:
@@ -37,7 +38,7 @@ def assert_problem(body: dict[str, Any], status: int, code: str) -> None:
         ("PUT", "/api/overlay", {"json": {"sku": "NOPE"}, "auth": True}, 404, "unknown_sku"),
         ("POST", "/api/shows/abc/end", {"auth": True}, 404, "unknown_show"),
         ("PUT", "/api/products", {"data": b"x" * (1024**2 + 1), "auth": True}, 413, "request_entity_too_large"),
-        ("POST", "/whip", {"data": "hello", "headers": {"Content-Type": "application/sdp"}, "auth": True}, 400, "bad_offer"),
+        ("POST", "/whip", {"data": "hello", "headers": {"Content-Type": SDP}, "auth": True}, 400, "bad_offer"),
         ("POST", "/whep", {"data": "v=0", "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_media_type"),
         ("PATCH", "/whep/abc", {}, 405, "trickle_not_supported"),
         ("DELETE", "/whep/abc", {}, 404, "unknown_session"),

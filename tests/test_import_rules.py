@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("catalog", "overlays", "analytics", "studio")
 MAY_IMPORT: dict[str, frozenset[str]] = {
@@ -268,13 +266,11 @@ def test_no_import_cycles_outside_studio() -> None:
     assert import_cycles(import_graph(edges, RUNTIME)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="studio refactor in progress")
 def test_only_the_entry_points_import_the_app() -> None:
     importers = sorted(str(e) for e in EDGES if e.target == APP_MODULE and e.source not in APP_IMPORTERS)
     assert importers == []
 
 
-@pytest.mark.xfail(strict=True, reason="studio refactor in progress")
 def test_no_import_cycles() -> None:
     assert import_cycles(import_graph(EDGES, RUNTIME)) == []
 

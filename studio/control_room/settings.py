@@ -22,7 +22,7 @@ class RoomSettings:
     locked: bool = False
 
     @classmethod
-    def from_env(cls) -> "RoomSettings":
+    def from_env(cls) -> RoomSettings:
         data_dir = Path(os.environ.get("FARMLIVE_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
         key = os.environ.get("FARMLIVE_KEY", "")
         key_file = data_dir / KEY_FILENAME

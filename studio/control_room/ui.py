@@ -149,7 +149,7 @@ def timezone() -> str:
         return DEFAULT_TIMEZONE
     try:
         pd.Timestamp.now(tz=zone)
-    except Exception:  # an unknown zone name from the browser must never fail a page
+    except (ValueError, KeyError, TypeError):  # an unknown zone name from the browser must never fail a page
         return DEFAULT_TIMEZONE
     return zone
 
@@ -160,7 +160,7 @@ def short_name(name: str, name_zh: str) -> str:
 
 
 def duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

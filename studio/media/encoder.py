@@ -19,6 +19,7 @@ import av
 import numpy as np
 from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
+from av.video.codeccontext import VideoCodecContext
 from av.video.frame import PictureType
 
 #: RTP clock rate for video: packet pts are in this time base end to end.
@@ -74,15 +75,16 @@ class H264Encoder:
 
     def __init__(self, settings: H264Settings | None = None) -> None:
         self.settings = settings or H264Settings()
-        self._codec: av.CodecContext | None = None
+        self._codec: VideoCodecContext | None = None
         self._size: tuple[int, int] | None = None
         self.frames_encoded = 0
         self.keyframes = 0
         self.bytes_out = 0
         self._encode_seconds: deque[float] = deque(maxlen=120)
 
-    def _open(self, width: int, height: int) -> av.CodecContext:
+    def _open(self, width: int, height: int) -> VideoCodecContext:
         codec = av.CodecContext.create("libx264", "w")
+        assert isinstance(codec, VideoCodecContext)  # libx264 is a video encoder
         codec.width = width
         codec.height = height
         codec.pix_fmt = "yuv420p"

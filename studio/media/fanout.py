@@ -87,7 +87,7 @@ class PacketTrack(MediaStreamTrack):
         self._packets.append(packet)
         self._ready.set()
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet:
         while not self._packets:
             if self.readyState != "live":
                 raise MediaStreamError

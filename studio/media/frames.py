@@ -72,7 +72,7 @@ def frame_planes(frame: VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     for index, plane in enumerate(frame.planes):
         plane_width = frame.width if index == 0 else (frame.width + 1) // 2
         plane_height = frame.height if index == 0 else (frame.height + 1) // 2
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+        rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
         views.append(rows[:plane_height, :plane_width])
     return views[0], views[1], views[2]
 

@@ -51,7 +51,7 @@ def use_loopback_candidates() -> None:
     created without a configuration stays on loopback too.
     """
     aioice.ice.get_host_addresses = _loopback_host_addresses
-    aioice.ice.StunProtocol.datagram_received = _loopback_datagram_received  # type: ignore[method-assign]
+    aioice.ice.StunProtocol.datagram_received = _loopback_datagram_received  # type: ignore[method-assign,assignment]
     RTCIceGatherer.getDefaultIceServers = classmethod(_no_default_ice_servers)  # type: ignore[method-assign,assignment]
 
 
@@ -108,9 +108,7 @@ def rtc_configuration(ice_servers: list[dict[str, Any]], *, loopback_only: bool)
 def selected_pair(pc: RTCPeerConnection) -> tuple[str, str] | None:
     """(local address, remote address) of the nominated ICE pair, for logs and tests."""
     for transceiver in pc.getTransceivers():
-        transport = transceiver.receiver.transport or transceiver.sender.transport
-        if transport is None:
-            continue
+        transport = transceiver.receiver.transport
         connection = transport.transport._connection
         pair = getattr(connection, "_nominated", {}).get(1)
         if pair is not None:

@@ -70,14 +70,14 @@ class LatestFrame:
         self._arrivals.append(now)
         self._arrived.set()
 
-    async def next_frame(self, timeout: float) -> None:
-        """Return when the next frame arrives, or after ``timeout`` seconds."""
+    async def next_frame(self, within: float) -> None:
+        """Return when the next frame arrives, or after ``within`` seconds."""
         self._arrived.clear()
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
         # cancellation that lands as the frame arrives, and the clock would
         # then never stop.
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 await self._arrived.wait()
         except TimeoutError:
             pass

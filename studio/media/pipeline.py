@@ -26,13 +26,13 @@ from av.video.frame import VideoFrame
 
 from analytics import events
 from overlays import Compositor, OverlaySpec, render_slate
+from studio.figures import LiveFigures
 from studio.media.audio import ShowAudio
 from studio.media.encoder import VIDEO_TIME_BASE, H264Encoder, H264Settings
 from studio.media.fanout import Fanout, ViewerFeed
 from studio.media.frames import bgr_to_i420, fit_into_i420, output_size
 from studio.media.ingest import LatestFrame
 from studio.media.recorder import Recorder
-from studio.figures import LiveFigures
 from studio.state import OnAir, Studio
 
 log = logging.getLogger(__name__)
@@ -260,9 +260,9 @@ class ShowPipeline:
                 packets = []
             else:
                 packets = await self._produce_off_loop(loop, frame, pts, show_id, now)
-            if any(p.is_keyframe for p in packets) and self._keyframe_wanted_at is not None:
-                if self._keyframe_wanted_at <= now:
-                    self._keyframe_wanted_at = None  # the GOP keyframe served it
+            wanted_at = self._keyframe_wanted_at
+            if wanted_at is not None and wanted_at <= now and any(p.is_keyframe for p in packets):
+                self._keyframe_wanted_at = None  # the GOP keyframe served it
             if packets:
                 self._fanout.send_video(packets)
                 self.frames_out += 1
@@ -359,7 +359,9 @@ class ShowPipeline:
             uplink_kbps=self._uplink_kbps,
             ingest_fps=round(ingest.fps(now), 1) if ingest is not None else 0.0,
             ingest_size=(
-                f"{ingest.frame.width}x{ingest.frame.height}" if ingest is not None and ingest.frame is not None else None
+                f"{ingest.frame.width}x{ingest.frame.height}"
+                if ingest is not None and ingest.frame is not None
+                else None
             ),
             output_fps=round(output_fps, 1),
             output_size=f"{self.size[0]}x{self.size[1]}",

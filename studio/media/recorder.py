@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
@@ -25,7 +25,7 @@ MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 
 def recording_path(directory: Path, show_id: int, started: datetime | None = None) -> Path:
     """``show-<id>-<UTC time>.mp4``, made unique if a file of that name exists."""
-    started = started or datetime.now(timezone.utc)
+    started = started or datetime.now(UTC)
     stem = f"show-{show_id}-{started.strftime('%Y%m%dT%H%M%SZ')}"
     path = directory / f"{stem}.mp4"
     part = 2
@@ -70,7 +70,7 @@ class Recording:
             self._audio = self._container.add_stream("libopus", rate=AUDIO_SAMPLE_RATE)
             self._audio.layout = "stereo"
             self._audio.time_base = AUDIO_TIME_BASE
-        self._video_origin = keyframe.pts
+        self._video_origin = keyframe.pts or 0
         self._audio_origin: int | None = None
         self._last_video_pts = -1
         self._last_audio_pts = -1
@@ -79,6 +79,8 @@ class Recording:
         self.write_video(keyframe)
 
     def write_video(self, packet: av.Packet) -> None:
+        if packet.pts is None:  # the show encoder always stamps; a muxer cannot place one without
+            return
         pts = packet.pts - self._video_origin
         if pts <= self._last_video_pts:  # never a non-increasing timestamp in the file
             return
@@ -87,7 +89,7 @@ class Recording:
         self.video_packets += 1
 
     def write_audio(self, packet: av.Packet) -> None:
-        if self._audio is None:
+        if self._audio is None or packet.pts is None:
             return
         if self._audio_origin is None:
             # Line the first audio packet up with the video written so far.

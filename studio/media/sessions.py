@@ -59,7 +59,8 @@ def ice_server_links(servers: list[dict[str, Any]]) -> str:
         for url in urls:
             link = f'<{url}>; rel="ice-server"'
             if server.get("username"):
-                link += f'; username="{server["username"]}"; credential="{server.get("credential", "")}"; credential-type="password"'
+                credential = server.get("credential", "")
+                link += f'; username="{server["username"]}"; credential="{credential}"; credential-type="password"'
             links.append(link)
     return ", ".join(links)
 
@@ -269,7 +270,7 @@ class WebRtcEndpoint(Generic[SessionT]):
     async def _expire_unconnected(self, session: SessionT) -> None:
         try:
             await asyncio.wait_for(session.connected.wait(), CONNECT_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.info("%s %s: never connected, closing", self.name, session.id)
             await self.close(session)
 

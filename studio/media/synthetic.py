@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import av
 import cv2
 import numpy as np
-from av.audio.frame import AudioFrame
 from aiortc import AudioStreamTrack, RTCConfiguration, RTCPeerConnection, VideoStreamTrack
 from aiortc.mediastreams import MediaStreamTrack
+from av.audio.frame import AudioFrame
 
 from studio.media.fanout import ViewerFeed, media_kinds, send_feed
 from studio.media.ice import use_loopback_candidates
@@ -35,7 +35,7 @@ class MovingPattern(VideoStreamTrack):
         super().__init__()
         self.width, self.height, self.fps = width, height, fps
         self.count = 0
-        self._start: float | None = None
+        self._started: float | None = None
         self._background = np.full((height, width, 3), 40, dtype=np.uint8)
 
     def picture(self, index: int) -> np.ndarray:
@@ -47,10 +47,10 @@ class MovingPattern(VideoStreamTrack):
         cv2.putText(image, str(index), (20, self.height // 2), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
         return image
 
-    async def recv(self) -> av.VideoFrame:  # type: ignore[override]
-        if self._start is None:
-            self._start = time.monotonic()
-        target = self._start + self.count / self.fps
+    async def recv(self) -> av.VideoFrame:
+        if self._started is None:
+            self._started = time.monotonic()
+        target = self._started + self.count / self.fps
         delay = target - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -70,13 +70,13 @@ class Tone(AudioStreamTrack):
         super().__init__()
         self.frequency, self.sample_rate = frequency, sample_rate
         self._samples = 0
-        self._start: float | None = None
+        self._started: float | None = None
 
-    async def recv(self) -> AudioFrame:  # type: ignore[override]
+    async def recv(self) -> AudioFrame:
         samples = self.sample_rate // 50
-        if self._start is None:
-            self._start = time.monotonic()
-        delay = self._start + self._samples / self.sample_rate - time.monotonic()
+        if self._started is None:
+            self._started = time.monotonic()
+        delay = self._started + self._samples / self.sample_rate - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         t = (self._samples + np.arange(samples)) / self.sample_rate

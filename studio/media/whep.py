@@ -133,7 +133,7 @@ class WhepEndpoint(WebRtcEndpoint[ViewerSession]):
                 viewer.session_id = await self.studio.db(
                     events.record_viewer_join, show_id, viewer.viewer_id, "webrtc", viewer.user_agent
                 )
-                if viewer.gone:  # the viewer left while the join was being written
+                if _left_meanwhile(viewer):
                     await self._leave(viewer)
             viewer.last_seen = time.monotonic()
         elif viewer.session_id is not None and time.monotonic() - viewer.last_seen >= HEARTBEAT_INTERVAL:
@@ -149,3 +149,8 @@ class WhepEndpoint(WebRtcEndpoint[ViewerSession]):
                         await self._sync_viewer(session.viewer)
                     except Exception:
                         log.exception("viewer heartbeat failed")
+
+
+def _left_meanwhile(viewer: ViewerRecord) -> bool:
+    """Did the viewer leave while its join was being written? (``gone`` changes across that await.)"""
+    return viewer.gone

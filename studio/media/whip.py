@@ -30,7 +30,8 @@ REMEMBER_REPLACED = 64  # how many replaced session ids GET /whip/<id> still rec
 
 def ingest_preferences() -> list[RTCRtpCodecCapability]:
     """H264 (baseline profiles first), then VP8, with RTX."""
-    codecs = RTCRtpReceiver.getCapabilities("video").codecs
+    capabilities = RTCRtpReceiver.getCapabilities("video")
+    codecs = capabilities.codecs if capabilities is not None else []
     vp8 = [c for c in codecs if c.mimeType.lower() == "video/vp8"]
     h264 = [c for c in h264_preferences() if c.mimeType.lower() == "video/h264"]
     rtx = [c for c in codecs if c.mimeType.lower() == "video/rtx"][:1]

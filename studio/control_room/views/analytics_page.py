@@ -71,7 +71,11 @@ def show_label(show: Show) -> str:
 def summary_tiles(summary: dict[str, Any]) -> None:
     tiles = [
         ("unique_viewers", f"{summary['unique_viewers']:,}", None),
-        ("peak_concurrent", f"{summary['peak_concurrent']:,}", ui.t("peak_at", time=ui.local_time(summary.get("peak_at")))),
+        (
+            "peak_concurrent",
+            f"{summary['peak_concurrent']:,}",
+            ui.t("peak_at", time=ui.local_time(summary.get("peak_at"))),
+        ),
         ("avg_watch", ui.duration(summary["avg_watch_s"]), None),
         ("median_watch", ui.duration(summary["median_watch_s"]), None),
         ("gmv", ui.money(summary["gmv"]), None),
@@ -80,7 +84,7 @@ def summary_tiles(summary: dict[str, Any]) -> None:
         ("gpm", ui.money(summary["gpm"]), f"{ui.t('revenue_per_viewer')} {ui.money(summary['revenue_per_viewer'])}"),
     ]
     for start in (0, 4):
-        for column, (key, value, note) in zip(st.columns(4), tiles[start : start + 4]):
+        for column, (key, value, note) in zip(st.columns(4), tiles[start : start + 4], strict=False):
             column.metric(ui.t(key), value, border=True)
             if note:
                 column.caption(note)
@@ -126,7 +130,8 @@ def timeline_chart(timeline: dict[str, pd.DataFrame], names: dict[str, str]) -> 
     bitrate = alt.Chart(stream[stream["kind"] == "stats"]).mark_line(
         color="#2b9348", strokeDash=[4, 3], strokeWidth=1.5
     ).encode(x="time:T", y=alt.Y("bitrate_kbps:Q", title=ui.t("timeline_bitrate")))
-    drops = alt.Chart(stream[stream["kind"] == "disconnect"]).mark_rule(color="#e5383b", strokeWidth=2).encode(x="time:T")
+    disconnects = stream[stream["kind"] == "disconnect"]
+    drops = alt.Chart(disconnects).mark_rule(color="#e5383b", strokeWidth=2).encode(x="time:T")
     audience = alt.layer(bands, line, dots)
     uplink = alt.layer(bitrate, drops)
     return alt.layer(audience, uplink).resolve_scale(y="independent").properties(height=320)
@@ -134,10 +139,13 @@ def timeline_chart(timeline: dict[str, pd.DataFrame], names: dict[str, str]) -> 
 
 def product_section(products: pd.DataFrame) -> None:
     table = products.assign(
-        product=[ui.product_name(n, z) for n, z in zip(products["name"], products["name_zh"])],
+        product=[ui.product_name(n, z) for n, z in zip(products["name"], products["name_zh"], strict=True)],
         on_air_min=products["on_air_s"] / 60.0,
     )
-    columns = ["product", "on_air_min", "viewers_present", "scans", "clicks", "orders", "units", "revenue", "conversion", "revenue_per_on_air_min"]
+    columns = [
+        "product", "on_air_min", "viewers_present", "scans", "clicks",
+        "orders", "units", "revenue", "conversion", "revenue_per_on_air_min",
+    ]
     cc = st.column_config
     st.dataframe(
         table[columns].sort_values("revenue", ascending=False),
@@ -157,10 +165,10 @@ def product_section(products: pd.DataFrame) -> None:
     )
 
 
-def funnel_chart(funnel: pd.DataFrame) -> alt.LayerChart:
+def funnel_chart(funnel: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     frame = funnel.assign(
         label=[ui.t(STAGES.get(s, s)) if s in STAGES else s for s in funnel["stage"]],
-        text=[f"{v:,} · {share:.0%}" for v, share in zip(funnel["viewers"], funnel["share_of_viewers"])],
+        text=[f"{v:,} · {share:.0%}" for v, share in zip(funnel["viewers"], funnel["share_of_viewers"], strict=True)],
     )
     order = list(frame["label"])
     bars = alt.Chart(frame).mark_bar(color="#f08c00", cornerRadiusEnd=4).encode(
@@ -183,7 +191,9 @@ def retention_chart(retention: pd.DataFrame) -> alt.Chart:
         .mark_area(line={"color": "#1f4e79"}, color="#a5c8e4", opacity=0.7)
         .encode(
             x=alt.X("minute:Q", title=ui.t("retention_minute")),
-            y=alt.Y("share:Q", title=ui.t("retention_share"), axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y(
+                "share:Q", title=ui.t("retention_share"), axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
+            ),
             tooltip=[alt.Tooltip("minute:Q", format=".0f"), alt.Tooltip("share:Q", format=".1%")],
         )
         .properties(height=200)
@@ -193,7 +203,7 @@ def retention_chart(retention: pd.DataFrame) -> alt.Chart:
 def downloads(db_file: str, show_id: int) -> None:
     st.markdown(f"**{ui.t('download_report')}**")
     zone = ui.timezone()
-    for column, (suffix, mime) in zip(st.columns(3), REPORT_FORMATS.items()):
+    for column, (suffix, mime) in zip(st.columns(len(REPORT_FORMATS)), REPORT_FORMATS.items(), strict=True):
         column.download_button(
             ui.t(f"report_{suffix.lstrip('.')}"),
             data=report_maker(db_file, show_id, suffix, zone),
@@ -215,7 +225,10 @@ def show_figures(db_file: str, show_id: int) -> None:
     st.caption(f"{ui.t('duration')}: {ui.duration(summary['duration_s'])}")
     summary_tiles(summary)
     products = result["products"]
-    names = {sku: ui.product_name(n, z) for sku, n, z in zip(products["sku"], products["name"], products["name_zh"])}
+    names = {
+        sku: ui.product_name(n, z)
+        for sku, n, z in zip(products["sku"], products["name"], products["name_zh"], strict=True)
+    }
     st.subheader(ui.t("timeline"))
     st.altair_chart(timeline_chart(result["timeline"], names), width="stretch")
     st.caption(ui.t("timeline_caption"))

@@ -166,7 +166,10 @@ def main() -> None:
         num_rows="add",
         hide_index=True,
         column_config=column_config(),
-        column_order=["sku", "name_zh", "name", "price", "currency", "unit", "stock", "origin", "active", "buy_url", "image", "description"],
+        column_order=[
+            "sku", "name_zh", "name", "price", "currency", "unit",
+            "stock", "origin", "active", "buy_url", "image", "description",
+        ],
         width="stretch",
     )
     left, middle, right = st.columns([1, 1, 3])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +26,7 @@ from studio.control_room.preview import preview_image, publish_qr_png
 
 LIVE_REFRESH_S = 2.0
 GRID_REFRESH_S = 5.0
-PREVIEW_CLOCK = datetime(2026, 1, 1, tzinfo=timezone.utc)
+PREVIEW_CLOCK = datetime(2026, 1, 1, tzinfo=UTC)
 CARDS_PER_ROW = 3
 PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
 
@@ -132,7 +132,8 @@ def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, P
             name = ui.product_name(product.name, product.name_zh) if product else sku
             promo = on_air.get("promo")
             extra = f" · {Promo.from_dict(promo).banner_text(catalog.utc_now())}" if promo else ""
-            link = f' · <span class="fl-muted">{html.escape(on_air["link_url"])}</span>' if on_air.get("link_url") else ""
+            link_url = on_air.get("link_url")
+            link = f' · <span class="fl-muted">{html.escape(link_url)}</span>' if link_url else ""
             left.markdown(
                 f'<span class="fl-badge fl-air">{ui.t("on_air_badge")}</span> '
                 f"<b>{html.escape(name)}</b>{html.escape(extra)}{link}",
@@ -182,7 +183,7 @@ def product_grid(api: ControlClient) -> None:
     layout = on_air.get("layout", "auto")
     for start in range(0, len(products), CARDS_PER_ROW):
         columns = st.columns(CARDS_PER_ROW)
-        for column, product in zip(columns, products[start : start + CARDS_PER_ROW]):
+        for column, product in zip(columns, products[start : start + CARDS_PER_ROW], strict=False):
             with column.container(border=True):
                 product_card(api, product, product.sku == on_air.get("sku"), layout)
 
@@ -260,7 +261,7 @@ def staging_panel(api: ControlClient, products: dict[str, Product], public_url: 
                     f"{public_url}/b/preview",
                     ui.settings().data_dir,
                 )
-            except Exception as error:  # a preview problem must never block going live
+            except Exception as error:  # noqa: BLE001 -- a preview problem (font, image, promo) must never block going live
                 st.warning(ui.t("preview_unavailable", error=error))
             else:
                 st.image(image, caption=ui.t("preview_caption"), width="stretch")
@@ -270,7 +271,9 @@ def staging_panel(api: ControlClient, products: dict[str, Product], public_url: 
 def cached_preview(
     product: Product, layout: str, promo: dict[str, Any] | None, link_url: str, image_root: Path
 ) -> Image.Image:
-    return preview_image(product, layout=layout, promo=promo, link_url=link_url, image_root=image_root, now=PREVIEW_CLOCK)
+    return preview_image(
+        product, layout=layout, promo=promo, link_url=link_url, image_root=image_root, now=PREVIEW_CLOCK
+    )
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)
