@@ -128,6 +128,38 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX orders_link ON orders (link_code);
     """,
+    # the live room: viewers' comments (with the product on air when each was
+    # posted, and whether it asked for it: a "want" signal), viewers the host
+    # muted for a show, and the host's pinned messages.
+    """
+    CREATE TABLE comments (
+        id INTEGER PRIMARY KEY,
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        at TEXT NOT NULL,
+        viewer_id TEXT NOT NULL,
+        nickname TEXT NOT NULL,
+        text TEXT NOT NULL,
+        sku TEXT,
+        want INTEGER NOT NULL DEFAULT 0,
+        hidden_at TEXT
+    );
+    CREATE INDEX comments_show ON comments (show_id, id);
+    CREATE TABLE muted_viewers (
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        viewer_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (show_id, viewer_id)
+    );
+    CREATE TABLE pins (
+        id INTEGER PRIMARY KEY,
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        at TEXT NOT NULL,
+        text TEXT NOT NULL,
+        on_video INTEGER NOT NULL DEFAULT 0,
+        unpinned_at TEXT
+    );
+    CREATE INDEX pins_show ON pins (show_id, id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

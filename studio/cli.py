@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, required=True, help="FILE.html, FILE.csv or FILE.xlsx")
     _add_data_dir(report)
 
+    comments = commands.add_parser("comments", help="the live room's comments")
+    comments_commands = comments.add_subparsers(dest="comments_command", required=True)
+    export = comments_commands.add_parser("export", help="write a show's comments to a CSV file")
+    export.add_argument("show_id", type=int)
+    export.add_argument("--out", type=Path, required=True, help="FILE.csv (UTF-8 with BOM, opens in Excel)")
+    _add_data_dir(export)
+
     sim = commands.add_parser("simulate", help="record a realistic synthetic show for demos and benchmarks")
     sim.add_argument("--viewers", type=int, default=500)
     sim.add_argument("--minutes", type=float, default=30)
@@ -118,6 +125,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         path = write_report(db, args.show_id, args.out)
         print(f"wrote {path}")
+        return 0
+    if args.command == "comments":
+        from analytics.comments import export_comments_csv
+        from catalog.shows import get_show
+
+        get_show(db, args.show_id)  # an unknown show is an error, not an empty file
+        count = export_comments_csv(db, args.show_id, args.out)
+        print(f"exported {count} comments of show {args.show_id} to {args.out}")
         return 0
     if args.command == "simulate":
         from analytics import simulate_show

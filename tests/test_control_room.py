@@ -426,3 +426,31 @@ def test_launch_locks_the_control_room_only_on_the_lan(data_dir):
     assert local_cmd[local_cmd.index("--server.address") + 1] == "127.0.0.1"
     assert lan_cmd[lan_cmd.index("--server.address") + 1] == "0.0.0.0"
     assert local_cmd[local_cmd.index("--server.port") + 1] == "8501"
+
+
+# -- the live room panel -------------------------------------------------------------------
+def test_the_host_sees_comments_and_wants_and_moderates(farm, room_env):
+    show = api(room_env, "POST", "/api/shows", {"title": "Room 评论"})
+    api(room_env, "PUT", "/api/overlay", {"sku": ORANGE.sku})
+    said = (("viewer-aaaa-1", "扣1"), ("viewer-bbbb-2", "想要两箱 <b>bold</b>"), ("viewer-cccc-3", "好吃吗"))
+    for viewer, text in said:
+        request = urllib.request.Request(
+            room_env.url + "/room/comments", data=json.dumps({"nickname": viewer[-1], "text": text}).encode(),
+            method="POST", headers={"Content-Type": "application/json", "Cookie": f"fl_viewer={viewer}"},
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+    at = no_exception(page("go_live"))
+    assert "2 人想要 赣南脐橙" in texts(at)
+    shown = [t.value for t in at.text]
+    assert any("想要两箱 <b>bold</b>" in value for value in shown)  # plain text, never markup
+    # Hide the newest comment ("好吃吗", listed first), then mute the viewer of "扣1".
+    at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("hide_"))).click().run()
+    listing = api(room_env, "GET", "/api/comments")
+    assert [c["text"] for c in listing["comments"] if c["hidden"]] == ["好吃吗"]
+    first = next(c for c in listing["comments"] if c["text"] == "扣1")
+    no_exception(at.button(key=f"mute_{first['id']}").click().run())
+    assert api(room_env, "GET", "/api/comments")["muted"] == ["viewer-aaaa-1"]
+    at.text_input[0].input("今晚包邮")
+    no_exception(at.button[[b.label for b in at.button].index("置顶")].click().run())
+    assert api(room_env, "GET", "/api/comments")["pinned"]["text"] == "今晚包邮"
+    assert show["id"] == listing["show_id"]

@@ -65,6 +65,22 @@ class ControlClient:
     def save_products(self, products: list[dict[str, Any]]) -> dict[str, Any]:
         return self._call("PUT", "/api/products", {"products": products})
 
+    # -- the live room ----------------------------------------------------------
+    def comments(self, after: int = 0, limit: int = 100) -> dict[str, Any]:
+        return self._call("GET", f"/api/comments?after={after}&limit={limit}")
+
+    def hide_comment(self, comment_id: int) -> dict[str, Any]:
+        return self._call("POST", f"/api/comments/{comment_id}/hide")
+
+    def mute(self, viewer_id: str, muted: bool = True) -> dict[str, Any]:
+        return self._call("POST", "/api/mutes", {"viewer_id": viewer_id, "muted": muted})
+
+    def pin(self, text: str, on_video: bool = False) -> dict[str, Any]:
+        return self._call("PUT", "/api/pin", {"text": text, "on_video": on_video})
+
+    def unpin(self) -> dict[str, Any]:
+        return self._call("DELETE", "/api/pin")
+
     # -- transport ----------------------------------------------------------
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None

@@ -10,6 +10,19 @@ LANGUAGES: dict[str, str] = {"zh": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"
 
 TEXTS: dict[str, tuple[str, str]] = {
+    # the live room
+    "comments": ("Comments", "评论"),
+    "no_comments_yet": ("No comments yet.", "还没有评论。"),
+    "wants_line": ("{n} want {name}", "{n} 人想要 {name}"),
+    "hide": ("Hide", "隐藏"),
+    "mute": ("Mute", "禁言"),
+    "hidden_mark": ("hidden", "已隐藏"),
+    "muted_mark": ("muted", "已禁言"),
+    "pin_text": ("Pinned message", "置顶消息"),
+    "pin": ("Pin", "置顶"),
+    "unpin": ("Unpin", "取消置顶"),
+    "pinned_now": ("Pinned: {text}", "已置顶：{text}"),
+    "room_connected": ("{n} pages in the room", "评论区在线 {n} 个页面"),
     # app and navigation
     "app_title": ("farmlive control room", "farmlive 直播控制台"),
     "nav_go_live": ("Go live", "开播"),

@@ -23,6 +23,7 @@ from overlays import LAYOUTS, Promo
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
 from studio.control_room.preview import preview_image, publish_qr_png
+from studio.control_room.views.room_panel import room_panel
 
 LIVE_REFRESH_S = 2.0
 GRID_REFRESH_S = 5.0
@@ -353,6 +354,8 @@ def main() -> None:
         staging_panel(api, by_sku, state["watch_url"].removesuffix("/watch"))
     with right:
         live_figures(api)
+        if state["show"]:
+            room_panel(api, by_sku)
         phone_and_preview(state, api.key)
 
 

@@ -1,0 +1,93 @@
+// /watch: the live room. Comments arrive over one WebSocket; everything a viewer wrote is
+// shown with textContent only, so no comment can ever become markup or script.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const list = $("comments");
+  const form = $("comment-form");
+  const nickname = $("nickname");
+  const text = $("comment-text");
+  const status = $("room-status");
+  const pinned = $("pinned");
+  const KEEP = 100; // comments kept on the page
+  const NICK_KEY = "farmlive.nickname";
+  let socket = null;
+  let retryMs = 1000;
+
+  nickname.value = localStorage.getItem(NICK_KEY) || "";
+
+  function say(en, zh) {
+    status.textContent = en ? `${zh} · ${en}` : "";
+  }
+
+  function addComment(comment) {
+    if (document.querySelector(`[data-comment-id="${Number(comment.id)}"]`)) return;
+    const item = document.createElement("li");
+    item.dataset.commentId = String(Number(comment.id));
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = comment.nickname;
+    const body = document.createElement("span");
+    body.textContent = comment.text;
+    if (comment.want) body.className = "want";
+    item.append(who, body);
+    list.append(item);
+    while (list.children.length > KEEP) list.firstElementChild.remove();
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function showPin(pin) {
+    pinned.hidden = !pin;
+    pinned.textContent = pin ? pin.text : "";
+  }
+
+  const handlers = {
+    hello: (message) => {
+      list.replaceChildren();
+      message.comments.forEach(addComment);
+      showPin(message.pinned);
+    },
+    comment: (message) => addComment(message.comment),
+    hide: (message) => {
+      const item = document.querySelector(`[data-comment-id="${Number(message.id)}"]`);
+      if (item) item.remove();
+    },
+    pin: (message) => showPin(message.pinned),
+    error: (message) => say(message.detail, message.detail_zh),
+  };
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(`${scheme}//${location.host}/room/ws`);
+    socket.addEventListener("open", () => { retryMs = 1000; say("", ""); });
+    socket.addEventListener("message", (event) => {
+      let message = null;
+      try { message = JSON.parse(event.data); } catch (_) { return; }
+      const handle = handlers[message && message.type];
+      if (handle) handle(message);
+    });
+    socket.addEventListener("close", () => {
+      // Reconnect with backoff (a restarting studio, a phone switching networks).
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 30000);
+    });
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const said = text.value.trim();
+    if (!said) return;
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      say("Not connected yet, try again in a moment", "还没连上，请稍后再试");
+      return;
+    }
+    localStorage.setItem(NICK_KEY, nickname.value.trim());
+    socket.send(JSON.stringify({ type: "comment", nickname: nickname.value.trim(), text: said }));
+    text.value = "";
+    say("", "");
+  });
+
+  window.farmliveRoom = { get socket() { return socket; } }; // for tests and the curious
+  connect();
+})();

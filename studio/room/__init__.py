@@ -1,0 +1,150 @@
+"""The live room around the video: viewers' comments, the host's moderation and pinned message.
+
+Routes:
+
+- ``GET /room/ws`` (public WebSocket): the page gets ``hello`` (recent comments,
+  the pinned message), then ``comment``, ``hide`` and ``pin`` messages as they
+  happen; it sends ``{"type": "comment", "nickname": ..., "text": ...}``.
+- ``POST /room/comments`` (public JSON): the same comment without a WebSocket.
+- ``/api/comments``, ``/api/comments/{id}/hide``, ``/api/mutes``, ``/api/pin``
+  (studio key): what the control room reads and does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from analytics import comments as store
+from studio.auth import require_key
+from studio.errors import Problem, dumps
+from studio.room.hub import MAX_MESSAGE, Client, Room
+from studio.state import STUDIO, studio_of
+from studio.viewers import remember_viewer, viewer_id_of
+
+ROOM = web.AppKey("room", Room)
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+async def room_socket(request: web.Request) -> web.StreamResponse:
+    room = request.app[ROOM]
+    ip = client_ip(request)
+    room.admit(ip)
+    viewer_id, is_new = viewer_id_of(request)
+    socket = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE)
+    remember_viewer(socket, viewer_id, is_new)
+    await socket.prepare(request)
+    await room.serve(Client(viewer_id, ip, socket))
+    return socket
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise Problem(400, "bad_json", "the body must be a JSON object", "请求内容必须是 JSON 对象")
+    return body
+
+
+async def post_comment(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    viewer_id, is_new = viewer_id_of(request)
+    comment = await request.app[ROOM].post(viewer_id, client_ip(request), body.get("nickname"), body.get("text"))
+    response = web.json_response(comment.public(), status=201, dumps=dumps)
+    remember_viewer(response, viewer_id, is_new)
+    return response
+
+
+def _int_query(request: web.Request, name: str, default: int, limit: int) -> int:
+    text = request.query.get(name, str(default))
+    if not text.isdigit() or len(text) > 12:
+        raise Problem(400, "bad_request", f"{name} must be a whole number", f"{name} 必须是整数")
+    return min(int(text), limit)
+
+
+async def list_comments(request: web.Request) -> web.Response:
+    """The host's view: every comment (hidden ones marked), who posted it, and the live want counts."""
+    studio = studio_of(request)
+    require_key(request, studio.config.key)
+    after = _int_query(request, "after", 0, 2**62)
+    limit = _int_query(request, "limit", 100, 500)
+    show = studio.show
+    if show is None:
+        return web.json_response({"show_id": None, "comments": [], "wants": {}, "pinned": None, "muted": []})
+    rows = await studio.db(store.recent_comments, show.id, after_id=after, limit=limit, include_hidden=True)
+    wants = await studio.db(store.want_counts, show.id)
+    muted = await studio.db(store.muted_viewers, show.id)
+    pinned = await studio.db(store.current_pin, show.id)
+    return web.json_response(
+        {
+            "show_id": show.id,
+            "comments": [{**c.public(), "viewer_id": c.viewer_id, "sku": c.sku, "hidden": c.hidden} for c in rows],
+            "wants": wants,
+            "pinned": pinned.public() if pinned else None,
+            "muted": sorted(muted),
+            "connected": request.app[ROOM].clients,
+        },
+        dumps=dumps,
+    )
+
+
+async def hide_comment(request: web.Request) -> web.Response:
+    require_key(request, studio_of(request).config.key)
+    text = request.match_info["id"]
+    if not text.isdigit() or len(text) > 18:
+        raise Problem(404, "unknown_comment", f"unknown comment {text}", f"找不到评论 {text}")
+    comment = await request.app[ROOM].hide(int(text))
+    return web.json_response({"id": comment.id, "hidden": True})
+
+
+async def mute(request: web.Request) -> web.Response:
+    require_key(request, studio_of(request).config.key)
+    body = await _json_object(request)
+    viewer_id = body.get("viewer_id")
+    if not isinstance(viewer_id, str) or not 0 < len(viewer_id) <= 64:
+        raise Problem(400, "bad_request", "viewer_id is required", "请提供 viewer_id")
+    muted = body.get("muted", True)
+    if not isinstance(muted, bool):
+        raise Problem(400, "bad_request", "muted must be true or false", "muted 必须是 true 或 false")
+    await request.app[ROOM].mute(viewer_id, muted)
+    return web.json_response({"viewer_id": viewer_id, "muted": muted})
+
+
+async def put_pin(request: web.Request) -> web.Response:
+    require_key(request, studio_of(request).config.key)
+    body = await _json_object(request)
+    on_video = body.get("on_video", False)
+    if not isinstance(on_video, bool):
+        raise Problem(400, "bad_request", "on_video must be true or false", "on_video 必须是 true 或 false")
+    pin = await request.app[ROOM].pin(body.get("text"), on_video)
+    return web.json_response(pin.public(), dumps=dumps)
+
+
+async def delete_pin(request: web.Request) -> web.Response:
+    require_key(request, studio_of(request).config.key)
+    await request.app[ROOM].unpin()
+    return web.json_response({"pinned": None})
+
+
+def setup_routes(app: web.Application) -> None:
+    room = Room(app[STUDIO])
+    app[ROOM] = room
+    app.router.add_get("/room/ws", room_socket)
+    app.router.add_post("/room/comments", post_comment)
+    app.router.add_get("/api/comments", list_comments)
+    app.router.add_post("/api/comments/{id}/hide", hide_comment)
+    app.router.add_post("/api/mutes", mute)
+    app.router.add_put("/api/pin", put_pin)
+    app.router.add_delete("/api/pin", delete_pin)
+
+    async def _close(app: web.Application) -> None:
+        await room.close()
+
+    app.on_shutdown.append(_close)

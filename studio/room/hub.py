@@ -1,0 +1,229 @@
+"""The live room: comments, mutes and the pinned message, pushed to every viewer over one WebSocket each.
+
+:class:`Room` is the one writer of the room's live state (connected clients,
+muted viewers, the pinned message). Every message is serialised once and
+queued to each client; a client that cannot keep up is disconnected instead
+of slowing the others (its page reconnects and gets the recent comments again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from analytics import comments as store
+from studio.errors import Problem
+from studio.room.limits import RateLimiter
+from studio.room.rules import CommentRefused, banned_words, check_comment, is_want, want_keywords
+from studio.state import Studio
+
+log = logging.getLogger(__name__)
+
+#: Comments a newly connected page starts with.
+BACKLOG = 30
+#: Messages waiting for one slow client before it is dropped.
+CLIENT_QUEUE = 256
+#: One WebSocket message from a viewer: a comment and its JSON, with room to spare.
+MAX_MESSAGE = 4096
+MAX_CLIENTS = 5000
+MAX_CLIENTS_PER_IP = 200  # rural carriers put whole villages behind one address (CGNAT)
+
+
+@dataclass(eq=False)
+class Client:
+    viewer_id: str
+    ip: str
+    socket: web.WebSocketResponse
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
+
+
+def refused(error: CommentRefused, status: int = 400) -> Problem:
+    return Problem(status, error.code, error.detail, error.detail_zh)
+
+
+class Room:
+    def __init__(self, studio: Studio) -> None:
+        self.studio = studio
+        self._banned = banned_words(studio.config.data_dir)
+        self._want = want_keywords(studio.config.data_dir)
+        # A person types a comment every few seconds at most; a script does not.
+        self._per_viewer = RateLimiter(rate=0.5, burst=3)
+        self._per_ip = RateLimiter(rate=10.0, burst=30)
+        self._clients: set[Client] = set()
+        self._show_id: int | None = None
+        self._muted: set[str] = set()
+        self.pinned: store.Pin | None = None
+        self.delivered = 0  # messages queued to clients, for the benchmark
+        self._closing: set[asyncio.Future[bool]] = set()  # slow clients being disconnected
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    # -- the show the room belongs to ---------------------------------------
+    async def _sync_show(self) -> int:
+        """The live show's id; the room's mutes and pin follow a change of show."""
+        show = self.studio.show
+        if show is None:
+            raise Problem(
+                409, "show_not_live", "comments open when the show starts", "直播开始后才能评论"
+            )
+        if show.id != self._show_id:
+            self._muted = await self.studio.db(store.muted_viewers, show.id)
+            self.pinned = await self.studio.db(store.current_pin, show.id)
+            self._show_id = show.id
+        return show.id
+
+    # -- what viewers do -------------------------------------------------
+    async def post(self, viewer_id: str, ip: str, nickname: object, text: object) -> store.Comment:
+        """Check, store, then show a comment to everyone; a :class:`Problem` says why not."""
+        show_id = await self._sync_show()
+        try:
+            name, said = check_comment(nickname, text, self._banned.words())
+        except CommentRefused as error:
+            raise refused(error) from None
+        if viewer_id in self._muted:
+            raise Problem(403, "muted", "the host has muted you for this show", "主播已将你禁言")
+        if not self._per_ip.allow(ip) or not self._per_viewer.allow(viewer_id):
+            wait = max(self._per_viewer.retry_after(viewer_id), self._per_ip.retry_after(ip), 1.0)
+            raise Problem(
+                429,
+                "too_many_comments",
+                f"slow down: try again in {wait:.0f} s",
+                f"评论太快了，请 {wait:.0f} 秒后再试",
+                headers={"Retry-After": f"{wait:.0f}"},
+            )
+        name = name or f"观众{viewer_id[-4:]}"
+        comment = await self.studio.db(
+            store.record_comment,
+            show_id,
+            viewer_id,
+            name,
+            said,
+            sku=self.studio.on_air.sku,
+            want=is_want(said, self._want.words()),
+        )
+        self.broadcast({"type": "comment", "comment": comment.public()})
+        return comment
+
+    async def backlog(self) -> dict[str, Any]:
+        """What a page shows when it (re)connects: recent comments and the pinned message."""
+        if self.studio.show is None:
+            return {"type": "hello", "live": False, "comments": [], "pinned": None}
+        show_id = await self._sync_show()
+        recent = await self.studio.db(store.recent_comments, show_id, limit=BACKLOG)
+        return {
+            "type": "hello",
+            "live": True,
+            "comments": [c.public() for c in recent],
+            "pinned": self.pinned.public() if self.pinned else None,
+        }
+
+    # -- what the host does ------------------------------------------------
+    async def hide(self, comment_id: int) -> store.Comment:
+        try:
+            comment = await self.studio.db(store.hide_comment, comment_id)
+        except store.UnknownComment:
+            raise Problem(404, "unknown_comment", f"unknown comment {comment_id}", f"找不到评论 {comment_id}") from None
+        self.broadcast({"type": "hide", "id": comment.id})
+        return comment
+
+    async def mute(self, viewer_id: str, muted: bool = True) -> None:
+        show_id = await self._sync_show()
+        if muted:
+            await self.studio.db(store.mute_viewer, show_id, viewer_id)
+            self._muted.add(viewer_id)
+        else:
+            await self.studio.db(store.unmute_viewer, show_id, viewer_id)
+            self._muted.discard(viewer_id)
+
+    async def pin(self, text: object, on_video: bool = False) -> store.Pin:
+        show_id = await self._sync_show()
+        try:
+            _, message = check_comment("", text, ())
+        except CommentRefused as error:
+            raise refused(error) from None
+        self.pinned = await self.studio.db(store.record_pin, show_id, message, on_video=on_video)
+        self.broadcast({"type": "pin", "pinned": self.pinned.public()})
+        return self.pinned
+
+    async def unpin(self) -> None:
+        show_id = await self._sync_show()
+        await self.studio.db(store.unpin, show_id)
+        self.pinned = None
+        self.broadcast({"type": "pin", "pinned": None})
+
+    # -- delivery ------------------------------------------------------------
+    def broadcast(self, message: dict[str, Any]) -> None:
+        """Serialise once, queue to every client; a full queue drops that client, not the message for others."""
+        text = json.dumps(message, ensure_ascii=False)
+        for client in list(self._clients):
+            try:
+                client.queue.put_nowait(text)
+                self.delivered += 1
+            except asyncio.QueueFull:
+                log.info("room: dropping a client that fell %d messages behind", CLIENT_QUEUE)
+                self._clients.discard(client)
+                self._closing.add(asyncio.ensure_future(client.socket.close(code=1013, message=b"too slow")))
+                self._closing = {task for task in self._closing if not task.done()}
+
+    def admit(self, ip: str) -> None:
+        if len(self._clients) >= MAX_CLIENTS:
+            raise Problem(503, "room_full", "the room is full: try again soon", "直播间评论区已满，请稍后再试",
+                          headers={"Retry-After": "10"})
+        if sum(1 for c in self._clients if c.ip == ip) >= MAX_CLIENTS_PER_IP:
+            raise Problem(429, "too_many_connections", "too many connections from your network",
+                          "你所在网络的连接过多，请稍后再试", headers={"Retry-After": "10"})
+
+    async def serve(self, client: Client) -> None:
+        """Run one connected page: its writer, and its reader until it goes."""
+        self._clients.add(client)
+        writer = asyncio.ensure_future(self._write(client))
+        try:
+            await client.queue.put(json.dumps(await self.backlog(), ensure_ascii=False))
+            async for message in client.socket:
+                if message.type != WSMsgType.TEXT:
+                    break
+                await self._receive(client, message.data)
+        finally:
+            self._clients.discard(client)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _receive(self, client: Client, data: str) -> None:
+        try:
+            request = json.loads(data)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict) or request.get("type") != "comment":
+            await client.queue.put(_error("bad_message", 'send {"type": "comment", "nickname": ..., "text": ...}',
+                                          "消息格式错误"))
+            return
+        try:
+            await self.post(client.viewer_id, client.ip, request.get("nickname"), request.get("text"))
+        except Problem as problem:
+            await client.queue.put(_error(problem.code, problem.detail, problem.detail_zh))
+
+    async def _write(self, client: Client) -> None:
+        while not client.socket.closed:
+            text = await client.queue.get()
+            try:
+                await client.socket.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def close(self) -> None:
+        for client in list(self._clients):
+            await client.socket.close(code=1001, message=b"studio shutting down")
+        self._clients.clear()
+
+
+def _error(code: str, detail: str, detail_zh: str) -> str:
+    return json.dumps({"type": "error", "code": code, "detail": detail, "detail_zh": detail_zh}, ensure_ascii=False)
