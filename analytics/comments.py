@@ -10,6 +10,7 @@ they asked for it (a "want" signal such as 扣1 or 想要), so the host's live
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +163,12 @@ def want_counts(db: sqlite_utils.Database, show_id: int) -> dict[str, int]:
         [show_id],
     ).fetchall()
     return {str(sku): int(count) for sku, count in rows}
+
+
+def normalize_keyword(text: str) -> str:
+    """Case-folded, full-width folded, letters and digits only: how a draw keyword is matched."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if ch.isalnum())
 
 
 def safe_cell(value: object) -> object:

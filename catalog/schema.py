@@ -160,6 +160,26 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX pins_show ON pins (show_id, id);
     """,
+    # the live room's lucky draws (福袋): the rule, the window, and once drawn the
+    # seed and the sorted entrant list, so anyone can recompute the winner.
+    """
+    CREATE TABLE draws (
+        id INTEGER PRIMARY KEY,
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        prize TEXT NOT NULL,
+        rule TEXT NOT NULL CHECK (rule IN ('comment', 'order')),
+        keyword TEXT,
+        started_at TEXT NOT NULL,
+        ends_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'drawn', 'no_entrants', 'cancelled')),
+        drawn_at TEXT,
+        seed TEXT,
+        entrants TEXT,
+        winner_viewer_id TEXT,
+        winner_name TEXT
+    );
+    CREATE INDEX draws_show ON draws (show_id, id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

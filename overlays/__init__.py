@@ -9,6 +9,7 @@ pipeline's own pixel format (I420 from PyAV, or BGR). Text uses one CJK font
 from catalog.money import currency_symbol
 from overlays.compositor import Compositor
 from overlays.fonts import FontNotFound, cjk_font_path, font_description
+from overlays.headline import Headline
 from overlays.promo import PROMO_KINDS, Promo
 from overlays.render import OverlayRegion, RenderedOverlay, render_overlay
 from overlays.slate import render_slate
@@ -20,6 +21,7 @@ __all__ = [
     "PROMO_KINDS",
     "Compositor",
     "FontNotFound",
+    "Headline",
     "OverlayRegion",
     "OverlaySpec",
     "Promo",

@@ -22,7 +22,7 @@ import numpy as np
 
 from catalog.timestamps import utc_now
 from overlays.blend import PlaneBlend, bgr_blend, check_bgr, i420_blends, i420_planes
-from overlays.render import OverlayRegion, RenderedOverlay, refresh_overlay, render_overlay
+from overlays.render import TICKING, OverlayRegion, RenderedOverlay, refresh_overlay, render_overlay
 from overlays.spec import OverlaySpec
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ def _ticked(plan: _Plan, fmt: str, spec: OverlaySpec | None, now: datetime) -> _
     """The plan with its banner re-rendered for ``now``; card and QR blends are reused."""
     rendered = refresh_overlay(plan.rendered, spec, now)
     blends = {
-        r.name: plan.blends[r.name] if r.name != "promo" and r.name in plan.blends else _blends(fmt, r)
+        r.name: plan.blends[r.name] if r.name not in TICKING and r.name in plan.blends else _blends(fmt, r)
         for r in rendered.regions
     }
     return _Plan(plan.version, rendered, blends)

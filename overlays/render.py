@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from catalog.timestamps import utc_now
-from overlays.banner import render_banner
+from overlays.banner import render_banner, render_headline
 from overlays.card import render_card
 from overlays.draw import even, even_up, serialized
 from overlays.qr import qr_modules, render_qr_tile
@@ -127,29 +127,54 @@ def render_overlay(spec: OverlaySpec | None, width: int, height: int, now: datet
     banner = spec.banner
     banner_img = render_banner(banner, now, frame.scale, column) if banner else None
     regions = _place(frame, qr, card, banner_img)
+    if spec.headline is not None:
+        headline = _headline_region(spec, frame, now)
+        regions = (*regions, headline) if headline is not None else regions
     return RenderedOverlay(
         width, height, layout, regions,
-        changes_at=banner.next_change(now) if banner else None,
+        changes_at=_next_change(spec, now),
         banner_max_width=column,
     )
 
 
+def _next_change(spec: OverlaySpec, now: datetime) -> datetime | None:
+    """The earliest moment a countdown (the promo's or the headline's) shows another second."""
+    moments = [
+        ticking.next_change(now) for ticking in (spec.banner, spec.headline) if ticking is not None
+    ]
+    return min((t for t in moments if t is not None), default=None)
+
+
+def _headline_region(spec: OverlaySpec, frame: Frame, now: datetime) -> OverlayRegion | None:
+    """Centred at the top, inside the safe margins, whatever the layout."""
+    assert spec.headline is not None
+    image = np.asarray(render_headline(spec.headline, now, frame.scale, frame.right - frame.left))
+    return _clip("headline", image, even(frame.width / 2 - image.shape[1] / 2), frame.top, frame)
+
+
+#: The regions a countdown re-renders every second; the card and QR never change with the clock.
+TICKING = ("promo", "headline")
+
+
 @serialized
 def refresh_overlay(rendered: RenderedOverlay, spec: OverlaySpec | None, now: datetime) -> RenderedOverlay:
-    """Re-render only the ticking banner, in place; the card and QR are reused as they are."""
-    old = rendered.region("promo")
-    banner = spec.banner if spec else None
-    if old is None or banner is None or rendered.changes_at is None or now < rendered.changes_at:
+    """Re-render only the ticking banners, in place; the card and QR are reused as they are."""
+    if spec is None or rendered.changes_at is None or now < rendered.changes_at:
         return rendered
     frame = Frame(rendered.width, rendered.height, rendered.layout)
-    image = np.asarray(render_banner(banner, now, frame.scale, rendered.banner_max_width))
-    x = old.x if rendered.layout == "landscape" else even(old.x + (old.width - image.shape[1]) / 2)
-    new = _clip("promo", image, x, old.y + old.height - image.shape[0], frame)
-    if new is None:  # the banner fell outside the frame: drop it
-        regions = tuple(r for r in rendered.regions if r.name != "promo")
-    else:
-        regions = tuple(new if r.name == "promo" else r for r in rendered.regions)
-    return replace(rendered, regions=regions, changes_at=banner.next_change(now))
+    fresh: dict[str, OverlayRegion | None] = {}
+    old = rendered.region("promo")
+    if old is not None and spec.banner is not None:
+        image = np.asarray(render_banner(spec.banner, now, frame.scale, rendered.banner_max_width))
+        x = old.x if rendered.layout == "landscape" else even(old.x + (old.width - image.shape[1]) / 2)
+        fresh["promo"] = _clip("promo", image, x, old.y + old.height - image.shape[0], frame)
+    if rendered.region("headline") is not None and spec.headline is not None:
+        fresh["headline"] = _headline_region(spec, frame, now)
+    # A banner that fell outside the frame is dropped.
+    regions = tuple(
+        r for r in (fresh.get(r.name, r) if r.name in fresh else r for r in rendered.regions) if r is not None
+    )
+    return replace(rendered, regions=regions, changes_at=_next_change(spec, now))
 
 
 def module_px(link: str, frame: Frame) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from catalog.products import Product
+from overlays.headline import Headline
 from overlays.promo import Promo
 
 LAYOUTS: tuple[str, ...] = ("auto", "landscape", "portrait")
@@ -22,6 +23,7 @@ class OverlaySpec:
     layout: str = "auto"
     promo: Promo | None = None
     image_root: Path | None = None
+    headline: Headline | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:

@@ -27,7 +27,7 @@ from aiohttp import web
 import catalog
 from analytics import events
 from catalog.shows import Show, create_show, end_show, link_for, live_show
-from overlays import LAYOUTS, OverlaySpec, Promo
+from overlays import LAYOUTS, Headline, OverlaySpec, Promo
 from studio.config import StudioConfig
 from studio.figures import LiveFigures
 
@@ -52,11 +52,18 @@ class OnAir:
     changed_at: str = field(default_factory=catalog.now_iso)
     # Bumped on every change, including stock/price refreshes of the same product.
     version: int = 0
+    # Across the top of the picture: the live room's lucky draw or pinned message (set by the room).
+    headline: Headline | None = None
 
     def overlay_spec(self, image_root: Path | None = None) -> OverlaySpec:
         """What the compositor draws for this moment of the show."""
         return OverlaySpec(
-            product=self.product, link_url=self.link_url, layout=self.layout, promo=self.promo, image_root=image_root
+            product=self.product,
+            link_url=self.link_url,
+            layout=self.layout,
+            promo=self.promo,
+            image_root=image_root,
+            headline=self.headline,
         )
 
 
@@ -144,6 +151,8 @@ class Studio:
             return None
         ended = await self.db(end_show, self.show.id)
         self.show = None
+        if self.on_air.headline is not None:
+            self.set_headline(None)  # a draw or pin belonged to the show that ended
         return ended
 
     def require_show(self) -> Show:
@@ -183,9 +192,15 @@ class Studio:
             link_code=code,
             link_url=url,
             version=self.on_air.version + 1,
+            headline=self.on_air.headline,
         )
         self._notify()
         return self.on_air
+
+    def set_headline(self, headline: Headline | None) -> None:
+        """Put a line across the top of the picture (or take it away); the product on air stays."""
+        self.on_air = replace(self.on_air, headline=headline, version=self.on_air.version + 1)
+        self._notify()
 
     async def refresh_on_air(self) -> None:
         """Re-read the product on air and re-render, e.g. after an order changed the stock shown."""

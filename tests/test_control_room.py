@@ -454,3 +454,18 @@ def test_the_host_sees_comments_and_wants_and_moderates(farm, room_env):
     no_exception(at.button[[b.label for b in at.button].index("置顶")].click().run())
     assert api(room_env, "GET", "/api/comments")["pinned"]["text"] == "今晚包邮"
     assert show["id"] == listing["show_id"]
+
+
+def test_the_host_starts_a_lucky_draw_from_the_room_panel(farm, room_env):
+    api(room_env, "POST", "/api/shows", {"title": "Draw 福袋"})
+    at = no_exception(page("go_live"))
+    at.text_input[[t.label for t in at.text_input].index("奖品")].input("一箱橙子")
+    no_exception(at.button[[b.label for b in at.button].index("发福袋")].click().run())
+    draws = api(room_env, "GET", "/api/draws")["draws"]
+    started = [(d["prize"], d["rule"], d["keyword"], d["status"]) for d in draws]
+    assert started == [("一箱橙子", "comment", "扣1", "open")]
+    # A second one while the first runs: the refusal is shown, nothing is started.
+    at.text_input[[t.label for t in at.text_input].index("奖品")].input("茶叶")
+    at = no_exception(at.button[[b.label for b in at.button].index("发福袋")].click().run())
+    assert "已有福袋正在进行" in texts(at)
+    assert len(api(room_env, "GET", "/api/draws")["draws"]) == 1

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from catalog import Product
-from overlays import Compositor, OverlaySpec, Promo, render_slate
+from overlays import Compositor, Headline, OverlaySpec, Promo, render_slate
 from overlays import compositor as compositor_module
 
 LINK = "http://127.0.0.1:8080/b/k3m9qx"
@@ -256,3 +256,36 @@ def test_slate_keeps_the_buy_code_on_screen(width: int, height: int) -> None:
     # The title is drawn: the top third is not just the background gradient.
     top = slice(0, height // 3)
     assert np.abs(np.diff(bare[top].astype(int), axis=1)).max() > 100
+
+
+# -- the headline across the top (lucky draw countdown, pinned message) ---------------------
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_a_headline_sits_at_the_top_and_the_qr_still_decodes(width: int, height: int) -> None:
+    draw = Headline("福袋 Lucky draw · 5 kg oranges", kind="draw", ends_at="2026-11-23T19:03:00Z")
+    spec = OverlaySpec(ORANGES, LINK, promo=Promo("coupon", code="FARM10"), headline=draw)
+    clock = FakeClock(datetime(2026, 11, 23, 19, 0, 0, tzinfo=UTC))
+    compositor = Compositor(spec, clock=clock)
+    composed = compose_via_i420(compositor, busy_frame(width, height))
+    assert decode_qr(composed) == LINK
+    headline = compositor.rendered(width, height).region("headline")
+    assert headline is not None
+    assert headline.y == pytest.approx(0.05 * height, abs=2)  # inside the top safe margin
+    assert abs(headline.x + headline.width / 2 - width / 2) <= 2  # centred
+    others = [r for r in compositor.rendered(width, height).regions if r.name != "headline"]
+    assert all(r.y >= headline.y + headline.height for r in others)  # covers nothing
+
+
+def test_the_headline_countdown_ticks_without_redrawing_the_card() -> None:
+    draw = Headline("福袋 Lucky draw", kind="draw", ends_at="2026-11-23T19:00:05Z")
+    clock = FakeClock(datetime(2026, 11, 23, 19, 0, 0, tzinfo=UTC))
+    compositor = Compositor(OverlaySpec(ORANGES, LINK, headline=draw), clock=clock)
+    first = compositor.rendered(1280, 720)
+    clock.now += timedelta(seconds=1)
+    ticked = compositor.rendered(1280, 720)
+    assert not np.array_equal(first.region("headline").rgba, ticked.region("headline").rgba)
+    assert first.region("card") is ticked.region("card")  # reused, not re-rendered
+    clock.now += timedelta(seconds=10)  # over: the text stays, the clock goes
+    assert compositor.rendered(1280, 720).changes_at is None
+    assert draw.banner_text(clock.now) == "福袋 Lucky draw"
+    with pytest.raises(ValueError, match="needs text"):
+        Headline("  ")

@@ -67,3 +67,26 @@ def test_a_viewer_comments_and_no_payload_ever_runs(browser: Any, studio_process
     assert dialogs == []
     listing = api(studio_process, "GET", "/api/comments")
     assert [c["text"] for c in listing["comments"]] == list(PAYLOADS)
+
+
+def test_a_viewer_joins_a_lucky_draw_with_one_tap_and_sees_the_winner(
+    browser: Any, studio_process: StudioProcess
+) -> None:
+    api(studio_process, "POST", "/api/shows", {"title": "Draw 福袋"})
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto(f"{studio_process.url}/watch")
+        page.wait_for_function("window.farmliveRoom.socket && window.farmliveRoom.socket.readyState === 1")
+        page.fill("#nickname", "小明")
+        draw = {"prize": "一箱橙子", "rule": "comment", "keyword": "扣1", "seconds": 10}
+        api(studio_process, "POST", "/api/draws", draw)
+        page.wait_for_selector("#draw:not([hidden])")
+        assert "扣1" in page.inner_text("#draw-how")
+        assert page.inner_text("#draw-clock").startswith("00:")
+        page.click("#draw-join")  # sends the keyword as a comment
+        page.wait_for_function("document.querySelectorAll('#comments li').length === 1")
+        page.wait_for_function("document.getElementById('draw-clock').textContent.includes('小明')", timeout=20000)
+        assert "1 人参与" in page.inner_text("#draw-how")
+    finally:
+        context.close()

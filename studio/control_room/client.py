@@ -81,6 +81,12 @@ class ControlClient:
     def unpin(self) -> dict[str, Any]:
         return self._call("DELETE", "/api/pin")
 
+    def start_draw(self, prize: str, rule: str, keyword: str | None, seconds: int) -> dict[str, Any]:
+        return self._call("POST", "/api/draws", {"prize": prize, "rule": rule, "keyword": keyword, "seconds": seconds})
+
+    def draws(self) -> dict[str, Any]:
+        return self._call("GET", "/api/draws")
+
     # -- transport ----------------------------------------------------------
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None

@@ -37,6 +37,41 @@
     list.scrollTop = list.scrollHeight;
   }
 
+  // The lucky draw: what to do to enter, a countdown, then the winner for everyone.
+  let drawTimer = null;
+  let drawKeyword = null;
+  function showDraw(draw) {
+    const box = $("draw");
+    clearInterval(drawTimer);
+    box.hidden = !draw || draw.status === "cancelled";
+    if (box.hidden) return;
+    $("draw-prize").textContent = draw.prize;
+    drawKeyword = draw.status === "open" && draw.rule === "comment" ? draw.keyword : null;
+    $("draw-join").hidden = !drawKeyword;
+    if (draw.status === "open") {
+      $("draw-how").textContent = draw.rule === "comment"
+        ? `评论“${draw.keyword}”参与 · Comment "${draw.keyword}" to enter`
+        : "期间下单即参与 · Order during the draw to enter";
+      const tick = () => {
+        const left = Math.max(0, Math.ceil((Date.parse(draw.ends_at) - Date.now()) / 1000));
+        $("draw-clock").textContent = `${String(Math.floor(left / 60)).padStart(2, "0")}:${String(left % 60).padStart(2, "0")}`;
+      };
+      tick();
+      drawTimer = setInterval(tick, 500);
+    } else if (draw.status === "drawn") {
+      $("draw-how").textContent = `${draw.entrants} 人参与 · ${draw.entrants} entered`;
+      $("draw-clock").textContent = `🎉 中奖 Winner: ${draw.winner}`;
+    } else {
+      $("draw-how").textContent = "无人参与 · Nobody entered";
+      $("draw-clock").textContent = "";
+    }
+  }
+
+  $("draw-join").addEventListener("click", () => {
+    if (!drawKeyword || !socket || socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify({ type: "comment", nickname: nickname.value.trim(), text: drawKeyword }));
+  });
+
   function showPin(pin) {
     pinned.hidden = !pin;
     pinned.textContent = pin ? pin.text : "";
@@ -47,7 +82,9 @@
       list.replaceChildren();
       message.comments.forEach(addComment);
       showPin(message.pinned);
+      showDraw(message.draw);
     },
+    draw: (message) => showDraw(message.draw),
     comment: (message) => addComment(message.comment),
     hide: (message) => {
       const item = document.querySelector(`[data-comment-id="${Number(message.id)}"]`);

@@ -6,8 +6,8 @@ Routes:
   the pinned message), then ``comment``, ``hide`` and ``pin`` messages as they
   happen; it sends ``{"type": "comment", "nickname": ..., "text": ...}``.
 - ``POST /room/comments`` (public JSON): the same comment without a WebSocket.
-- ``/api/comments``, ``/api/comments/{id}/hide``, ``/api/mutes``, ``/api/pin``
-  (studio key): what the control room reads and does.
+- ``/api/comments``, ``/api/comments/{id}/hide``, ``/api/mutes``, ``/api/pin``,
+  ``/api/draws`` (studio key): what the control room reads and does.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from analytics import comments as store
+from analytics import draws
 from studio.auth import require_key
 from studio.errors import Problem, dumps
 from studio.room.hub import MAX_MESSAGE, Client, Room
@@ -133,6 +134,32 @@ async def delete_pin(request: web.Request) -> web.Response:
     return web.json_response({"pinned": None})
 
 
+async def start_draw(request: web.Request) -> web.Response:
+    require_key(request, studio_of(request).config.key)
+    body = await _json_object(request)
+    room = request.app[ROOM]
+    draw = await room.start_draw(body.get("prize"), body.get("rule"), body.get("keyword"), body.get("seconds"))
+    return web.json_response(draw.audit(), status=201, dumps=dumps)
+
+
+async def list_draws(request: web.Request) -> web.Response:
+    """The live show's draws (or ``?show=ID``), each with the seed and entrants that reproduce its winner."""
+    studio = studio_of(request)
+    require_key(request, studio.config.key)
+    show_id = _int_query(request, "show", studio.show.id if studio.show else 0, 2**62)
+    past = await studio.db(draws.show_draws, show_id)
+    return web.json_response({"show_id": show_id, "draws": [d.audit() for d in past]}, dumps=dumps)
+
+
+async def cancel_draw(request: web.Request) -> web.Response:
+    require_key(request, studio_of(request).config.key)
+    text = request.match_info["id"]
+    if not text.isdigit() or len(text) > 18:
+        raise Problem(404, "unknown_draw", f"unknown draw {text}", f"找不到福袋 {text}")
+    draw = await request.app[ROOM].cancel_draw(int(text))
+    return web.json_response(draw.audit(), dumps=dumps)
+
+
 def setup_routes(app: web.Application) -> None:
     room = Room(app[STUDIO])
     app[ROOM] = room
@@ -143,8 +170,15 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/mutes", mute)
     app.router.add_put("/api/pin", put_pin)
     app.router.add_delete("/api/pin", delete_pin)
+    app.router.add_post("/api/draws", start_draw)
+    app.router.add_get("/api/draws", list_draws)
+    app.router.add_delete("/api/draws/{id}", cancel_draw)
+
+    async def _resume(app: web.Application) -> None:
+        await room.resume_draws()
 
     async def _close(app: web.Application) -> None:
         await room.close()
 
+    app.on_startup.append(_resume)
     app.on_shutdown.append(_close)

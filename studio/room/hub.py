@@ -13,11 +13,15 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from analytics import comments as store
+from analytics import draws
+from catalog import parse_iso, to_iso, utc_now
+from overlays import Headline
 from studio.errors import Problem
 from studio.room.limits import RateLimiter
 from studio.room.rules import CommentRefused, banned_words, check_comment, is_want, want_keywords
@@ -33,6 +37,11 @@ CLIENT_QUEUE = 256
 MAX_MESSAGE = 4096
 MAX_CLIENTS = 5000
 MAX_CLIENTS_PER_IP = 1000  # rural carriers put whole villages behind one address (CGNAT)
+#: How long the winner's name stays across the top of the picture.
+WINNER_SHOWN_S = 20.0
+MAX_PRIZE = 40
+MAX_KEYWORD = 20
+DRAW_SECONDS = (10, 1800)
 
 
 @dataclass(eq=False)
@@ -61,6 +70,8 @@ class Room:
         self._muted: set[str] = set()
         self.pinned: store.Pin | None = None
         self.delivered = 0  # messages queued to clients, for the benchmark
+        self.draw: draws.Draw | None = None  # the draw running now
+        self._timers: set[asyncio.Task[None]] = set()
         self._closing: set[asyncio.Future[bool]] = set()  # slow clients being disconnected
 
     @property
@@ -124,6 +135,7 @@ class Room:
             "live": True,
             "comments": [c.public() for c in recent],
             "pinned": self.pinned.public() if self.pinned else None,
+            "draw": self.draw.public() if self.draw and self.draw.show_id == show_id else None,
         }
 
     # -- what the host does ------------------------------------------------
@@ -152,6 +164,7 @@ class Room:
             raise refused(error) from None
         self.pinned = await self.studio.db(store.record_pin, show_id, message, on_video=on_video)
         self.broadcast({"type": "pin", "pinned": self.pinned.public()})
+        self._show_headline()
         return self.pinned
 
     async def unpin(self) -> None:
@@ -159,6 +172,81 @@ class Room:
         await self.studio.db(store.unpin, show_id)
         self.pinned = None
         self.broadcast({"type": "pin", "pinned": None})
+        self._show_headline()
+
+    # -- lucky draws ---------------------------------------------------------------
+    async def start_draw(self, prize: object, rule: object, keyword: object, seconds: object) -> draws.Draw:
+        """Open a draw for the live show; the studio draws the winner by itself when time is up."""
+        show_id = await self._sync_show()
+        if self.draw is not None and self.draw.status == "open":
+            raise Problem(409, "draw_running", "a lucky draw is already running", "已有福袋正在进行")
+        checked = _check_draw(prize, rule, keyword, seconds)
+        ends_at = to_iso(utc_now() + _seconds(checked["seconds"]))
+        self.draw = await self.studio.db(
+            draws.open_draw, show_id, checked["prize"], checked["rule"], ends_at, keyword=checked["keyword"]
+        )
+        self.broadcast({"type": "draw", "draw": self.draw.public()})
+        self._show_headline()
+        self._schedule(self.draw)
+        return self.draw
+
+    async def cancel_draw(self, draw_id: int) -> draws.Draw:
+        try:
+            draw = await self.studio.db(draws.cancel_draw, draw_id)
+        except draws.UnknownDraw:
+            raise Problem(404, "unknown_draw", f"unknown draw {draw_id}", f"找不到福袋 {draw_id}") from None
+        if self.draw is not None and self.draw.id == draw.id:
+            self.draw = draw
+            self.broadcast({"type": "draw", "draw": draw.public()})
+            self._show_headline()
+        return draw
+
+    async def resume_draws(self) -> None:
+        """After a restart: a draw left open is drawn when its time is up (or at once if it is past)."""
+        for draw in await self.studio.db(draws.open_draws):
+            self.draw = draw
+            self._schedule(draw)
+
+    def _schedule(self, draw: draws.Draw) -> None:
+        task = asyncio.ensure_future(self._finish(draw))
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _finish(self, draw: draws.Draw) -> None:
+        delay = (parse_iso(draw.ends_at) - utc_now()).total_seconds()
+        await asyncio.sleep(max(delay, 0.0))
+        try:
+            closed = await self.studio.db(draws.close_draw, draw.id)
+        except Exception:
+            log.exception("drawing lucky draw %d failed", draw.id)
+            return
+        if closed.status == "cancelled":
+            return
+        if self.draw is not None and self.draw.id == closed.id:
+            self.draw = closed
+        self.broadcast({"type": "draw", "draw": closed.public()})
+        self._show_headline()
+        await asyncio.sleep(WINNER_SHOWN_S)
+        if self.draw is not None and self.draw.id == closed.id:
+            self.draw = None
+            self._show_headline()
+
+    def _show_headline(self) -> None:
+        """The one line across the picture: a running draw, then its winner, else a pin the host put on video."""
+        headline = None
+        draw = self.draw
+        if draw is not None and draw.show_id == (self.studio.show.id if self.studio.show else None):
+            if draw.status == "open":
+                join = f"评论“{draw.keyword}”参与" if draw.rule == "comment" else "下单即参与 order to enter"
+                headline = Headline(_fit(f"福袋 Lucky draw · {draw.prize} · {join}"), kind="draw", ends_at=draw.ends_at)
+            elif draw.status == "drawn" and draw.winner_name:
+                headline = Headline(_fit(f"福袋中奖 Winner: {draw.winner_name} · {draw.prize}"), kind="draw")
+            elif draw.status == "no_entrants":
+                headline = Headline(_fit(f"福袋无人参与 No entrants · {draw.prize}"), kind="draw")
+        if headline is None and self.pinned is not None and self.pinned.on_video:
+            headline = Headline(_fit(self.pinned.text), kind="pinned")
+        if headline != self.studio.on_air.headline:
+            self.studio.set_headline(headline)
 
     # -- delivery ------------------------------------------------------------
     def broadcast(self, message: dict[str, Any]) -> None:
@@ -221,6 +309,9 @@ class Room:
                 return
 
     async def close(self) -> None:
+        for task in list(self._timers):
+            task.cancel()
+        await asyncio.gather(*self._timers, return_exceptions=True)
         for client in list(self._clients):
             await client.socket.close(code=1001, message=b"studio shutting down")
         self._clients.clear()
@@ -228,3 +319,33 @@ class Room:
 
 def _error(code: str, detail: str, detail_zh: str) -> str:
     return json.dumps({"type": "error", "code": code, "detail": detail, "detail_zh": detail_zh}, ensure_ascii=False)
+
+
+def _fit(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _seconds(seconds: int) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+def _check_draw(prize: object, rule: object, keyword: object, seconds: object) -> dict[str, Any]:
+    """The draw as the room runs it, or a 400 problem naming the field to fix."""
+    if not isinstance(prize, str) or not prize.strip() or len(prize.strip()) > MAX_PRIZE:
+        raise Problem(
+            400, "bad_draw", f"prize: 1 to {MAX_PRIZE} characters", f"奖品：1 到 {MAX_PRIZE} 个字", field="prize"
+        )
+    if rule not in draws.DRAW_RULES:
+        raise Problem(
+            400, "bad_draw", "rule must be comment or order", "参与方式须为 comment（评论）或 order（下单）",
+            field="rule",
+        )
+    clean_keyword = keyword.strip() if isinstance(keyword, str) else ""
+    if rule == "comment" and not (0 < len(clean_keyword) <= MAX_KEYWORD):
+        raise Problem(400, "bad_draw", f"keyword: 1 to {MAX_KEYWORD} characters for a comment draw",
+                      f"评论参与的福袋需要口令（1 到 {MAX_KEYWORD} 个字）", field="keyword")
+    low, high = DRAW_SECONDS
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not low <= seconds <= high:
+        raise Problem(400, "bad_draw", f"seconds: a whole number from {low} to {high}",
+                      f"时长：{low} 到 {high} 之间的整数秒", field="seconds")
+    return {"prize": prize.strip(), "rule": rule, "keyword": clean_keyword or None, "seconds": seconds}

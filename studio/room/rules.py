@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from analytics.comments import normalize_keyword
+
 MAX_TEXT = 200
 MAX_NICKNAME = 24
 
@@ -69,8 +71,8 @@ def normalize(text: str) -> str:
 
 
 def squeeze(text: str) -> str:
-    """Letters and digits only: ``加 微-信`` still reads 加微信."""
-    return "".join(ch for ch in normalize(text) if ch.isalnum())
+    """Letters and digits only: ``加 微-信`` still reads 加微信 (the same folding as a draw keyword)."""
+    return normalize_keyword(text)
 
 
 def _clean(value: object, field: str, field_zh: str, limit: int) -> str:

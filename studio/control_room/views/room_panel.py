@@ -49,6 +49,41 @@ def room_panel(api: ControlClient, products: dict[str, Product]) -> None:
         for comment in comments:
             comment_row(api, comment, comment["viewer_id"] in muted)
     st.caption(ui.t("room_connected", n=room.get("connected", 0)))
+    draw_form(api)
+
+
+def draw_form(api: ControlClient) -> None:
+    """Start a lucky draw; the studio draws the winner by itself (seed and entrants kept for anyone to check)."""
+    with st.expander(ui.t("draw"), expanded=False), st.form("draw_form", border=False):
+        prize = st.text_input(ui.t("draw_prize"), max_chars=40)
+        rule = st.radio(
+            ui.t("draw_rule"), ("comment", "order"), horizontal=True,
+            format_func=lambda r: ui.t(f"draw_rule_{r}"),
+        )
+        keyword = st.text_input(ui.t("draw_keyword"), value="扣1", max_chars=20)
+        seconds = st.number_input(ui.t("draw_seconds"), min_value=10, max_value=1800, value=120, step=10)
+        if st.form_submit_button(ui.t("draw_start")):
+            try:
+                api.start_draw(prize.strip(), rule, keyword.strip() if rule == "comment" else None, int(seconds))
+            except ControlError as error:
+                st.error(error.message(ui.lang()))
+            else:
+                st.toast(ui.t("draw_started", prize=prize.strip()))
+    try:
+        past = api.draws()["draws"]
+    except ControlError:
+        return
+    if past:
+        st.markdown(f"**{ui.t('past_draws')}**")
+        st.dataframe(
+            {
+                ui.t("col_prize"): [d["prize"] for d in past],
+                ui.t("col_status"): [d["status"] for d in past],
+                ui.t("col_entrants"): [d["entrants"] for d in past],
+                ui.t("col_winner"): [d["winner"] or "—" for d in past],
+            },
+            hide_index=True,
+        )
 
 
 def comment_row(api: ControlClient, comment: dict[str, Any], muted: bool) -> None:
