@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from catalog.timestamps import parse_iso
-from overlays.promo import format_clock
+from overlays.promo import format_clock, next_tick, time_left
 
 HeadlineKind = Literal["draw", "pinned"]
 MAX_HEADLINE = 80
@@ -35,11 +35,7 @@ class Headline:
             parse_iso(self.ends_at)
 
     def remaining(self, now: datetime) -> timedelta | None:
-        if self.ends_at is None:
-            return None
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
-        return max(parse_iso(self.ends_at) - now, timedelta(0))
+        return time_left(self.ends_at, now)
 
     def banner_text(self, now: datetime) -> str:
         left = self.remaining(now)
@@ -49,9 +45,4 @@ class Headline:
 
     def next_change(self, now: datetime) -> datetime | None:
         """When the countdown next shows another second (None once it has run out, or without one)."""
-        left = self.remaining(now)
-        if left is None or left <= timedelta(0):
-            return None
-        seconds = left.total_seconds()
-        fraction = seconds - math.floor(seconds)
-        return now + timedelta(seconds=fraction if fraction > 0 else 1.0)
+        return next_tick(self.remaining(now), now)

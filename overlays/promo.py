@@ -97,11 +97,7 @@ class Promo:
 
     def remaining(self, now: datetime) -> timedelta | None:
         """Time left on a countdown (never negative); None for other kinds."""
-        if self.kind != "countdown" or not self.ends_at:
-            return None
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
-        return max(parse_iso(self.ends_at) - now, timedelta(0))
+        return time_left(self.ends_at, now) if self.kind == "countdown" else None
 
     def banner_text(self, now: datetime) -> str:
         """The one line the banner shows at ``now``, e.g. "限时秒杀 Flash sale 04:59"."""
@@ -117,12 +113,25 @@ class Promo:
 
     def next_change(self, now: datetime) -> datetime | None:
         """When :meth:`banner_text` next shows something else (countdowns tick each second)."""
-        left = self.remaining(now)
-        if left is None or left <= timedelta(0):
-            return None
-        seconds = left.total_seconds()
-        fraction = seconds - math.floor(seconds)
-        return now + timedelta(seconds=fraction if fraction > 0 else 1.0)
+        return next_tick(self.remaining(now), now)
+
+
+def time_left(ends_at: str | None, now: datetime) -> timedelta | None:
+    """Time left until ``ends_at`` (never negative; a naive ``now`` is UTC); None without an end."""
+    if not ends_at:
+        return None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return max(parse_iso(ends_at) - now, timedelta(0))
+
+
+def next_tick(left: timedelta | None, now: datetime) -> datetime | None:
+    """When a countdown with ``left`` to go shows its next whole second (None once it is over)."""
+    if left is None or left <= timedelta(0):
+        return None
+    seconds = left.total_seconds()
+    fraction = seconds - math.floor(seconds)
+    return now + timedelta(seconds=fraction if fraction > 0 else 1.0)
 
 
 def _parses(text: str) -> bool:

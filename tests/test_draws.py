@@ -15,9 +15,7 @@ from analytics import comments, draws
 from catalog.orders import place_order
 from catalog.shows import create_show, link_for
 from tests.conftest import RunningStudio
-from tests.test_room import api, receive
-
-ORANGE = catalog.Product(sku="ORANGE-5KG", name="Navel oranges", name_zh="赣南脐橙", price=59.0, stock=40)
+from tests.test_room import ORANGE, api, receive, seeded  # noqa: F401 (seeded is a fixture)
 
 
 @given(seed=st.text(max_size=40), people=st.sets(st.text(min_size=1, max_size=12), min_size=1, max_size=30))
@@ -74,13 +72,8 @@ def test_entrants_are_who_took_part_in_the_window(db: Any) -> None:
     assert draws.close_draw(db, cancelled.id).status == "cancelled"
 
 
-@pytest.fixture
-def seeded(db: Any) -> Any:
-    catalog.upsert_product(db, ORANGE)
-    return db
-
-
-async def test_a_draw_in_the_live_room_from_start_to_winner(seeded: Any, running_studio: RunningStudio) -> None:
+@pytest.mark.usefixtures("seeded")
+async def test_a_draw_in_the_live_room_from_start_to_winner(running_studio: RunningStudio) -> None:
     studio = running_studio.studio
     await studio.start_show("Draw night 福袋")
     await studio.put_on_air(ORANGE.sku)

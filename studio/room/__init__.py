@@ -63,6 +63,14 @@ async def post_comment(request: web.Request) -> web.Response:
     return response
 
 
+def _path_id(request: web.Request, code: str, what: str, what_zh: str) -> int:
+    """The ``{id}`` of the path; anything that is not a row id is simply not found (404, never a 500)."""
+    text = request.match_info["id"]
+    if not text.isdigit() or len(text) > 18:
+        raise Problem(404, code, f"unknown {what} {text}", f"找不到{what_zh} {text}")
+    return int(text)
+
+
 def _int_query(request: web.Request, name: str, default: int, limit: int) -> int:
     text = request.query.get(name, str(default))
     if not text.isdigit() or len(text) > 12:
@@ -98,10 +106,7 @@ async def list_comments(request: web.Request) -> web.Response:
 
 async def hide_comment(request: web.Request) -> web.Response:
     require_key(request, studio_of(request).config.key)
-    text = request.match_info["id"]
-    if not text.isdigit() or len(text) > 18:
-        raise Problem(404, "unknown_comment", f"unknown comment {text}", f"找不到评论 {text}")
-    comment = await request.app[ROOM].hide(int(text))
+    comment = await request.app[ROOM].hide(_path_id(request, "unknown_comment", "comment", "评论"))
     return web.json_response({"id": comment.id, "hidden": True})
 
 
@@ -153,10 +158,7 @@ async def list_draws(request: web.Request) -> web.Response:
 
 async def cancel_draw(request: web.Request) -> web.Response:
     require_key(request, studio_of(request).config.key)
-    text = request.match_info["id"]
-    if not text.isdigit() or len(text) > 18:
-        raise Problem(404, "unknown_draw", f"unknown draw {text}", f"找不到福袋 {text}")
-    draw = await request.app[ROOM].cancel_draw(int(text))
+    draw = await request.app[ROOM].cancel_draw(_path_id(request, "unknown_draw", "draw", "福袋"))
     return web.json_response(draw.audit(), dumps=dumps)
 
 
