@@ -37,6 +37,23 @@ SAVE_AS_HINT = (
     "请在 Excel/WPS 中选择 文件 > 另存为 > “CSV UTF-8（逗号分隔）”",
 )
 DELIMITERS = (",", ";", "\t")
+#: How a cell a spreadsheet would run as a formula (or a DDE command) begins.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Text a spreadsheet shows as text: a leading ``'`` before ``= + - @``, tab or CR (OWASP CSV injection).
+
+    Every CSV writer passes its cells through here; numbers are left alone.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def unsafe_cell(text: str) -> str:
+    """What :func:`safe_cell` wrote, read back: an export imports to the same products."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
 def decode_csv(data: bytes) -> tuple[str, list[RowError]]:
@@ -89,7 +106,7 @@ def read_catalog_rows(data: bytes) -> tuple[list[dict[str, str]], list[str], lis
                 RowError(number, "", f"row has {len(record)} cells but the header names {width} columns", "该行的单元格多于列名")
             )
         padded = record[:width] + [""] * (width - len(record))
-        rows.append({column: cell for column, cell in zip(columns, padded) if column is not None})
+        rows.append({column: unsafe_cell(cell) for column, cell in zip(columns, padded) if column is not None})
     return rows, [c for c in columns if c is not None], errors
 
 
@@ -201,7 +218,7 @@ def catalog_csv(products: Iterable[Product]) -> str:
         row = dict(zip(COLUMNS, _row_values(product)))
         row["price"] = format_price(product.price)
         row["active"] = "yes" if product.active else "no"
-        writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+        writer.writerow(["" if row[c] is None else safe_cell(row[c]) for c in COLUMNS])
     return out.getvalue()
 
 
