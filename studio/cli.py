@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 from studio.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
+from studio.serve import MAX_CONNECTIONS_PER_IP
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--ui-port", type=int, default=8501, help="control room port (default 8501)")
     up.add_argument("--key", default=None, help="studio key (else $FARMLIVE_KEY, else DATA_DIR/studio.key)")
     up.add_argument("--base-url", default="", help="public origin viewers use, encoded in QR codes")
+    up.add_argument(
+        "--max-connections-per-ip",
+        type=int,
+        default=MAX_CONNECTIONS_PER_IP,
+        metavar="N",
+        help=f"open connections one client address may hold (default {MAX_CONNECTIONS_PER_IP}; 0 = no cap; loopback is exempt)",
+    )
     up.add_argument(
         "--ice-server",
         action="append",

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import ssl
 import subprocess
+import sys
 from pathlib import Path
-
-from aiohttp import web
 
 import catalog
 from studio.config import DEFAULT_HOST, StudioConfig, load_or_create_key
+from studio.datadir import DataFolderBusy, open_data_folder
+from studio.serve import quiet_logging, raise_open_file_limit, serve
 
 log = logging.getLogger("farmlive")
 
@@ -64,12 +67,39 @@ def seed_if_new(config: StudioConfig) -> int:
         db.conn.close()
 
 
+def catalog_has_products(config: StudioConfig) -> bool:
+    db = catalog.open_db(config.data_dir)
+    try:
+        return bool(db.execute("SELECT EXISTS (SELECT 1 FROM products)").fetchone()[0])
+    finally:
+        db.conn.close()
+
+
 def run_from_args(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    handler = logging.StreamHandler()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", handlers=[handler])
+    quiet_logging(handler)
+    os.umask(0o077)  # everything the studio writes (database, key, recordings) is the owner's alone
+    folder = open_data_folder(Path(args.data_dir).resolve())
+    try:
+        folder.lock()
+    except DataFolderBusy as busy:
+        print(f"farmlive: {busy}", file=sys.stderr)
+        return 3
+    before, after = raise_open_file_limit()
+    if after > before:
+        log.info("open-file limit raised from %d to %d", before, after)
     config, key_created = config_from_args(args)
-    seeded = seed_if_new(config)
-    if seeded:
-        print(f"seeded the demo catalog with {seeded} farm products / 已载入 {seeded} 个示例农产品")
+    if folder.fresh:
+        if seeded := seed_if_new(config):
+            print(f"seeded the demo catalog with {seeded} farm products / 已载入 {seeded} 个示例农产品")
+    elif not catalog_has_products(config):
+        print(
+            f"the data folder {config.data_dir} already existed but its catalog is empty: no demo shop is seeded "
+            "over it. If farmlive.db was lost, stop now and restore it from your backup. / "
+            "数据文件夹已存在但商品目录为空，不会自动载入示例商品；如数据库丢失，请先从备份恢复。",
+            file=sys.stderr,
+        )
     if key_created:
         print(f"studio key (saved in {config.data_dir / 'studio.key'}): {config.key}")
     ssl_context = None
@@ -88,15 +118,11 @@ def run_from_args(args: argparse.Namespace) -> int:
     try:
         from studio.app import create_app
 
-        web.run_app(
-            create_app(config),
-            host=config.host,
-            port=config.port,
-            ssl_context=ssl_context,
-            print=None,
-            handle_signals=True,
+        asyncio.run(
+            serve(create_app(config), config.host, config.port, ssl_context=ssl_context, per_ip=args.max_connections_per_ip)
         )
     finally:
+        folder.unlock()
         if ui_process is not None:
             ui_process.terminate()
             try:

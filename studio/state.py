@@ -30,6 +30,7 @@ from catalog.shows import Show, create_show, end_show, link_for, live_show
 from overlays import LAYOUTS, OverlaySpec, Promo
 from studio.config import StudioConfig
 from studio.figures import LiveFigures
+from studio.health import DbHealth
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Studio:
             max_workers=1, thread_name_prefix="farmlive-db"
         )
         self._db: sqlite_utils.Database | None = None
+        self.health = DbHealth(self.db_file)
         self.show: Show | None = None
         self.on_air = OnAir()
         self._listeners: list[OnAirListener] = []
@@ -96,6 +98,7 @@ class Studio:
     def _connection(self) -> sqlite_utils.Database:
         if self._db is None:
             self._db = catalog.connect(self.db_file)
+            self.health.remember_opened()
         return self._db
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -104,6 +107,18 @@ class Studio:
         return await loop.run_in_executor(
             self._executor, lambda: fn(self._connection(), *args, **kwargs)
         )
+
+    async def db_acknowledged(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A write whose answer promises it is kept (an order): refused with ``DatabaseLost``
+        unless the open file is still the file at the data path, both before and after it."""
+
+        def guarded(db: sqlite_utils.Database) -> T:
+            self.health.require_same_file()
+            result = fn(db, *args, **kwargs)
+            self.health.require_same_file()
+            return result
+
+        return await self.db(guarded)
 
     async def open(self) -> None:
         """Recover after a restart: close sessions a crash left open, resume a live show."""
