@@ -51,7 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="URL",
-        help="STUN/TURN server for WebRTC (turn:user:pass@host:port allowed); repeatable",
+        help="STUN/TURN server for WebRTC (turn:host:3478 with --turn-secret; turn:user:pass@host:port "
+        "is used by the studio only, never sent to browsers); repeatable",
+    )
+    up.add_argument(
+        "--turn-secret",
+        default=None,
+        metavar="SECRET",
+        help="coturn static-auth-secret (use-auth-secret): browsers get TURN credentials that expire in 4 h "
+        "(else $FARMLIVE_TURN_SECRET)",
     )
 
     cat = commands.add_parser("catalog", help="products: import, export, list")

@@ -10,11 +10,14 @@ import ssl
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import catalog
 from studio.config import DEFAULT_HOST, StudioConfig, load_or_create_key
+from studio.control_room.launch import control_room_url
 from studio.datadir import DataFolderBusy, open_data_folder
 from studio.serve import quiet_logging, raise_open_file_limit, serve
+from studio.turn import SERVER_TTL, is_turn, with_rest_credentials
 
 log = logging.getLogger("farmlive")
 
@@ -29,6 +32,20 @@ def parse_ice_server(url: str) -> dict[str, str]:
         username, _, credential = credentials.partition(":")
         return {"urls": f"{scheme}:{address}", "username": username, "credential": credential}
     return {"urls": url}
+
+
+def ice_servers_from_args(args: argparse.Namespace) -> list[dict[str, str]]:
+    """``--ice-server`` entries; with ``--turn-secret`` the studio's own TURN credentials come from the secret."""
+    servers = [parse_ice_server(u) for u in args.ice_server]
+    secret = args.turn_secret or os.environ.get("FARMLIVE_TURN_SECRET", "")
+    if secret:
+        return with_rest_credentials(servers, secret, ttl=SERVER_TTL)
+    if any(is_turn(s) for s in servers):
+        log.warning(
+            "a TURN server with a static password is used by the studio only, never handed to browsers: "
+            "give coturn use-auth-secret and farmlive --turn-secret so viewers get short-lived credentials"
+        )
+    return servers
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
@@ -48,8 +65,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
         port=args.port,
         base_url=base_url,
         lan=args.lan,
-        ice_servers=[parse_ice_server(u) for u in args.ice_server],
+        ice_servers=ice_servers_from_args(args),
         ui_port=args.ui_port,
+        turn_secret=args.turn_secret or os.environ.get("FARMLIVE_TURN_SECRET", ""),
     )
     return config, created
 
@@ -140,10 +158,13 @@ def print_banner(config: StudioConfig) -> None:
     print(f"farmlive studio: {url}")
     print(f"  phone camera / 手机开播: {publish}")
     print(f"  viewers / 观众观看:      {url}/watch")
-    print(f"  control room / 控制台:   http://127.0.0.1:{config.ui_port}")
+    print(f"  control room / 控制台:   {control_room_url(config)}")
     if config.lan:
-        from urllib.parse import quote
-
         print("Scan with the phone to go live (the code carries the studio key) / 用手机扫码开播（含直播密钥）:")
-        # The /publish page takes ?key=, remembers it on the phone and removes it from the address bar.
-        segno.make(f"{publish}?key={quote(config.key)}", error="m").terminal(compact=True)
+        segno.make(publish_url_with_key(config), error="m").terminal(compact=True)
+
+
+def publish_url_with_key(config: StudioConfig) -> str:
+    """The phone's publish page with the key in the fragment: ``/publish`` reads ``#key=``, remembers it
+    on the phone and removes it from the address bar; a fragment is never sent to a server or a log."""
+    return f"{config.public_url}/publish#key={quote(config.key, safe='')}"

@@ -10,7 +10,6 @@ go through :func:`catalog.orders.place_order` on the studio's database thread.
 from __future__ import annotations
 
 import functools
-import json
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from catalog.orders import (
 from catalog.products import Product, UnknownProduct, get_product
 from catalog.shows import Link, UnknownLink, resolve_link
 from catalog.validation import has_control_characters
+from studio.bodies import json_body
 from studio.errors import Problem, dumps
 from studio.health import DatabaseLost, Health
 from studio.order_guard import ORDER_GUARD, OrderGuard, cross_site, same_origin
@@ -273,10 +273,7 @@ async def read_order_form(request: web.Request) -> dict[str, str]:
             "请以表单或 JSON 格式提交订单",
         )
     if request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise Problem(400, "bad_json", f"body is not valid JSON: {error}", "请求内容不是有效的 JSON") from None
+        body = await json_body(request)
         if not isinstance(body, dict):
             raise Problem(
                 400,

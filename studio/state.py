@@ -146,10 +146,9 @@ class Studio:
 
     # -- shows ----------------------------------------------------------
     async def start_show(self, title: str) -> Show:
-        """Start a show; a show already live is ended first (one show at a time)."""
-        if self.show is not None:
-            await self.end_show()
-        self.show = await self.db(create_show, title)
+        """Start a show; a show already live is ended in the same transaction (one show at a time),
+        so a start that fails leaves the live show on air."""
+        self.show = await self.db(_replace_show, self.show.id if self.show else None, title)
         if self.on_air.sku is not None:
             await self.put_on_air(self.on_air.sku, self.on_air.layout, self.on_air.promo)
         return self.show
@@ -236,6 +235,13 @@ STUDIO = web.AppKey("studio", Studio)
 def studio_of(request: web.Request) -> Studio:
     """The studio a route serves: handed in by the app, never imported from it."""
     return request.app[STUDIO]
+
+
+def _replace_show(db: sqlite_utils.Database, live_id: int | None, title: str) -> Show:
+    with catalog.transaction(db):
+        if live_id is not None:
+            end_show(db, live_id)
+        return create_show(db, title)
 
 
 def _last_overlay(db: sqlite_utils.Database, show_id: int) -> tuple[str | None, str, Promo | None] | None:

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from studio.errors import Problem
 from studio.state import OnAir, studio_of
+from studio.turn import browser_ice_servers
 from studio.viewers import remember_viewer, viewer_id_of
 
 PAGES_DIR = Path(__file__).parent
@@ -47,10 +48,14 @@ async def watch_page(request: web.Request) -> web.StreamResponse:
 
 
 async def media_config(request: web.Request) -> web.Response:
-    """ICE servers for the pages' RTCPeerConnection (TURN for phones behind CGNAT)."""
+    """ICE servers for the pages' RTCPeerConnection (TURN for phones behind CGNAT).
+
+    TURN comes with credentials made for this request that expire in hours
+    (``--turn-secret``); a static TURN password is never handed to a browser.
+    """
     config = studio_of(request).config
-    servers = [] if config.ice_loopback_only else config.ice_servers
-    return web.json_response({"ice_servers": servers})
+    servers = [] if config.ice_loopback_only else browser_ice_servers(config.ice_servers, config.turn_secret)
+    return web.json_response({"ice_servers": servers}, headers={"Cache-Control": "no-store"})
 
 
 def on_air_card(on_air: OnAir) -> dict[str, Any] | None:
