@@ -32,6 +32,8 @@ async def json_body(request: web.Request) -> Any:
         raise bad_json("body is not UTF-8 text", "请求内容不是 UTF-8 文本") from None
     except json.JSONDecodeError as error:
         raise bad_json(f"body is not valid JSON: {error}", "请求内容不是有效的 JSON") from None
+    except ValueError:  # an integer of thousands of digits (Python's int conversion limit)
+        raise bad_json("body holds a number too long to read", "请求内容中的数字过长") from None
     except RecursionError:
         raise bad_json("body is nested too deeply", "请求内容嵌套过深") from None
     if _has_lone_surrogate(value):

@@ -47,6 +47,11 @@ async def body_deadline_middleware(request: web.Request, handler: Handler) -> we
                 headers={"Connection": "close"},
             ).response()
             response.force_close()
+            # Answer now and hang up: aiohttp would otherwise linger to read the rest of the body.
+            await response.prepare(request)
+            await response.write_eof()
+            if request.transport is not None:
+                request.transport.close()
             return response
     return await handler(request)
 
