@@ -53,6 +53,10 @@ async def body_deadline_middleware(request: web.Request, handler: Handler) -> we
             if request.transport is not None:
                 request.transport.close()
             return response
+        except ConnectionResetError:  # the client hung up mid-body: nobody to answer, nothing to log as a failure
+            response = Problem(400, "body_incomplete", "the request body was cut off", "请求内容不完整").response()
+            response.force_close()
+            return response
     return await handler(request)
 
 

@@ -282,7 +282,10 @@ async def read_order_form(request: web.Request) -> dict[str, str]:
                 "请求内容必须是包含 quantity、name、phone、address 的 JSON 对象",
             )
     else:
-        body = dict(await request.post())
+        try:
+            body = dict(await request.post())
+        except ValueError:  # not UTF-8, or not form encoding at all
+            raise Problem(400, "bad_form", "the form is not readable text", "表单内容无法读取") from None
     values = {field: _form_value(body.get(field)) for field in (*FORM_FIELDS, REQUEST_FIELD)}
     if any(has_control_characters(value, allowed="\n\r\t") for value in values.values()):
         raise Problem(400, "bad_text", "the form holds control characters or broken text", "表单含有无效字符")
