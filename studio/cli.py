@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 from studio.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
+from studio.order_guard import OrderLimits
 from studio.serve import MAX_CONNECTIONS_PER_IP
 
 
@@ -45,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=MAX_CONNECTIONS_PER_IP,
         metavar="N",
         help=f"open connections one client address may hold (default {MAX_CONNECTIONS_PER_IP}; 0 = no cap; loopback is exempt)",
+    )
+    up.add_argument(
+        "--orders-per-ip",
+        type=int,
+        default=OrderLimits().per_ip.burst,
+        metavar="N",
+        help=f"orders one client address may place at once, then one every {OrderLimits().per_ip.every:g} s "
+        f"(default {OrderLimits().per_ip.burst}; raise it when many buyers share one address)",
     )
     up.add_argument(
         "--ice-server",

@@ -9,6 +9,7 @@ import os
 import ssl
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ import catalog
 from studio.config import DEFAULT_HOST, StudioConfig, load_or_create_key
 from studio.control_room.launch import control_room_url
 from studio.datadir import DataFolderBusy, open_data_folder
+from studio.order_guard import OrderLimits
 from studio.serve import quiet_logging, raise_open_file_limit, serve
 from studio.turn import SERVER_TTL, is_turn, with_rest_credentials
 
@@ -68,6 +70,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
         ice_servers=ice_servers_from_args(args),
         ui_port=args.ui_port,
         turn_secret=args.turn_secret or os.environ.get("FARMLIVE_TURN_SECRET", ""),
+        order_limits=replace(OrderLimits(), per_ip=replace(OrderLimits().per_ip, burst=args.orders_per_ip)),
     )
     return config, created
 
