@@ -7,6 +7,7 @@ import base64
 import csv
 import hashlib
 import hmac
+import http.client
 import logging
 import os
 import re
@@ -580,3 +581,35 @@ def test_oversized_cells_and_control_characters_are_clear_errors(db, tmp_path):
     result = import_csv(db, path)
     assert not result.ok and (result.errors[0].row, result.errors[0].field) == (2, "name")
     assert "control characters" in result.errors[0].message and catalog.list_products(db) == []
+
+
+@pytest.mark.timeout(120)
+def test_lan_control_room_answers_only_over_https(data_dir):
+    """A real Streamlit control room as `farmlive up --lan` starts it: TLS with the studio's certificate."""
+    import ssl
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    from studio.control_room.launch import start_control_room
+
+    ui_port = free_port()
+    config = StudioConfig(data_dir=data_dir, key=TEST_KEY, host=LOOPBACK, lan=True, ui_port=ui_port,
+                          base_url=f"https://{LOOPBACK}:{free_port()}")
+    process = start_control_room(config, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tls = ssl._create_unverified_context()
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"https://{LOOPBACK}:{ui_port}/_stcore/health", timeout=2, context=tls) as response:
+                    assert response.status == 200
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                assert time.monotonic() < deadline, "the control room never answered over HTTPS"
+                time.sleep(0.5)
+        with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+            urllib.request.urlopen(f"http://{LOOPBACK}:{ui_port}/_stcore/health", timeout=5).read()
+    finally:
+        process.terminate()
+        process.wait(15)
