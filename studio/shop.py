@@ -230,10 +230,13 @@ async def _submit_order(request: web.Request, studio: Studio, guard: OrderGuard,
 async def product_image(request: web.Request) -> web.StreamResponse:
     """Product pictures from ``DATA_DIR/images``; only plain file names, never a path."""
     name = request.match_info["name"]
+    unknown = Problem(404, "unknown_image", f"no such picture: {name[:130]}", f"没有这张图片：{name[:130]}")
+    if not IMAGE_NAME.match(name) or "\x00" in name:  # checked before the name touches the file system
+        raise unknown
     folder = (studio_of(request).config.data_dir / "images").resolve()
     path = (folder / name).resolve()
-    if not IMAGE_NAME.match(name) or path.parent != folder or not path.is_file():
-        raise Problem(404, "unknown_image", f"no such picture: {name}", f"没有这张图片：{name}")
+    if path.parent != folder or not path.is_file():
+        raise unknown
     return web.FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
 
 

@@ -314,6 +314,9 @@ async def test_former_500s_are_clear_400s(running_studio):
                 assert response.status == 404, path
         async with http.post(f"{running_studio.url}/api/shows/{2**70}/end", headers=auth) as response:
             assert response.status == 404
+        for path in ("/images/%00", "/images/a%00.png", "/live/%00.js", "/live/a%00.css"):  # found by test_abuse
+            async with http.get(running_studio.url + path) as response:
+                assert response.status == 404, path
     assert fingerprint(running_studio.studio.db_file) == before
 
 

@@ -33,8 +33,8 @@ async def asset(request: web.Request) -> web.FileResponse:
     """The pages' scripts and styles; nothing else in this folder is served."""
     name = request.match_info["name"]
     path = PAGES_DIR / name
-    if "/" in name or path.suffix not in ASSET_TYPES or not path.is_file():
-        raise Problem(404, "unknown_asset", f"no such asset: {name}", f"没有这个文件：{name}")
+    if "/" in name or "\x00" in name or path.suffix not in ASSET_TYPES or not path.is_file():
+        raise Problem(404, "unknown_asset", f"no such asset: {name[:130]}", f"没有这个文件：{name[:130]}")
     return web.FileResponse(path, headers={"Content-Type": ASSET_TYPES[path.suffix], "Cache-Control": "no-cache"})
 
 
