@@ -136,7 +136,7 @@ def read_catalog_rows(data: bytes) -> tuple[list[dict[str, str]], list[str], lis
         return [], [], [EMPTY_FILE]
     columns, errors = validate_header(records[0])
     rows: list[dict[str, str]] = []
-    for number, row, error in shaped_rows(records[1:], columns):
+    for _, row, error in shaped_rows(records[1:], columns):
         if error is not None:
             errors.append(error)
         rows.append(row)

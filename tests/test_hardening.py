@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import stat
 import time
