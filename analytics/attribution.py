@@ -18,7 +18,8 @@ import pandas as pd
 DEFAULT_WINDOW = timedelta(hours=24)
 
 # Statuses that count as sales; refunded, cancelled and unpaid orders do not.
-SALE_STATUSES = ("paid", "shipped", "delivered", "completed")
+# "cod" (pay on delivery) is how the built-in order form sells.
+SALE_STATUSES = ("paid", "cod", "shipped", "delivered", "completed")
 
 _FAR_FUTURE = pd.Timestamp("2262-01-01", tz="UTC")
 

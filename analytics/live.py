@@ -29,7 +29,7 @@ def live_stats(db: sqlite_utils.Database, show_id: int) -> dict[str, Any]:
     """viewers_now, viewers_total, orders, units, revenue, buyers, recent_orders.
 
     ``recent_orders`` is the last 20 sales, newest first, as dicts with id,
-    at, sku, name, name_zh, quantity, total, source, buyer_id.
+    at, sku, name, name_zh, quantity, total, source, buyer_id, number.
     Raises :class:`catalog.shows.UnknownShow` for an unknown show.
     """
     get_show(db, show_id)
@@ -43,10 +43,11 @@ def live_stats(db: sqlite_utils.Database, show_id: int) -> dict[str, Any]:
         "COUNT(DISTINCT o.buyer_id) + COUNT(*) FILTER (WHERE o.buyer_id IS NULL) " + _SHOW_ORDERS,
         {"show": show_id},
     ).fetchone()
-    columns = ["id", "at", "sku", "name", "name_zh", "quantity", "total", "source", "buyer_id"]
+    columns = ["id", "at", "sku", "name", "name_zh", "quantity", "total", "source", "buyer_id", "number"]
     recent = db.execute(
         "SELECT o.id, o.at, o.sku, COALESCE(p.name, o.sku), COALESCE(p.name_zh, ''), o.quantity, "
-        f"o.total, o.source, o.buyer_id {_SHOW_ORDERS} ORDER BY o.at DESC, o.id DESC LIMIT {RECENT_ORDERS}",
+        "o.total, o.source, o.buyer_id, COALESCE(o.number, printf('FL-%06d', o.id)) "
+        f"{_SHOW_ORDERS} ORDER BY o.at DESC, o.id DESC LIMIT {RECENT_ORDERS}",
         {"show": show_id},
     ).fetchall()
     return {

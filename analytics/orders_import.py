@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlite_utils
 
 from analytics.attribution import SALE_STATUSES
-from catalog.csvio import csv_records, decode_csv
+from catalog.csvio import BadCsv, csv_records, decode_csv
 from catalog.schema import transaction
 from catalog.timestamps import to_iso
 from catalog.validation import ImportResult, RowError, header_key, number_text
@@ -174,7 +174,10 @@ def parse_orders_csv(
     text, errors = _decode(data)
     if errors:
         return [], errors
-    records = csv_records(text)
+    try:
+        records = csv_records(text)
+    except BadCsv as bad:
+        return [], [bad.error]
     if not records or not any(cell.strip() for cell in records[0]):
         return [], [
             RowError(1, "file", "the file is empty: the first row must name the columns", "文件为空，第一行应为列名")

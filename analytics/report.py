@@ -23,6 +23,7 @@ from analytics.chart import timeline_svg
 from analytics.frames import ShowData, load_show
 from analytics.labels import bilingual_columns, label
 from analytics.metrics import funnel, product_table, retention_curve, show_summary, timeline_figure_data
+from catalog.csvio import safe_cell
 from catalog.money import format_money
 
 FORMATS = (".html", ".csv", ".xlsx")
@@ -114,9 +115,14 @@ def summary_csv_path(out: Path) -> Path:
 def write_csv(report: Report, out: Path, tz: str) -> None:
     """Products to ``out``, summary beside it; UTF-8 with BOM so Excel shows Chinese."""
     products = _rounded(report.products).rename(columns=bilingual_columns(list(report.products.columns)))
-    products.to_csv(out, index=False, encoding="utf-8-sig")
+    _spreadsheet_safe(products).to_csv(out, index=False, encoding="utf-8-sig")
     summary = report.summary_frame(tz).rename(columns=bilingual_columns(["metric", "label", "value"]))
-    summary.to_csv(summary_csv_path(out), index=False, encoding="utf-8-sig")
+    _spreadsheet_safe(summary).to_csv(summary_csv_path(out), index=False, encoding="utf-8-sig")
+
+
+def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells (a product named ``=HYPERLINK(...)``) that Excel would run as formulas, neutralised."""
+    return frame.map(safe_cell)
 
 
 def write_xlsx(report: Report, out: Path, tz: str) -> None:
@@ -135,6 +141,10 @@ def write_xlsx(report: Report, out: Path, tz: str) -> None:
             frame = _rounded(raw).rename(columns=bilingual_columns(list(raw.columns)))
             frame.to_excel(writer, sheet_name=name, index=False)
             sheet = writer.sheets[name]
+            for row in sheet.iter_rows():
+                for cell in row:
+                    if cell.data_type == "f":  # openpyxl stores text starting with "=" as a live formula
+                        cell.data_type = "s"
             for cells in sheet.columns:
                 longest = max(len(str(cell.value)) if cell.value is not None else 0 for cell in cells)
                 sheet.column_dimensions[cells[0].column_letter].width = min(max(10, longest + 2), 48)

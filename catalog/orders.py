@@ -9,8 +9,9 @@ and a server killed mid-order leaves either the whole order or nothing.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import sqlite_utils
@@ -21,6 +22,8 @@ from catalog.shows import resolve_link
 from catalog.timestamps import now_iso
 
 MAX_QUANTITY = 999
+# Longest quantity text read as a number: "0000000005" is fine, 4,000 digits never reach int().
+MAX_QUANTITY_DIGITS = 10
 MAX_NAME = 100
 MAX_ADDRESS = 300
 MIN_ADDRESS = 4
@@ -28,13 +31,19 @@ MIN_ADDRESS = 4
 PHONE_PATTERN = re.compile(r"^\+?\d{6,15}$")
 PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+FORM_EXPIRED = "The form has expired: reload the page / 页面已过期，请刷新后重试"
 
 OrderSource = Literal["builtin", "import"]
+#: What the built-in form takes: pay on delivery, or waiting for a payment step. Never "paid".
+BuiltinStatus = Literal["cod", "pending"]
+CANCELLED = "cancelled"
 # The SELECT list an Order is built from (`Order(*row)`), in field order.
 ORDER_SELECT_LIST = (
     "id, show_id, sku, quantity, unit_price, total, at, source, link_code, "
-    "status, buyer_id, customer_name, phone, address"
+    "status, buyer_id, customer_name, phone, address, number"
 )
+# Public order numbers: FL-XXXX-XXXX from an alphabet without 0/O, 1/I/L (read aloud on the phone).
+NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
 @dataclass(frozen=True)
@@ -48,20 +57,26 @@ class Order:
     at: str
     source: str = "builtin"
     link_code: str | None = None
-    status: str = "paid"
+    status: str = "cod"
     viewer_id: str | None = None
     customer_name: str | None = None
     phone: str | None = None
     address: str | None = None
+    public_number: str | None = None
+    # True when a resubmitted form got this earlier order back (not stored).
+    replay: bool = field(default=False, compare=False)
 
     @property
     def number(self) -> str:
-        """The order number a buyer quotes on the phone, e.g. ``FL-000042``."""
-        return f"FL-{self.id:06d}"
+        """The order number a buyer quotes on the phone, e.g. ``FL-7KQ2-M9XD``: random, so it reveals nothing.
+
+        Orders stored before random numbers existed keep ``FL-000042``.
+        """
+        return self.public_number or f"FL-{self.id:06d}"
 
     def to_json(self) -> dict[str, Any]:
+        """What the buyer is told: no row id (it would count the shop's orders)."""
         return {
-            "id": self.id,
             "number": self.number,
             "show_id": self.show_id,
             "sku": self.sku,
@@ -100,6 +115,12 @@ class OutOfStock(OrderError):
         super().__init__(f"only {available} of {sku!r} left, {requested} requested")
 
 
+class NotCancellable(OrderError):
+    def __init__(self, order: Order) -> None:
+        self.order = order
+        super().__init__(f"order {order.number} came from {order.source}: cancel it on that platform")
+
+
 class NotOnSale(OrderError):
     def __init__(self, sku: str) -> None:
         self.sku = sku
@@ -121,7 +142,7 @@ def validate_order_form(
         errors["name"] = "Please enter your name / 请填写收货人姓名"
     elif len(name) > MAX_NAME:
         errors["name"] = f"Name is longer than {MAX_NAME} characters / 姓名过长"
-    number = PHONE_SEPARATORS.sub("", _clean(phone))
+    number = normalise_phone(phone)
     if not number:
         errors["phone"] = "Please enter your phone number / 请填写手机号码"
     elif not PHONE_PATTERN.match(number):
@@ -139,6 +160,11 @@ def validate_order_form(
     return Customer(count, name, number, place), {}
 
 
+def normalise_phone(phone: Any) -> str:
+    """The phone number as stored (separators gone), e.g. to count orders per phone."""
+    return PHONE_SEPARATORS.sub("", _clean(phone))
+
+
 def place_order(
     db: sqlite_utils.Database,
     *,
@@ -153,20 +179,23 @@ def place_order(
     source: OrderSource = "builtin",
     at: str | None = None,
     request_id: str | None = None,
+    status: BuiltinStatus = "cod",
 ) -> Order:
     """Sell ``quantity`` of ``sku`` or raise; the stock and the order change together or not at all.
 
-    Raises :class:`InvalidOrder`, ``UnknownProduct``, :class:`NotOnSale` or
-    :class:`OutOfStock` (with the stock left). A ``link_code`` without a
-    ``show_id`` attributes the order to that link's show. The same
-    ``request_id`` twice (a resubmitted form) returns the first order and
-    takes no more stock.
+    Raises :class:`InvalidOrder` (also for more than the product's per-order
+    limit), ``UnknownProduct``, :class:`NotOnSale` or :class:`OutOfStock`
+    (with the stock left). A ``link_code`` without a ``show_id`` attributes
+    the order to that link's show. The same ``request_id`` twice (a
+    resubmitted form) returns the first order, marked ``replay``, and takes
+    no more stock; a ``request_id`` another viewer used is refused, so a
+    replay never shows someone else's order.
     """
     customer, errors = validate_order_form(
         quantity=quantity, customer_name=customer_name, phone=phone, address=address
     )
     if request_id is not None and not REQUEST_ID.match(request_id):
-        errors["request_id"] = "The form has expired: reload the page / 页面已过期，请刷新后重试"
+        errors["request_id"] = FORM_EXPIRED
     if customer is None or errors:
         raise InvalidOrder(errors)
     at = at or now_iso()
@@ -174,12 +203,18 @@ def place_order(
         if request_id is not None:
             row = db.execute(f"SELECT {ORDER_SELECT_LIST} FROM orders WHERE request_id = ?", [request_id]).fetchone()
             if row is not None:
-                return Order(*row)
+                earlier = replace(Order(*row), replay=True)
+                if earlier.viewer_id != viewer_id or earlier.sku != sku:
+                    raise InvalidOrder({"request_id": FORM_EXPIRED})
+                return earlier
         if link_code is not None and show_id is None:
             show_id = resolve_link(db, link_code).show_id
         product = get_product(db, sku)
         if not product.active:
             raise NotOnSale(sku)
+        if customer.quantity > product.order_limit:
+            limit = product.order_limit
+            raise InvalidOrder({"quantity": f"At most {limit} per order / 每单最多 {limit} 件"})
         taken = db.execute(
             "UPDATE products SET stock = stock - ? WHERE sku = ? AND active = 1 AND stock >= ?",
             [customer.quantity, sku, customer.quantity],
@@ -187,13 +222,14 @@ def place_order(
         if taken != 1:
             raise OutOfStock(sku, customer.quantity, product.stock)
         total = round(customer.quantity * product.price, 2)
+        number = _new_number(db)
         cursor = db.execute(
             "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at, source, link_code, "
-            "status, buyer_id, customer_name, phone, address, request_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'paid', ?, ?, ?, ?, ?)",
+            "status, buyer_id, customer_name, phone, address, request_id, number) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 show_id, sku, customer.quantity, product.price, total, at, source, link_code,
-                viewer_id, customer.name, customer.phone, customer.address, request_id,
+                status, viewer_id, customer.name, customer.phone, customer.address, request_id, number,
             ],
         )
     return Order(
@@ -206,11 +242,22 @@ def place_order(
         at=at,
         source=source,
         link_code=link_code,
+        status=status,
         viewer_id=viewer_id,
         customer_name=customer.name,
         phone=customer.phone,
         address=customer.address,
+        public_number=number,
     )
+
+
+def _new_number(db: sqlite_utils.Database) -> str:
+    """``FL-XXXX-XXXX``: 31^8 (8.5e11) numbers, so a guessed one is almost surely nobody's."""
+    while True:
+        code = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+        number = f"FL-{code[:4]}-{code[4:]}"
+        if db.execute("SELECT 1 FROM orders WHERE number = ?", [number]).fetchone() is None:
+            return number
 
 
 def get_order(db: sqlite_utils.Database, order_id: int) -> Order:
@@ -220,6 +267,24 @@ def get_order(db: sqlite_utils.Database, order_id: int) -> Order:
     return Order(*row)
 
 
+def cancel_order(db: sqlite_utils.Database, order_id: int) -> Order:
+    """Cancel a built-in order and put its units back in stock, in one transaction.
+
+    Idempotent: cancelling a cancelled order changes nothing. Orders imported
+    from another platform are refused (:class:`NotCancellable`): that
+    platform owns them. Raises ``LookupError`` for an unknown order.
+    """
+    with transaction(db):
+        order = get_order(db, order_id)
+        if order.status == CANCELLED:
+            return order
+        if order.source != "builtin":
+            raise NotCancellable(order)
+        db.execute("UPDATE orders SET status = ? WHERE id = ?", [CANCELLED, order_id])
+        db.execute("UPDATE products SET stock = stock + ? WHERE sku = ?", [order.quantity, order.sku])
+    return get_order(db, order_id)
+
+
 def _quantity(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -227,7 +292,7 @@ def _quantity(value: Any) -> int | None:
         number = value
     else:
         text = _clean(value)
-        if not text.isdecimal():
+        if not text.isdecimal() or len(text) > MAX_QUANTITY_DIGITS:
             return None
         number = int(text)
     return number if 1 <= number <= MAX_QUANTITY else None
@@ -239,11 +304,13 @@ def _clean(value: Any) -> str:
 
 __all__ = [
     "InvalidOrder",
+    "NotCancellable",
     "NotOnSale",
     "Order",
     "OrderError",
     "OutOfStock",
     "UnknownProduct",
+    "cancel_order",
     "get_order",
     "place_order",
     "validate_order_form",

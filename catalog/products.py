@@ -7,6 +7,9 @@ from typing import Any
 
 import sqlite_utils
 
+#: Units per order when a product sets no limit of its own: a family's order, not a reseller's.
+DEFAULT_MAX_PER_ORDER = 10
+
 
 @dataclass(frozen=True)
 class Product:
@@ -24,6 +27,13 @@ class Product:
     image: str | None = None
     buy_url: str | None = None
     active: bool = True
+    # Most units one order may take; None means DEFAULT_MAX_PER_ORDER.
+    max_per_order: int | None = None
+
+    @property
+    def order_limit(self) -> int:
+        """The most one order may take: a flash sale of 120 must not go to one buyer in one tap."""
+        return self.max_per_order or DEFAULT_MAX_PER_ORDER
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Product:

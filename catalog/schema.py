@@ -7,6 +7,7 @@ never issue ``CREATE``/``ALTER``: they call :func:`open_db`, which migrates.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from pathlib import Path
 import sqlite_utils
 
 DB_FILENAME = "farmlive.db"
+#: SQLite gives the WAL and shared-memory files the database file's mode.
+DB_FILE_MODE = 0o600
 
 # Each entry migrates from version i to i + 1. Append only: released
 # databases replay the tail they have not seen yet.
@@ -128,6 +131,14 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX orders_link ON orders (link_code);
     """,
+    # catalog (hardening, #9): a per-order quantity limit per product (NULL: the
+    # default limit), and public order numbers that are random, not the row id,
+    # so an order number says nothing about sales volume and cannot be guessed.
+    """
+    ALTER TABLE products ADD COLUMN max_per_order INTEGER CHECK (max_per_order IS NULL OR max_per_order >= 1);
+    ALTER TABLE orders ADD COLUMN number TEXT;
+    CREATE UNIQUE INDEX orders_number ON orders (number);
+    """,
     # the live room: viewers' comments (with the product on air when each was
     # posted, and whether it asked for it: a "want" signal), viewers the host
     # muted for a show, and the host's pinned messages.
@@ -205,6 +216,8 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    if path.exists():
+        os.chmod(path, DB_FILE_MODE)  # buyers' names, phones and addresses: the owner's eyes only
     conn.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL survives a killed process; only an OS crash can drop the last commits.
     conn.execute("PRAGMA synchronous=NORMAL")

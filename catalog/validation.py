@@ -33,6 +33,7 @@ COLUMNS: tuple[str, ...] = (
     "image",
     "buy_url",
     "active",
+    "max_per_order",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("sku", "name", "price")
 
@@ -70,10 +71,17 @@ HEADER_ALIASES: dict[str, str] = {
     "url": "buy_url",
     "上架": "active",
     "在售": "active",
+    "限购": "max_per_order",
+    "每单限购": "max_per_order",
+    "limit": "max_per_order",
 }
 
 MAX_TEXT = 200  # longest name/unit/origin a product card can show
 MAX_DESCRIPTION = 2000
+MAX_STOCK = 10**9  # far beyond any farm, far below SQLite's 64-bit integers
+MAX_PER_ORDER = 999  # the order form's own ceiling
+# Line breaks and tabs are text (a web address refuses them on its own); no other control character belongs in a cell.
+TEXT_BREAKS = "\n\r\t"
 SKU_PATTERN = re.compile(r"^[^\W_][\w.-]{0,63}$")
 THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
@@ -250,6 +258,16 @@ def _validate_row(values: Mapping[str, Any], row: int) -> tuple[Product | None, 
     def problem(column: str, message: str, hint_zh: str) -> None:
         errors.append(RowError(row, column, message, hint_zh))
 
+    for column, value in values.items():
+        bad = _first_bad(value, TEXT_BREAKS) if isinstance(value, str) else -1
+        if bad >= 0:
+            problem(
+                column,
+                f"{column} holds control characters or broken text (U+{bad:04X}): retype the cell",
+                "该单元格含有控制字符或乱码，请重新输入",
+            )
+    if errors:
+        return None, errors
     sku = _text(values.get("sku"))
     if not sku:
         problem("sku", "sku is missing", "缺少商品编号")
@@ -285,6 +303,7 @@ def _validate_row(values: Mapping[str, Any], row: int) -> tuple[Product | None, 
             "图片需放在数据文件夹内，例如 images/商品编号.png",
         )
     active = _active(values.get("active"), problem)
+    max_per_order = _max_per_order(values.get("max_per_order"), problem)
     if errors:
         return None, errors
     assert price is not None and stock is not None and active is not None
@@ -302,9 +321,23 @@ def _validate_row(values: Mapping[str, Any], row: int) -> tuple[Product | None, 
             image=image,
             buy_url=buy_url,
             active=active,
+            max_per_order=max_per_order,
         ),
         [],
     )
+
+
+def has_control_characters(text: str, *, allowed: str = "") -> bool:
+    """Control characters (U+0000-U+001F, U+007F-U+009F) or lone surrogates from broken JSON/UTF-16."""
+    return _first_bad(text, allowed) >= 0
+
+
+def _first_bad(text: str, allowed: str) -> int:
+    """The code point of the first disallowed character, or -1."""
+    for ch in text:
+        if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs"):
+            return ord(ch)
+    return -1
 
 
 def is_web_url(text: str) -> bool:
@@ -374,6 +407,28 @@ def _stock(value: Any, problem: Any) -> int | None:
         number = math.nan
     if not math.isfinite(number) or number != int(number) or number < 0:
         problem("stock", f"stock {text!r} must be a whole number, 0 or more", "库存必须是不小于 0 的整数")
+        return None
+    if number > MAX_STOCK:
+        problem("stock", f"stock {text!r} is more than {MAX_STOCK:,}", f"库存不能超过 {MAX_STOCK}")
+        return None
+    return int(number)
+
+
+def _max_per_order(value: Any, problem: Any) -> int | None:
+    """Blank: the default limit. Otherwise a whole number from 1 to MAX_PER_ORDER."""
+    text = _text(value)
+    if not text:
+        return None
+    try:
+        number = float(unicodedata.normalize("NFKC", text)) if len(text) <= 12 else math.nan
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number != int(number) or not 1 <= number <= MAX_PER_ORDER:
+        problem(
+            "max_per_order",
+            f"max_per_order {text!r} must be a whole number from 1 to {MAX_PER_ORDER}, or blank for the default",
+            f"每单限购须为 1 到 {MAX_PER_ORDER} 的整数，留空则用默认值",
+        )
         return None
     return int(number)
 

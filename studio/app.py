@@ -8,23 +8,45 @@ that knows them all.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from aiohttp import web
 
 from studio import control, media, pages, room, shop
 from studio.config import StudioConfig
-from studio.errors import problem_middleware
-from studio.state import STUDIO, Studio
+from studio.errors import Problem, problem_middleware
+from studio.limits import body_deadline_middleware, security_headers_middleware
+from studio.serve import redact_access_log
+from studio.state import STUDIO, Studio, studio_of
 
 #: Largest request body any route reads (a catalog edit of a few thousand rows).
 MAX_BODY = 1024**2
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 while the database is the file at the data path and passes a quick integrity check; else 503."""
+    health = await studio_of(request).health.check()
+    if not health.ok:
+        raise Problem(503, "unhealthy", health.detail, health.detail_zh, headers={"Retry-After": "5"})
     return web.json_response({"ok": True})
 
 
+def control_room_origins(config: StudioConfig) -> list[str]:
+    """Where the control room runs: the only other pages allowed to frame ``/watch`` (its preview)."""
+    hosts = {"127.0.0.1", "localhost", urlsplit(config.public_url).hostname or "127.0.0.1"}
+    return sorted(f"{scheme}://{host}:{config.ui_port}" for host in hosts for scheme in ("http", "https"))
+
+
 def create_app(config: StudioConfig) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[problem_middleware])
+    redact_access_log()
+    app = web.Application(
+        client_max_size=MAX_BODY,
+        middlewares=[
+            security_headers_middleware(control_room_origins(config)),
+            problem_middleware,
+            body_deadline_middleware,
+        ],
+    )
     studio = Studio(config)
     app[STUDIO] = studio
     app.router.add_get("/healthz", healthz)

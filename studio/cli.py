@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 from studio.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
+from studio.order_guard import OrderLimits
+from studio.serve import MAX_CONNECTIONS_PER_IP
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -39,11 +41,34 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--key", default=None, help="studio key (else $FARMLIVE_KEY, else DATA_DIR/studio.key)")
     up.add_argument("--base-url", default="", help="public origin viewers use, encoded in QR codes")
     up.add_argument(
+        "--max-connections-per-ip",
+        type=int,
+        default=MAX_CONNECTIONS_PER_IP,
+        metavar="N",
+        help=f"open connections one client address may hold (default {MAX_CONNECTIONS_PER_IP}; 0 = no cap; loopback is exempt)",
+    )
+    up.add_argument(
+        "--orders-per-ip",
+        type=int,
+        default=OrderLimits().per_ip.burst,
+        metavar="N",
+        help=f"orders one client address may place at once, then one every {OrderLimits().per_ip.every:g} s "
+        f"(default {OrderLimits().per_ip.burst}; raise it when many buyers share one address)",
+    )
+    up.add_argument(
         "--ice-server",
         action="append",
         default=[],
         metavar="URL",
-        help="STUN/TURN server for WebRTC (turn:user:pass@host:port allowed); repeatable",
+        help="STUN/TURN server for WebRTC (turn:host:3478 with --turn-secret; turn:user:pass@host:port "
+        "is used by the studio only, never sent to browsers); repeatable",
+    )
+    up.add_argument(
+        "--turn-secret",
+        default=None,
+        metavar="SECRET",
+        help="coturn static-auth-secret (use-auth-secret): browsers get TURN credentials that expire in 4 h "
+        "(else $FARMLIVE_TURN_SECRET)",
     )
 
     cat = commands.add_parser("catalog", help="products: import, export, list")

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.order_guard import OrderLimits
+
 KEY_FILENAME = "studio.key"
 DEFAULT_DATA_DIR = "data"
 DEFAULT_HOST = "127.0.0.1"
@@ -25,6 +27,9 @@ class StudioConfig:
     # RTCIceServer dicts (urls, username, credential); empty means host candidates only.
     ice_servers: list[dict[str, str]] = field(default_factory=list)
     ui_port: int = 8501
+    # Shared secret of a coturn ``use-auth-secret`` server: browsers get short-lived TURN credentials.
+    turn_secret: str = ""
+    order_limits: OrderLimits = field(default_factory=OrderLimits)
 
     @property
     def public_url(self) -> str:

@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 import sqlite_utils
@@ -19,12 +20,15 @@ from aiohttp import web
 
 import analytics
 from catalog.csvio import save_products
+from catalog.orders import CANCELLED, NotCancellable, Order, cancel_order
 from catalog.products import Product, UnknownProduct
 from catalog.schema import transaction
 from catalog.shows import Show, UnknownShow, end_show, get_show
-from catalog.validation import COLUMNS, RowError, canonical_column, validate_product_rows
+from catalog.timestamps import to_iso, utc_now
+from catalog.validation import COLUMNS, RowError, canonical_column, has_control_characters, validate_product_rows
 from overlays import LAYOUTS, Promo
 from studio.auth import require_key
+from studio.bodies import json_object, row_id
 from studio.errors import Problem
 from studio.state import OnAir, Studio, studio_of
 
@@ -45,21 +49,11 @@ def bad_request(detail: str, detail_zh: str, **extra: Any) -> Problem:
     return Problem(400, "bad_request", detail, detail_zh, **extra)
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise bad_request("request body must be JSON", "请求内容必须是 JSON") from None
-    if not isinstance(body, dict):
-        raise bad_request("request body must be a JSON object", "请求内容必须是 JSON 对象")
-    return body
-
-
 def _show_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["show_id"])
-    except ValueError:
-        raise _unknown_show(request.match_info["show_id"]) from None
+    show_id = row_id(request.match_info["show_id"])
+    if show_id is None:
+        raise _unknown_show(request.match_info["show_id"][:40])
+    return show_id
 
 
 def _unknown_show(show_id: object) -> Problem:
@@ -102,6 +96,9 @@ async def get_state(request: web.Request) -> web.Response:
     stats = await _live_stats(studio)
     public = studio.config.public_url
     figures = studio.figures
+    burst = None
+    if studio.show is not None:
+        burst = await studio.db(order_burst, studio.show.id, studio.config.order_limits.burst_per_minute)
     return web.json_response(
         {
             "show": show_json(studio.show),
@@ -112,6 +109,7 @@ async def get_state(request: web.Request) -> web.Response:
             "units": stats.get("units", 0),
             "revenue": stats.get("revenue", 0.0),
             "recent_orders": stats.get("recent_orders", []),
+            "order_burst": burst,
             "publish_url": f"{public}/publish",
             "watch_url": f"{public}/watch",
         },
@@ -127,12 +125,14 @@ async def _live_stats(studio: Studio) -> dict[str, Any]:
 
 @authorized
 async def start_show(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+    body = await json_object(request)
     title = body.get("title")
     if not isinstance(title, str) or not title.strip():
         raise bad_request("title is required", "请填写直播标题")
     if len(title) > 200:
         raise bad_request("title is longer than 200 characters", "直播标题不能超过 200 个字符")
+    if has_control_characters(title):
+        raise bad_request("title holds control characters", "直播标题含有无效字符")
     show = await studio_of(request).start_show(title.strip())
     return web.json_response(show_json(show), status=201)
 
@@ -154,7 +154,7 @@ async def finish_show(request: web.Request) -> web.Response:
 
 @authorized
 async def put_overlay(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+    body = await json_object(request)
     if "sku" not in body:
         raise bad_request('sku is required (a SKU, or null to clear)', "请提供 sku（商品编号，或 null 表示下屏）")
     sku = body["sku"]
@@ -187,6 +187,47 @@ async def show_stats(request: web.Request) -> web.Response:
     return web.json_response(body, dumps=_dumps)
 
 
+@authorized
+async def cancel(request: web.Request) -> web.Response:
+    """Cancel a built-in order (a fake, a mistake): its units go back in stock. Idempotent."""
+    studio = studio_of(request)
+    order_id = row_id(request.match_info["order_id"])
+    if order_id is None:
+        raise _unknown_order(request.match_info["order_id"][:40])
+    try:
+        order = await studio.db(cancel_order, order_id)
+    except LookupError:
+        raise _unknown_order(order_id) from None
+    except NotCancellable as error:
+        raise Problem(
+            409, "not_cancellable", str(error), f"订单 {error.order.number} 来自其他平台，请在该平台取消"
+        ) from None
+    if studio.on_air.sku == order.sku:
+        await studio.refresh_on_air()  # the stock on the card goes back up
+    return web.json_response(order_json(order), dumps=_dumps)
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """What the host sees of an order: everything, with the row id the cancel route takes."""
+    return {**order.to_json(), "id": order.id, "source": order.source, "buyer_id": order.viewer_id,
+            "customer_name": order.customer_name, "phone": order.phone, "address": order.address}
+
+
+def _unknown_order(order_id: object) -> Problem:
+    return Problem(404, "unknown_order", f"unknown order {order_id}", f"找不到订单 {order_id}")
+
+
+def order_burst(db: sqlite_utils.Database, show_id: int, threshold: int) -> dict[str, Any]:
+    """Built-in orders of the show in the last minute, and whether that is a burst to look at."""
+    since = to_iso(utc_now() - timedelta(minutes=1))
+    count, phones = db.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT phone) FROM orders "
+        "WHERE show_id = ? AND source = 'builtin' AND status != ? AND at >= ?",
+        [show_id, CANCELLED, since],
+    ).fetchone()
+    return {"orders_last_minute": count, "phones_last_minute": phones, "threshold": threshold, "burst": count >= threshold}
+
+
 # Where put_products reports an error about a column name rather than one product.
 COLUMN_NAMES_ROW = 0
 
@@ -201,7 +242,7 @@ async def put_products(request: web.Request) -> web.Response:
     price does not put back a stock figure that orders have lowered since.
     ``row`` is the number the editor shows, used in error messages.
     """
-    body = await _json_object(request)
+    body = await json_object(request)
     items = body.get("products")
     if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("values"), dict) for i in items):
         raise bad_request('products must be a list of {"values": {...}}', "products 必须是商品列表")
@@ -287,3 +328,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/shows/{show_id}/stats", show_stats)
     app.router.add_put("/api/overlay", put_overlay)
     app.router.add_put("/api/products", put_products)
+    app.router.add_post("/api/orders/{order_id}/cancel", cancel)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import ssl
 import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
-
-from aiohttp import web
+from urllib.parse import quote
 
 import catalog
 from studio.config import DEFAULT_HOST, StudioConfig, load_or_create_key
+from studio.control_room.launch import control_room_url
+from studio.datadir import DataFolderBusy, open_data_folder
+from studio.order_guard import OrderLimits
+from studio.serve import quiet_logging, raise_open_file_limit, serve
+from studio.turn import SERVER_TTL, is_turn, with_rest_credentials
 
 log = logging.getLogger("farmlive")
 
@@ -26,6 +34,20 @@ def parse_ice_server(url: str) -> dict[str, str]:
         username, _, credential = credentials.partition(":")
         return {"urls": f"{scheme}:{address}", "username": username, "credential": credential}
     return {"urls": url}
+
+
+def ice_servers_from_args(args: argparse.Namespace) -> list[dict[str, str]]:
+    """``--ice-server`` entries; with ``--turn-secret`` the studio's own TURN credentials come from the secret."""
+    servers = [parse_ice_server(u) for u in args.ice_server]
+    secret = args.turn_secret or os.environ.get("FARMLIVE_TURN_SECRET", "")
+    if secret:
+        return with_rest_credentials(servers, secret, ttl=SERVER_TTL)
+    if any(is_turn(s) for s in servers):
+        log.warning(
+            "a TURN server with a static password is used by the studio only, never handed to browsers: "
+            "give coturn use-auth-secret and farmlive --turn-secret so viewers get short-lived credentials"
+        )
+    return servers
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
@@ -45,8 +67,10 @@ def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
         port=args.port,
         base_url=base_url,
         lan=args.lan,
-        ice_servers=[parse_ice_server(u) for u in args.ice_server],
+        ice_servers=ice_servers_from_args(args),
         ui_port=args.ui_port,
+        turn_secret=args.turn_secret or os.environ.get("FARMLIVE_TURN_SECRET", ""),
+        order_limits=replace(OrderLimits(), per_ip=replace(OrderLimits().per_ip, burst=args.orders_per_ip)),
     )
     return config, created
 
@@ -64,12 +88,39 @@ def seed_if_new(config: StudioConfig) -> int:
         db.conn.close()
 
 
+def catalog_has_products(config: StudioConfig) -> bool:
+    db = catalog.open_db(config.data_dir)
+    try:
+        return bool(db.execute("SELECT EXISTS (SELECT 1 FROM products)").fetchone()[0])
+    finally:
+        db.conn.close()
+
+
 def run_from_args(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    handler = logging.StreamHandler()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", handlers=[handler])
+    quiet_logging(handler)
+    os.umask(0o077)  # everything the studio writes (database, key, recordings) is the owner's alone
+    folder = open_data_folder(Path(args.data_dir).resolve())
+    try:
+        folder.lock()
+    except DataFolderBusy as busy:
+        print(f"farmlive: {busy}", file=sys.stderr)
+        return 3
+    before, after = raise_open_file_limit()
+    if after > before:
+        log.info("open-file limit raised from %d to %d", before, after)
     config, key_created = config_from_args(args)
-    seeded = seed_if_new(config)
-    if seeded:
-        print(f"seeded the demo catalog with {seeded} farm products / 已载入 {seeded} 个示例农产品")
+    if folder.fresh:
+        if seeded := seed_if_new(config):
+            print(f"seeded the demo catalog with {seeded} farm products / 已载入 {seeded} 个示例农产品")
+    elif not catalog_has_products(config):
+        print(
+            f"the data folder {config.data_dir} already existed but its catalog is empty: no demo shop is seeded "
+            "over it. If farmlive.db was lost, stop now and restore it from your backup. / "
+            "数据文件夹已存在但商品目录为空，不会自动载入示例商品；如数据库丢失，请先从备份恢复。",
+            file=sys.stderr,
+        )
     if key_created:
         print(f"studio key (saved in {config.data_dir / 'studio.key'}): {config.key}")
     ssl_context = None
@@ -88,15 +139,11 @@ def run_from_args(args: argparse.Namespace) -> int:
     try:
         from studio.app import create_app
 
-        web.run_app(
-            create_app(config),
-            host=config.host,
-            port=config.port,
-            ssl_context=ssl_context,
-            print=None,
-            handle_signals=True,
+        asyncio.run(
+            serve(create_app(config), config.host, config.port, ssl_context=ssl_context, per_ip=args.max_connections_per_ip)
         )
     finally:
+        folder.unlock()
         if ui_process is not None:
             ui_process.terminate()
             try:
@@ -114,10 +161,13 @@ def print_banner(config: StudioConfig) -> None:
     print(f"farmlive studio: {url}")
     print(f"  phone camera / 手机开播: {publish}")
     print(f"  viewers / 观众观看:      {url}/watch")
-    print(f"  control room / 控制台:   http://127.0.0.1:{config.ui_port}")
+    print(f"  control room / 控制台:   {control_room_url(config)}")
     if config.lan:
-        from urllib.parse import quote
-
         print("Scan with the phone to go live (the code carries the studio key) / 用手机扫码开播（含直播密钥）:")
-        # The /publish page takes ?key=, remembers it on the phone and removes it from the address bar.
-        segno.make(f"{publish}?key={quote(config.key)}", error="m").terminal(compact=True)
+        segno.make(publish_url_with_key(config), error="m").terminal(compact=True)
+
+
+def publish_url_with_key(config: StudioConfig) -> str:
+    """The phone's publish page with the key in the fragment: ``/publish`` reads ``#key=``, remembers it
+    on the phone and removes it from the address bar; a fragment is never sent to a server or a log."""
+    return f"{config.public_url}/publish#key={quote(config.key, safe='')}"

@@ -10,9 +10,8 @@ go through :func:`catalog.orders.place_order` on the studio's database thread.
 from __future__ import annotations
 
 import functools
-import json
 import re
-import secrets
+import sqlite3
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -21,21 +20,37 @@ from typing import Any
 
 import sqlite_utils
 from aiohttp import web
+from yarl import URL
 
 from analytics import events
-from catalog.orders import MAX_QUANTITY, InvalidOrder, NotOnSale, Order, OutOfStock, place_order
+from catalog.orders import (
+    FORM_EXPIRED,
+    MAX_QUANTITY,
+    InvalidOrder,
+    NotOnSale,
+    Order,
+    OutOfStock,
+    normalise_phone,
+    place_order,
+)
 from catalog.products import Product, UnknownProduct, get_product
 from catalog.shows import Link, UnknownLink, resolve_link
+from catalog.validation import has_control_characters
+from studio.bodies import json_body
 from studio.errors import Problem, dumps
-from studio.state import studio_of
+from studio.health import DatabaseLost, Health
+from studio.order_guard import ORDER_GUARD, OrderGuard, cross_site, same_origin
+from studio.state import STUDIO, Studio, studio_of
 from studio.viewers import remember_viewer, viewer_id_of
 
 IMAGE_NAME = re.compile(r"^[\w][\w.-]{0,127}\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
 IMAGES_PREFIX = "images/"
 TEMPLATES = Path(__file__).parent / "pages" / "shop"
 FORM_FIELDS = ("quantity", "name", "phone", "address")
-# A hidden one-time id per form: a second tap or a reload after a lost answer returns the same order.
+# The hidden server-issued order token (studio.order_guard): a second tap or a reload after a lost
+# answer returns the same order, and a form from another browser or another site is refused.
 REQUEST_FIELD = "request_id"
+FORM_TYPES = ("application/x-www-form-urlencoded", "application/json")
 
 
 @dataclass(frozen=True)
@@ -73,12 +88,27 @@ async def buy_link(request: web.Request) -> web.StreamResponse:
         found = await studio.db(visit, request.match_info["code"])
     except UnknownLink:
         return unknown_link_page()
-    target = found.product.buy_url or f"/order/{found.link.code}"  # the product as it is now
-    response = web.Response(status=302, headers={"Location": target, "Cache-Control": "no-store"})
+    response = web.Response(status=302, headers={"Location": redirect_target(found), "Cache-Control": "no-store"})
     return remember_viewer(response, viewer_id, is_new)
 
 
+def redirect_target(found: Listing) -> str:
+    """The product's own shop link (as it is now), ASCII-encoded; else the built-in order page.
+
+    A stored link with control characters (saved before the catalog refused
+    them) cannot go into a header: the buyer gets the built-in page instead.
+    """
+    url = found.product.buy_url
+    if url and not has_control_characters(url):
+        try:
+            return str(URL(url))
+        except ValueError:
+            pass
+    return f"/order/{found.link.code}"
+
+
 async def order_page(request: web.Request) -> web.StreamResponse:
+    """The form, with a fresh order token for this viewer; ``Accept: application/json`` gets the token as JSON."""
     studio = studio_of(request)
     try:
         found = await studio.db(listing, request.match_info["code"])
@@ -87,12 +117,40 @@ async def order_page(request: web.Request) -> web.StreamResponse:
     if not found.product.active:
         return not_on_sale_page(found.product)
     viewer_id, is_new = viewer_id_of(request)
-    return remember_viewer(render_order_form(found), viewer_id, is_new)
+    token = request.app[ORDER_GUARD].tokens.issue(viewer_id, found.link.code)
+    if "application/json" in request.headers.get("Accept", ""):
+        response: web.StreamResponse = json_response(
+            {
+                "order_token": token,
+                "sku": found.product.sku,
+                "stock": found.product.stock,
+                "max_quantity": found.product.order_limit,
+            }
+        )
+    else:
+        response = render_order_form(found, {REQUEST_FIELD: token})
+    return remember_viewer(response, viewer_id, is_new)
 
 
 async def submit_order(request: web.Request) -> web.StreamResponse:
-    studio = studio_of(request)
+    """Checks in order of cost: origin, rate limits, database health, body, token, phone limit; then sell."""
     as_json = wants_json(request)
+    try:
+        return await _submit_order(request, studio_of(request), request.app[ORDER_GUARD], as_json)
+    except Problem as problem:
+        if as_json:
+            raise
+        page = message_page(problem.status, "Order not taken 未能下单", problem.detail, problem.detail_zh)
+        page.headers.update(problem.headers)
+        return page
+
+
+async def _submit_order(request: web.Request, studio: Studio, guard: OrderGuard, as_json: bool) -> web.StreamResponse:
+    if not same_origin(request, studio.config.public_url):
+        raise cross_site()
+    viewer_id, is_new = viewer_id_of(request)
+    guard.admit(request.remote or "")
+    refuse_if_unhealthy(studio.health.recent())
     form = await read_order_form(request)
     code = request.match_info["code"]
     try:
@@ -101,9 +159,21 @@ async def submit_order(request: web.Request) -> web.StreamResponse:
         if as_json:
             raise Problem(404, "unknown_link", "unknown buy link", "链接无效") from None
         return unknown_link_page()
-    viewer_id, is_new = viewer_id_of(request)
+    token = form.get(REQUEST_FIELD) or request.headers.get("Idempotency-Key") or ""
+    if not guard.tokens.valid(token, viewer_id, found.link.code):
+        if as_json:
+            raise Problem(
+                403,
+                "order_token",
+                "missing, expired or foreign order token: GET this order page first, with the same cookie",
+                "订单凭证缺失、过期或不属于您：请先打开订单页面",
+            )
+        renewed = {**form, REQUEST_FIELD: guard.tokens.issue(viewer_id, found.link.code)}
+        page = render_order_form(found, renewed, {}, status=403, alert=FORM_EXPIRED)
+        return remember_viewer(page, viewer_id, is_new)
+    undo = guard.reserve(viewer_id, normalise_phone(form.get("phone")))
     try:
-        order = await studio.db(
+        order = await studio.db_acknowledged(
             place_order,
             sku=found.product.sku,
             quantity=form.get("quantity"),
@@ -113,15 +183,27 @@ async def submit_order(request: web.Request) -> web.StreamResponse:
             show_id=found.link.show_id,
             link_code=found.link.code,
             viewer_id=viewer_id,
-            request_id=form.get(REQUEST_FIELD) or request.headers.get("Idempotency-Key") or None,
+            request_id=token,
         )
+    except DatabaseLost as lost:
+        undo()
+        refuse_if_unhealthy(lost.health)
+        raise
+    except sqlite3.DatabaseError:
+        undo()
+        refuse_if_unhealthy(await studio.health.check())
+        raise
     except InvalidOrder as error:
+        undo()
         if as_json:
             raise Problem(
                 400, "invalid_order", "please check the marked fields", "请检查标出的内容", errors=error.errors
             ) from None
+        if REQUEST_FIELD in error.errors:
+            form = {**form, REQUEST_FIELD: guard.tokens.issue(viewer_id, found.link.code)}
         return render_order_form(found, form, error.errors, status=400)
     except OutOfStock as error:
+        undo()
         message, message_zh = stock_message(error)
         if as_json:
             raise Problem(
@@ -130,10 +212,13 @@ async def submit_order(request: web.Request) -> web.StreamResponse:
         fresh = Listing(found.link, await studio.db(get_product, found.product.sku))
         return render_order_form(fresh, form, {}, status=409, alert=f"{message} / {message_zh}")
     except (NotOnSale, UnknownProduct):
+        undo()
         if as_json:
             raise Problem(410, "not_on_sale", "this product is no longer on sale", "该商品已下架") from None
         return not_on_sale_page(found.product)
-    if studio.on_air.sku == order.sku:
+    if order.replay:
+        undo()  # the same order again: nothing more was taken
+    elif studio.on_air.sku == order.sku:
         await studio.refresh_on_air()  # the card on the video shows the stock left
     if as_json:
         response: web.StreamResponse = json_response(order.to_json(), status=201)
@@ -145,14 +230,30 @@ async def submit_order(request: web.Request) -> web.StreamResponse:
 async def product_image(request: web.Request) -> web.StreamResponse:
     """Product pictures from ``DATA_DIR/images``; only plain file names, never a path."""
     name = request.match_info["name"]
+    unknown = Problem(404, "unknown_image", f"no such picture: {name[:130]}", f"没有这张图片：{name[:130]}")
+    if not IMAGE_NAME.match(name) or "\x00" in name:  # checked before the name touches the file system
+        raise unknown
     folder = (studio_of(request).config.data_dir / "images").resolve()
     path = (folder / name).resolve()
-    if not IMAGE_NAME.match(name) or path.parent != folder or not path.is_file():
-        raise Problem(404, "unknown_image", f"no such picture: {name}", f"没有这张图片：{name}")
+    if path.parent != folder or not path.is_file():
+        raise unknown
     return web.FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
 
 
+def refuse_if_unhealthy(health: Health | None) -> None:
+    """``503`` rather than acknowledging an order into a database that is lost or broken."""
+    if health is not None and not health.ok:
+        raise Problem(
+            503,
+            "database_unavailable",
+            f"orders are paused: {health.detail}",
+            f"暂停接单：{health.detail_zh}",
+            headers={"Retry-After": "30"},
+        )
+
+
 def setup_routes(app: web.Application) -> None:
+    app[ORDER_GUARD] = OrderGuard(app[STUDIO].config.key, app[STUDIO].config.order_limits)
     app.router.add_get("/b/{code}", buy_link)
     app.router.add_get("/order/{code}", order_page)
     app.router.add_post("/order/{code}", submit_order)
@@ -167,11 +268,15 @@ def wants_json(request: web.Request) -> bool:
 
 async def read_order_form(request: web.Request) -> dict[str, str]:
     """The order fields from a form post or a JSON body; a 400 problem for an unreadable body."""
+    if request.content_type not in FORM_TYPES:
+        raise Problem(
+            415,
+            "unsupported_media_type",
+            "send the order as a form (application/x-www-form-urlencoded) or as JSON",
+            "请以表单或 JSON 格式提交订单",
+        )
     if request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise Problem(400, "bad_json", f"body is not valid JSON: {error}", "请求内容不是有效的 JSON") from None
+        body = await json_body(request)
         if not isinstance(body, dict):
             raise Problem(
                 400,
@@ -180,13 +285,21 @@ async def read_order_form(request: web.Request) -> dict[str, str]:
                 "请求内容必须是包含 quantity、name、phone、address 的 JSON 对象",
             )
     else:
-        body = dict(await request.post())
-    return {field: _form_value(body.get(field)) for field in (*FORM_FIELDS, REQUEST_FIELD)}
+        try:
+            body = dict(await request.post())
+        except ValueError:  # not UTF-8, or not form encoding at all
+            raise Problem(400, "bad_form", "the form is not readable text", "表单内容无法读取") from None
+    values = {field: _form_value(body.get(field)) for field in (*FORM_FIELDS, REQUEST_FIELD)}
+    if any(has_control_characters(value, allowed="\n\r\t") for value in values.values()):
+        raise Problem(400, "bad_text", "the form holds control characters or broken text", "表单含有无效字符")
+    return values
 
 
 def _form_value(value: Any) -> str:
     if value is None or isinstance(value, (dict, list)) or hasattr(value, "file"):
         return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value) if abs(value) < 10**12 else ""  # "quantity": 1e400 or a 5,000-digit integer
     return str(value)
 
 
@@ -202,6 +315,11 @@ def stock_message(error: OutOfStock) -> tuple[str, str]:
         f"Only {error.available} left, you asked for {error.requested}: lower the quantity and try again.",
         f"库存仅剩 {error.available} 件，请减少数量后重试",
     )
+
+
+def mask_phone(phone: str) -> str:
+    """``13800138000`` -> ``138****8000``."""
+    return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:] if len(phone) > 7 else "*" * len(phone)
 
 
 # -- pages -----------------------------------------------------------------
@@ -277,8 +395,8 @@ def render_order_form(
     sold_out = product.stock <= 0
     if sold_out and not alert:
         alert = "Sold out, sorry! / 抱歉，已售罄"
-    if REQUEST_FIELD in errors:  # a mangled hidden id: explain, and hand out a fresh one
-        alert, values = errors[REQUEST_FIELD], {**values, REQUEST_FIELD: ""}
+    if REQUEST_FIELD in errors:  # a spent or mangled token: explain (the caller hands out a fresh one)
+        alert = errors[REQUEST_FIELD]
     if errors and not alert:
         alert = "Please check the fields marked below. / 请检查下方标红的内容。"
     fields: dict[str, str] = {}
@@ -291,8 +409,8 @@ def render_order_form(
         alert=f'<div class="alert{" bad" if errors else ""}" role="alert">{escape(alert)}</div>' if alert else "",
         product=product_section(product),
         action=f"/order/{escape(found.link.code)}",
-        request_id=escape(values.get(REQUEST_FIELD) or secrets.token_urlsafe(16)),
-        max_quantity=min(MAX_QUANTITY, max(product.stock, 1)),
+        request_id=escape(values.get(REQUEST_FIELD, "")),
+        max_quantity=min(MAX_QUANTITY, product.order_limit, max(product.stock, 1)),
         disabled="disabled" if sold_out else "",
         button="Sold out 已售罄" if sold_out else "Buy now 立即下单",
         **fields,
@@ -301,13 +419,15 @@ def render_order_form(
 
 
 def render_confirmation(order: Order, product: Product) -> web.Response:
+    """The buyer's receipt. A resubmitted form gets its order back with the phone masked and no address:
+    whoever holds an old form must not learn a buyer's details from it."""
     body = template("done").substitute(
         number=escape(order.number),
         quantity=order.quantity,
         name=escape(product.name),
         name_zh=escape(product.name_zh),
         total=escape(money(order.total, product.currency)),
-        phone=escape(order.phone or ""),
-        address=escape(order.address or ""),
+        phone=escape(mask_phone(order.phone or "") if order.replay else order.phone or ""),
+        address=escape("(hidden · 已隐藏)" if order.replay else order.address or ""),
     )
     return html_page(f"Order {order.number} 下单成功", body, status=201)

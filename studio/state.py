@@ -30,6 +30,7 @@ from catalog.shows import Show, create_show, end_show, link_for, live_show
 from overlays import LAYOUTS, Headline, OverlaySpec, Promo
 from studio.config import StudioConfig
 from studio.figures import LiveFigures
+from studio.health import DbHealth
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class Studio:
             max_workers=1, thread_name_prefix="farmlive-db"
         )
         self._db: sqlite_utils.Database | None = None
+        self.health = DbHealth(self.db_file)
         self.show: Show | None = None
         self.on_air = OnAir()
         self._listeners: list[OnAirListener] = []
@@ -103,6 +105,7 @@ class Studio:
     def _connection(self) -> sqlite_utils.Database:
         if self._db is None:
             self._db = catalog.connect(self.db_file)
+            self.health.remember_opened()
         return self._db
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -111,6 +114,18 @@ class Studio:
         return await loop.run_in_executor(
             self._executor, lambda: fn(self._connection(), *args, **kwargs)
         )
+
+    async def db_acknowledged(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A write whose answer promises it is kept (an order): refused with ``DatabaseLost``
+        unless the open file is still the file at the data path, both before and after it."""
+
+        def guarded(db: sqlite_utils.Database) -> T:
+            self.health.require_same_file()
+            result = fn(db, *args, **kwargs)
+            self.health.require_same_file()
+            return result
+
+        return await self.db(guarded)
 
     async def open(self) -> None:
         """Recover after a restart: close sessions a crash left open, resume a live show."""
@@ -138,10 +153,9 @@ class Studio:
 
     # -- shows ----------------------------------------------------------
     async def start_show(self, title: str) -> Show:
-        """Start a show; a show already live is ended first (one show at a time)."""
-        if self.show is not None:
-            await self.end_show()
-        self.show = await self.db(create_show, title)
+        """Start a show; a show already live is ended in the same transaction (one show at a time),
+        so a start that fails leaves the live show on air."""
+        self.show = await self.db(_replace_show, self.show.id if self.show else None, title)
         if self.on_air.sku is not None:
             await self.put_on_air(self.on_air.sku, self.on_air.layout, self.on_air.promo)
         return self.show
@@ -236,6 +250,13 @@ STUDIO = web.AppKey("studio", Studio)
 def studio_of(request: web.Request) -> Studio:
     """The studio a route serves: handed in by the app, never imported from it."""
     return request.app[STUDIO]
+
+
+def _replace_show(db: sqlite_utils.Database, live_id: int | None, title: str) -> Show:
+    with catalog.transaction(db):
+        if live_id is not None:
+            end_show(db, live_id)
+        return create_show(db, title)
 
 
 def _last_overlay(db: sqlite_utils.Database, show_id: int) -> tuple[str | None, str, Promo | None] | None:

@@ -217,3 +217,14 @@ async def pipeline(studio: Studio) -> AsyncIterator[ShowPipeline]:
     await pipeline.start()
     yield pipeline
     await pipeline.stop()
+def buyer_cookie(n: int) -> dict[str, str]:
+    """The ``Cookie`` header of buyer ``n`` for a session without a cookie jar (many buyers, one session)."""
+    return {"Cookie": f"fl_viewer=test-buyer-{n:06d}"}
+
+
+async def order_token(http, base_url: str, code: str, headers: dict[str, str] | None = None) -> str:  # type: ignore[no-untyped-def]
+    """What a browser gets with the order form: a token bound to this session's ``fl_viewer`` cookie."""
+    headers = {"Accept": "application/json", **(headers or {})}
+    async with http.get(f"{base_url}/order/{code}", headers=headers) as response:
+        assert response.status == 200, await response.text()
+        return str((await response.json())["order_token"])

@@ -135,7 +135,8 @@ def live_show(studio_process: StudioProcess) -> StudioProcess:
 def go_live(browser: Any, server: StudioProcess) -> Any:
     context = browser.new_context(**PHONE, ignore_https_errors=True)
     page = context.new_page()
-    page.goto(f"{server.url}/publish?key={server.key}")
+    page.goto(f"{server.url}/publish#key={server.key}")
+    assert "key" not in page.url  # read from the fragment, then taken out of the address bar
     page.click("#golive")
     page.wait_for_function("document.getElementById('status').dataset.state === 'live'", timeout=30000)
     return page

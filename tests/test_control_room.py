@@ -159,6 +159,25 @@ def test_go_live_live_figures_and_end_show(farm, room_env):
     assert at.button(key="start_show")
 
 
+def test_go_live_warns_of_an_order_burst_and_cancels_an_order(farm, room_env):
+    """20 orders within a minute: the host is warned, cancels one, and its stock comes back."""
+    from catalog.orders import place_order
+
+    show = api(room_env, "POST", "/api/shows", {"title": "Flash sale"})
+    code = link_for(farm, show["id"], "ORANGE-5KG").code
+    for n in range(20):
+        place_order(farm, sku="ORANGE-5KG", quantity=1, customer_name=f"Buyer {n}", phone=f"1380013{n:04d}",
+                    address="Farm road 1", show_id=show["id"], link_code=code)
+    at = no_exception(page("go_live"))
+    assert "订单激增" in at.warning[0].value and "20" in at.warning[0].value
+    newest = api(room_env, "GET", "/api/state")["recent_orders"][0]
+    assert at.selectbox(key="cancel_order_id").value == newest["id"]
+    at.button(key="cancel_order").click().run()
+    no_exception(at)
+    assert farm.execute("SELECT status FROM orders WHERE id = ?", [newest["id"]]).fetchone()[0] == "cancelled"
+    assert catalog.get_product(farm, "ORANGE-5KG").stock == ORANGE.stock - 19
+
+
 def test_go_live_in_english(farm, room_env):
     at = page("go_live")
     at.radio(key="lang").set_value("en").run()

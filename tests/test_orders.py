@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -39,7 +40,8 @@ def order_count(db) -> int:
 def test_order_takes_stock_and_prices_at_order_time(shop_db):
     order = place_order(shop_db, sku="TEA", quantity=3, at="2026-11-23T12:00:00.000Z", **BUYER)
     assert (order.quantity, order.unit_price, order.total) == (3, 33.33, 99.99)
-    assert order.number == "FL-000001" and order.phone == "+8613800138000"
+    assert re.fullmatch(r"FL-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", order.number) and order.phone == "+8613800138000"
+    assert order.status == "cod"  # pay on delivery: never stored as paid
     assert stock(shop_db) == 2
     # A later price change does not touch the recorded order.
     catalog.upsert_product(shop_db, catalog.Product(sku="TEA", name="Tieguanyin", price=40.0, stock=2))

@@ -6,12 +6,17 @@ import asyncio
 import signal
 import sqlite3
 import time
+from dataclasses import replace
 
 import aiohttp
 import pytest
 
 import catalog
 from catalog.shows import create_show, link_for
+from studio.config import StudioConfig
+from studio.limits import Rate
+from studio.order_guard import OrderLimits
+from tests.conftest import buyer_cookie, order_token
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -23,20 +28,34 @@ def buyer(n: int) -> dict[str, object]:
     return {"quantity": 1, "name": f"Buyer {n}", "phone": f"1380013{n:04d}", "address": f"Farm road {n}, Ganzhou"}
 
 
+@pytest.fixture
+def studio_config(studio_config: StudioConfig) -> StudioConfig:
+    """All 500 buyers come from 127.0.0.1 here: lift the per-address limit (the others stay)."""
+    return replace(studio_config, order_limits=OrderLimits(per_ip=Rate(10_000, 0.001)))
+
+
+async def place(http: aiohttp.ClientSession, base_url: str, code: str, n: int) -> aiohttp.ClientResponse:
+    """Buyer ``n`` (own cookie) opens the form, then orders one."""
+    cookie = buyer_cookie(n)
+    token = await order_token(http, base_url, code, cookie)
+    headers = {"Accept": "application/json", **cookie}
+    return await http.post(f"{base_url}/order/{code}", json={**buyer(n), "request_id": token}, headers=headers)
+
+
 async def test_500_concurrent_orders_for_stock_100(running_studio):
     studio = running_studio.studio
     oranges = catalog.Product(sku="ORANGE-5KG", name="Navel oranges", price=59.9, stock=STOCK)
     await studio.db(catalog.upsert_product, oranges)
     show = await studio.start_show("Flash sale")
     code = (await studio.db(link_for, show.id, "ORANGE-5KG")).code
-    url = f"{running_studio.url}/order/{code}"
 
     async def order(http: aiohttp.ClientSession, n: int) -> tuple[int, dict]:
-        async with http.post(url, json=buyer(n), headers={"Accept": "application/json"}) as response:
+        async with await place(http, running_studio.url, code, n) as response:
             return response.status, await response.json()
 
     connector = aiohttp.TCPConnector(limit=BUYERS)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=180)) as http:
+    timeout = aiohttp.ClientTimeout(total=180)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as http:
         results = await asyncio.gather(*(order(http, n) for n in range(BUYERS)))
 
     statuses = [status for status, _ in results]
@@ -63,12 +82,11 @@ def test_killed_server_keeps_every_acknowledged_order_and_no_half_orders(studio_
     show = create_show(db, "Sugar sale")
     code = link_for(db, show.id, "SUGAR-YUNNAN-500G").code
     db.conn.close()
-    url = f"{studio_process.url}/order/{code}"
     acknowledged: list[str] = []
 
     async def order(http: aiohttp.ClientSession, n: int) -> None:
         try:
-            async with http.post(url, json=buyer(n), headers={"Accept": "application/json"}) as response:
+            async with await place(http, studio_process.url, code, n) as response:
                 if response.status == 201:
                     acknowledged.append((await response.json())["number"])
         except (TimeoutError, aiohttp.ClientError):
@@ -76,7 +94,8 @@ def test_killed_server_keeps_every_acknowledged_order_and_no_half_orders(studio_
 
     async def sale() -> None:
         timeout = aiohttp.ClientTimeout(total=20)
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20), timeout=timeout) as http:
+        connector = aiohttp.TCPConnector(limit=20)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as http:
             tasks = [asyncio.create_task(order(http, n)) for n in range(start_stock)]
             deadline = time.monotonic() + 30
             while len(acknowledged) < 10 and time.monotonic() < deadline:
@@ -89,7 +108,7 @@ def test_killed_server_keeps_every_acknowledged_order_and_no_half_orders(studio_
     assert len(acknowledged) >= 10
     conn = sqlite3.connect(studio_process.data_dir / catalog.DB_FILENAME)
     try:
-        ids = {f"FL-{row[0]:06d}" for row in conn.execute("SELECT id FROM orders")}
+        ids = {row[0] for row in conn.execute("SELECT number FROM orders")}
         sold = conn.execute("SELECT COALESCE(SUM(quantity), 0) FROM orders").fetchone()[0]
         left = conn.execute("SELECT stock FROM products WHERE sku = 'SUGAR-YUNNAN-500G'").fetchone()[0]
     finally:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 import pytest
 from PIL import Image
 
 import catalog
 from catalog.shows import link_for
+from tests.conftest import order_token
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -106,19 +109,21 @@ async def test_form_order_decrements_stock_and_confirms(running_studio):
     async with client() as http:
         async with http.get(f"{running_studio.url}/b/{code}", allow_redirects=False) as response:
             viewer = response.cookies["fl_viewer"].value
-        async with http.post(f"{running_studio.url}/order/{code}", data=ORDER) as response:
+        token = await order_token(http, running_studio.url, code)
+        async with http.post(f"{running_studio.url}/order/{code}", data={**ORDER, "request_id": token}) as response:
             assert response.status == 201
             page = await response.text()
-    assert "FL-000001" in page and "¥119.80" in page and "下单成功" in page
+    assert re.search(r"FL-[2-9A-Z]{4}-[2-9A-Z]{4}", page) and "¥119.80" in page and "下单成功" in page
+    assert "13800138000" in page  # the buyer's own fresh order shows their details
 
     def saved(db):
         return db.execute(
-            "SELECT show_id, sku, quantity, unit_price, total, source, link_code, buyer_id, customer_name, phone "
+            "SELECT show_id, sku, quantity, unit_price, total, source, link_code, buyer_id, customer_name, phone, status "
             "FROM orders"
         ).fetchall()
 
     assert await studio.db(saved) == [
-        (studio.show.id, "ORANGE-5KG", 2, 59.9, 119.8, "builtin", code, viewer, "张三", "13800138000")
+        (studio.show.id, "ORANGE-5KG", 2, 59.9, 119.8, "builtin", code, viewer, "张三", "13800138000", "cod")
     ]
     assert (await studio.db(catalog.get_product, "ORANGE-5KG")).stock == 8
     assert studio.on_air.version > version  # the card on air re-renders with the new stock
@@ -126,19 +131,24 @@ async def test_form_order_decrements_stock_and_confirms(running_studio):
 
 async def test_json_order(running_studio):
     code = await shop(running_studio, oranges())
-    async with client() as http, http.post(
-        f"{running_studio.url}/order/{code}", json={**ORDER, "quantity": 3}, headers={"Accept": "application/json"}
-    ) as response:
-        assert response.status == 201
-        body = await response.json()
-    assert body["number"] == "FL-000001" and body["quantity"] == 3 and body["total"] == 179.7
-    assert body["link_code"] == code
+    async with client() as http:
+        token = await order_token(http, running_studio.url, code)
+        async with http.post(
+            f"{running_studio.url}/order/{code}", json={**ORDER, "quantity": 3, "request_id": token},
+            headers={"Accept": "application/json"},
+        ) as response:
+            assert response.status == 201
+            body = await response.json()
+    assert re.fullmatch(r"FL-[2-9A-Z]{4}-[2-9A-Z]{4}", body["number"]) and body["quantity"] == 3
+    assert body["total"] == 179.7 and body["link_code"] == code and body["status"] == "cod"
+    assert "id" not in body  # the row id would count the shop's orders
 
 
 async def test_bad_input_is_400_with_field_errors_and_kept_values(running_studio):
     code = await shop(running_studio, oranges())
     bad = {"quantity": "0", "name": "", "phone": "call me", "address": "<b>Ganzhou</b> farm road"}
     async with client() as http:
+        bad["request_id"] = await order_token(http, running_studio.url, code)
         async with http.post(f"{running_studio.url}/order/{code}", data=bad) as response:
             assert response.status == 400
             page = await response.text()
@@ -162,11 +172,14 @@ async def test_bad_input_is_400_with_field_errors_and_kept_values(running_studio
 async def test_out_of_stock_is_409_with_stock_left(running_studio):
     code = await shop(running_studio, oranges(stock=3))
     async with client() as http:
-        async with http.post(f"{running_studio.url}/order/{code}", data={**ORDER, "quantity": "5"}) as response:
+        token = await order_token(http, running_studio.url, code)
+        async with http.post(
+            f"{running_studio.url}/order/{code}", data={**ORDER, "quantity": "5", "request_id": token}
+        ) as response:
             assert response.status == 409
             page = await response.text()
         async with http.post(
-            f"{running_studio.url}/order/{code}", json={**ORDER, "quantity": 5}
+            f"{running_studio.url}/order/{code}", json={**ORDER, "quantity": 5, "request_id": token}
         ) as response:
             assert response.status == 409
             body = await response.json()
@@ -187,11 +200,13 @@ async def test_sold_out_page_disables_the_button(running_studio):
 
 
 async def test_product_off_sale_is_refused(running_studio):
-    code = await shop(running_studio, oranges(active=False))
+    code = await shop(running_studio, oranges())
     async with client() as http:
+        token = await order_token(http, running_studio.url, code)
+        await running_studio.studio.db(catalog.upsert_product, oranges(active=False))
         async with http.get(f"{running_studio.url}/order/{code}") as response:
             assert response.status == 410 and "商品已下架" in await response.text()
-        async with http.post(f"{running_studio.url}/order/{code}", json=ORDER) as response:
+        async with http.post(f"{running_studio.url}/order/{code}", json={**ORDER, "request_id": token}) as response:
             assert response.status == 410 and (await response.json())["code"] == "not_on_sale"
 
 
@@ -226,16 +241,17 @@ async def test_resubmitted_form_gives_the_same_order_once(running_studio):
             async with http.post(f"{running_studio.url}/order/{code}", data={**ORDER, "request_id": token}) as response:
                 assert response.status == 201
                 numbers.append(re.search(r'id="order-number">([^<]+)<', await response.text()).group(1))
+        api_token = await order_token(http, running_studio.url, code)
         async with http.post(
-            f"{running_studio.url}/order/{code}", json=ORDER, headers={"Idempotency-Key": "api-client-key-1"}
+            f"{running_studio.url}/order/{code}", json=ORDER, headers={"Idempotency-Key": api_token}
         ) as response:
             api_number = (await response.json())["number"]
         async with http.post(
-            f"{running_studio.url}/order/{code}", json=ORDER, headers={"Idempotency-Key": "api-client-key-1"}
+            f"{running_studio.url}/order/{code}", json=ORDER, headers={"Idempotency-Key": api_token}
         ) as response:
             assert response.status == 201 and (await response.json())["number"] == api_number
         async with http.post(f"{running_studio.url}/order/{code}", data={**ORDER, "request_id": "x"}) as response:
-            assert response.status == 400
+            assert response.status == 403
             assert "刷新" in await response.text()
     assert numbers[0] == numbers[1] and api_number != numbers[0]
     assert (await running_studio.studio.db(catalog.get_product, "ORANGE-5KG")).stock == 10 - 2 - 2

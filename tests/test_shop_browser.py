@@ -39,7 +39,7 @@ def test_scan_fill_and_order_on_a_phone(browser, studio_process):
         viewer = next(c["value"] for c in context.cookies() if c["name"] == "fl_viewer")
     finally:
         context.close()
-    row = db.execute("SELECT quantity, buyer_id, link_code FROM orders WHERE id = ?", [int(number[3:])]).fetchone()
+    row = db.execute("SELECT quantity, buyer_id, link_code FROM orders WHERE number = ?", [number]).fetchone()
     assert row == (2, viewer, code)
     assert db.execute("SELECT kind, viewer_id FROM link_events").fetchall() == [("scan", viewer)]
     assert catalog.get_product(db, "ORANGE-GANNAN-5KG").stock == stock - 2

@@ -62,6 +62,9 @@ class ControlClient:
     def stats(self, show_id: int, *, summary: bool = False) -> dict[str, Any]:
         return self._call("GET", f"/api/shows/{show_id}/stats" + ("?summary=1" if summary else ""))
 
+    def cancel_order(self, order_id: int) -> dict[str, Any]:
+        return self._call("POST", f"/api/orders/{int(order_id)}/cancel")
+
     def save_products(self, products: list[dict[str, Any]]) -> dict[str, Any]:
         return self._call("PUT", "/api/products", {"products": products})
 

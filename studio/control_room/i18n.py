@@ -108,6 +108,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "reconnects_n": ("{n} reconnects", "重连 {n} 次"),
     "recent_orders": ("Latest orders", "最新订单"),
     "no_orders_yet": ("No orders yet", "暂无订单"),
+    "order_burst": (
+        "Order burst: {n} orders in the last minute from {phones} phone numbers. Check them for fakes; "
+        "cancel a fake order below and its stock comes back.",
+        "订单激增：最近一分钟有 {n} 笔订单（{phones} 个手机号）。请检查是否有虚假订单，可在下方取消，库存会自动退回。",
+    ),
+    "cancel_pick": ("Cancel an order", "取消订单"),
+    "cancel_button": ("Cancel order", "取消该订单"),
+    "cancel_done": ("Order cancelled; its stock is back", "订单已取消，库存已退回"),
     "col_time": ("Time", "时间"),
     "col_product": ("Product", "商品"),
     "col_quantity": ("Qty", "数量"),
@@ -148,6 +156,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_image": ("Image", "图片"),
     "col_buy_url": ("Shop link", "购买链接"),
     "col_active": ("Active", "在售"),
+    "col_max_per_order": ("Max per order", "每单限购"),
     "col_row": ("Row", "行"),
     "col_field": ("Column", "列"),
     "col_problem": ("Problem", "问题"),

@@ -6,8 +6,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from studio.config import StudioConfig
+from studio.tls import ensure_certificate
 
 APP = Path(__file__).with_name("app.py")
 
@@ -30,7 +32,10 @@ def control_room_env(config: StudioConfig) -> dict[str, str]:
 
 
 def control_room_command(config: StudioConfig) -> list[str]:
-    return [
+    """Streamlit on loopback; with ``--lan`` on every interface but over HTTPS with the studio's
+    certificate, because the host types the studio key into it. Error details (tracebacks, paths)
+    are never shown in the browser."""
+    command = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.port", str(config.ui_port),
         "--server.address", "0.0.0.0" if config.lan else "127.0.0.1",
@@ -38,7 +43,19 @@ def control_room_command(config: StudioConfig) -> list[str]:
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
+        "--client.showErrorDetails", "false",
     ]
+    if config.lan:
+        cert, key = ensure_certificate(config.data_dir)
+        command += ["--server.sslCertFile", str(cert), "--server.sslKeyFile", str(key)]
+    return command
+
+
+def control_room_url(config: StudioConfig) -> str:
+    """Where the host opens the control room."""
+    if config.lan:
+        return f"https://{urlsplit(config.public_url).hostname}:{config.ui_port}"
+    return f"http://127.0.0.1:{config.ui_port}"
 
 
 def start_control_room(config: StudioConfig, **popen: object) -> subprocess.Popen[bytes]:

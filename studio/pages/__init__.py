@@ -15,6 +15,7 @@ from aiohttp import web
 
 from studio.errors import Problem
 from studio.state import OnAir, studio_of
+from studio.turn import browser_ice_servers
 from studio.viewers import remember_viewer, viewer_id_of
 
 PAGES_DIR = Path(__file__).parent
@@ -32,8 +33,8 @@ async def asset(request: web.Request) -> web.FileResponse:
     """The pages' scripts and styles; nothing else in this folder is served."""
     name = request.match_info["name"]
     path = PAGES_DIR / name
-    if "/" in name or path.suffix not in ASSET_TYPES or not path.is_file():
-        raise Problem(404, "unknown_asset", f"no such asset: {name}", f"没有这个文件：{name}")
+    if "/" in name or "\x00" in name or path.suffix not in ASSET_TYPES or not path.is_file():
+        raise Problem(404, "unknown_asset", f"no such asset: {name[:130]}", f"没有这个文件：{name[:130]}")
     return web.FileResponse(path, headers={"Content-Type": ASSET_TYPES[path.suffix], "Cache-Control": "no-cache"})
 
 
@@ -47,10 +48,14 @@ async def watch_page(request: web.Request) -> web.StreamResponse:
 
 
 async def media_config(request: web.Request) -> web.Response:
-    """ICE servers for the pages' RTCPeerConnection (TURN for phones behind CGNAT)."""
+    """ICE servers for the pages' RTCPeerConnection (TURN for phones behind CGNAT).
+
+    TURN comes with credentials made for this request that expire in hours
+    (``--turn-secret``); a static TURN password is never handed to a browser.
+    """
     config = studio_of(request).config
-    servers = [] if config.ice_loopback_only else config.ice_servers
-    return web.json_response({"ice_servers": servers})
+    servers = [] if config.ice_loopback_only else browser_ice_servers(config.ice_servers, config.turn_secret)
+    return web.json_response({"ice_servers": servers}, headers={"Cache-Control": "no-store"})
 
 
 def on_air_card(on_air: OnAir) -> dict[str, Any] | None:

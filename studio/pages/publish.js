@@ -21,12 +21,12 @@
   let statsTimer = null;
   let wakeLock = null;
 
-  // ?key= from the LAN QR code: remember it, then take it out of the address bar.
-  const params = new URLSearchParams(location.search);
-  if (params.get("key")) {
-    localStorage.setItem(KEY_STORAGE, params.get("key"));
-    params.delete("key");
-    history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : ""));
+  // #key= from the LAN or control-room QR code (a fragment never reaches a server, a log or a
+  // Referer): remember it on the phone, then take it out of the address bar.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (fragment.get("key")) {
+    localStorage.setItem(KEY_STORAGE, fragment.get("key"));
+    history.replaceState(null, "", location.pathname + location.search);
   }
   keyInput.value = localStorage.getItem(KEY_STORAGE) || "";
 

@@ -46,6 +46,7 @@ def column_config() -> dict[str, Any]:
         "image": cc.TextColumn(label["image"]),
         "buy_url": cc.TextColumn(label["buy_url"], width="medium"),
         "active": cc.CheckboxColumn(label["active"], default=True),
+        "max_per_order": cc.NumberColumn(label["max_per_order"], min_value=1, max_value=999, step=1, format="%d"),
     }
 
 

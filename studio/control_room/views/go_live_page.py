@@ -292,6 +292,9 @@ def live_figures(api: ControlClient) -> None:
     first[1].metric(ui.t("orders"), state.get("orders", 0), border=True)
     first[2].metric(ui.t("revenue"), ui.money(state.get("revenue", 0.0)), border=True)
     st.markdown(stream_line(health), unsafe_allow_html=True)
+    burst = state.get("order_burst") or {}
+    if burst.get("burst"):
+        st.warning(ui.t("order_burst", n=burst["orders_last_minute"], phones=burst["phones_last_minute"]), icon="⚠️")
     recent = state.get("recent_orders") or []
     st.markdown(f"**{ui.t('recent_orders')}**")
     if not recent:
@@ -306,6 +309,28 @@ def live_figures(api: ControlClient) -> None:
         }
     )
     st.dataframe(feed, hide_index=True, height=min(36 * (len(feed) + 1) + 2, 290))
+    cancel_panel(api, recent)
+
+
+def cancel_panel(api: ControlClient, recent: list[dict[str, Any]]) -> None:
+    """Cancel a fake or mistaken built-in order; its units go back in stock."""
+    builtin = {o["id"]: o for o in recent if o.get("source") == "builtin"}
+    if not builtin:
+        return
+    pick, press = st.columns([3, 1], vertical_alignment="bottom")
+    order_id = pick.selectbox(
+        ui.t("cancel_pick"),
+        list(builtin),
+        format_func=lambda i: f"{builtin[i].get('number') or i} · {ui.short_name(builtin[i]['name'], builtin[i]['name_zh'])}"
+        f" × {builtin[i]['quantity']}",
+        key="cancel_order_id",
+    )
+    press.button(
+        ui.t("cancel_button"),
+        key="cancel_order",
+        width="stretch",
+        on_click=lambda: _act(api.cancel_order, order_id, done=ui.t("cancel_done")),
+    )
 
 
 def stream_line(health: dict[str, Any]) -> str:
@@ -330,7 +355,8 @@ def phone_and_preview(state: dict[str, Any], studio_key: str) -> None:
         st.iframe(f"{state['watch_url']}#key={quote(studio_key, safe='')}", height=420)
     with st.container(border=True):
         code, text = st.columns([1, 2], vertical_alignment="center")
-        code.image(publish_qr_png(state["publish_url"]), width="stretch")
+        # The key rides in the fragment (#key=): the phone's page keeps it, no server or log ever sees it.
+        code.image(publish_qr_png(f"{state['publish_url']}#key={quote(studio_key, safe='')}"), width="stretch")
         text.markdown(f"**{ui.t('phone_camera')}**")
         text.caption(ui.t("phone_scan"))
         text.markdown(f'<span class="fl-muted">{html.escape(state["publish_url"])}</span>', unsafe_allow_html=True)
