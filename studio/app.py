@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from studio import control, media, pages, shop
+from studio import control, media, pages, replay, shop
 from studio.config import StudioConfig
 from studio.errors import problem_middleware
 from studio.state import STUDIO, Studio
@@ -32,6 +32,7 @@ def create_app(config: StudioConfig) -> web.Application:
     control.setup_routes(app)
     media.setup_routes(app)
     pages.setup_routes(app)
+    replay.setup_routes(app)
 
     async def _open(app: web.Application) -> None:
         await studio.open()
