@@ -104,6 +104,12 @@ def make_clips(
     recording, an empty on-air log or nothing long enough, before writing.
     """
     out = out or default_folder(data_dir, show_id)
+    if not 0 < min_s <= max_s:
+        raise ClipsRefused(
+            "bad_limits",
+            f"--min-seconds must be above 0 and at most --max-seconds (got {min_s:g} and {max_s:g}).",
+            f"--min-seconds 必须大于 0 且不大于 --max-seconds（现在是 {min_s:g} 秒和 {max_s:g} 秒）。",
+        )
     try:
         show = get_show(db, show_id)
     except UnknownShow:
@@ -114,6 +120,12 @@ def make_clips(
         )
     recordings = data_dir / "recordings"
     finalised = finalise_show(recordings, data_dir / "replays", show_id)
+    if finalised.waiting:
+        raise ClipsRefused(
+            "recording_busy",
+            f"The recording of show {show_id} is still being written: try again in a few seconds.",
+            f"第 {show_id} 场直播的录像还在写入，请几秒后再试。",
+        )
     if not finalised.parts:
         if recordings_of(recordings, show_id):
             raise ClipsRefused(
