@@ -8,12 +8,17 @@ every test works on its own copy of that data folder.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import csv
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -21,6 +26,8 @@ import av
 import cv2
 import pytest
 import sqlite_utils
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import catalog
 from catalog.orders import place_order
@@ -31,7 +38,7 @@ from studio.config import StudioConfig
 from studio.media.pipeline import ShowPipeline
 from studio.media.replay import closed_cleanly, finalise_show, read_part
 from studio.media.synthetic import MovingPattern
-from tests.conftest import RunningStudio
+from tests.conftest import RunningStudio, start_studio_process, stop_studio_process
 from tests.test_recorder import record_then_kill
 from tests.test_pipeline import ORANGES, TEA, open_studio
 
@@ -66,7 +73,9 @@ async def record_show(data_dir: Path) -> None:
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("recorded") / "data"
     folder.mkdir()
-    asyncio.run(record_show(folder))
+    # On a thread of its own: a sync Playwright session may already run a loop on this one.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, record_show(folder)).result()
     assert len(list((folder / "recordings").glob("show-1-*.mp4"))) == 1
     return folder
 
@@ -338,5 +347,75 @@ def test_a_recording_cut_short_by_kill_9_still_gives_a_replay_and_clips(killed_s
         assert clip.link == link and qr(cv2.imread(str(result.folder / clip.cover))) == link
         assert decode_all(result.folder / clip.clip)
         assert any("stopped" in note for note in result.notes)
+    finally:
+        db.conn.close()
+
+
+# -- fuzzing the public replay routes ---------------------------------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=10,
+)
+BEATS = st.one_of(
+    st.binary(max_size=2000),
+    JSON.map(lambda value: json.dumps(value).encode()),
+    st.fixed_dictionaries({"position_s": JSON, "leave": JSON}).map(lambda value: json.dumps(value).encode()),
+)
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_replay_routes_answer_any_input_with_a_clear_4xx(data_dir: Path) -> None:
+    server = start_studio_process(data_dir)
+    try:
+        status, body = http("POST", f"{server.url}/replay/1/sessions")
+        assert status == 201
+        session = json.loads(body)["session"]
+        # The session is this viewer's: every beat below carries its cookie.
+        cookie = {"Cookie": "fl_viewer=" + db_viewer(data_dir, session)}
+
+        @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(body=BEATS)
+        def beats(body: bytes) -> None:
+            status, answer = http("POST", f"{server.url}/replay/1/sessions/{session}", body,
+                                  {"Content-Type": "application/json", **cookie})
+            assert status in (204, 400, 410, 413), (status, answer)
+            if status != 204:
+                problem = json.loads(answer)
+                assert problem["detail"] and problem["detail_zh"]
+
+        @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(segment=st.text(min_size=1, max_size=30))
+        def show_ids(segment: str) -> None:
+            quoted = urllib.parse.quote(segment, safe="")
+            for path in (f"/replay/{quoted}/manifest", f"/replay/{quoted}", f"/replay/1/parts/{quoted}.mp4"):
+                status, _ = http("GET", f"{server.url}{path}")
+                assert status in (200, 202, 404), (path, status)
+
+        beats()
+        show_ids()
+    finally:
+        stop_studio_process(server)
+    db = catalog.open_db(data_dir)
+    try:
+        positions = [p for (p,) in db.execute("SELECT position_s FROM replay_positions").fetchall()]
+        assert all(0 <= p < 1e6 for p in positions)  # nothing odd was stored
+    finally:
+        db.conn.close()
+
+
+def db_viewer(data_dir: Path, session: int) -> str:
+    db = catalog.open_db(data_dir)
+    try:
+        return db.execute("SELECT viewer_id FROM viewer_sessions WHERE id = ?", [session]).fetchone()[0]
     finally:
         db.conn.close()
