@@ -126,7 +126,7 @@ def clip_plan(
         ignore_index=True,
     )
     starts, activity = [], []
-    for sku, begin, finish in zip(table["sku"], table["start_s"], table["end_s"]):
+    for sku, begin, finish in zip(table["sku"], table["start_s"], table["end_s"], strict=True):
         times = np.sort(moments.loc[moments["sku"] == sku, "t"].to_numpy(dtype="float64"))
         start, count = strongest_window(times, begin, finish, max_s)
         starts.append(start)

@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
@@ -159,7 +159,7 @@ def main() -> None:
         db = catalog.open_db(data_dir)
         for product in PRODUCTS:
             upsert_product(db, product)
-        started = datetime.now(timezone.utc) - timedelta(seconds=seconds + 5)
+        started = datetime.now(UTC) - timedelta(seconds=seconds + 5)
         show = create_show(db, "Benchmark show", started_at=to_iso(started))
         links = {p.sku: f"{config.public_url}/b/{link_for(db, show.id, p.sku).code}" for p in PRODUCTS}
         interval = seconds // args.switches

@@ -26,7 +26,7 @@ from analytics.replay import clip_plan
 from catalog.products import Product, UnknownProduct, get_product
 from catalog.shows import UnknownShow, get_show
 from catalog.timestamps import parse_iso
-from studio.media.replay import BadRecording, Part, cut, find_qr_frame, finalise_show, recordings_of
+from studio.media.replay import BadRecording, Part, cut, finalise_show, find_qr_frame, recordings_of
 
 CSV_COLUMNS = [
     "rank", "clip", "cover", "caption", "sku", "name", "name_zh", "price", "currency", "unit", "link",
@@ -227,7 +227,7 @@ def _cut_all(
 def _part_for(parts: list[Part], offsets: list[float], start: float, end: float) -> tuple[int, float, float] | None:
     """The part holding most of ``[start, end)`` (show clock) and the span inside it."""
     best = None
-    for index, (part, offset) in enumerate(zip(parts, offsets)):
+    for index, (part, offset) in enumerate(zip(parts, offsets, strict=True)):
         lo, hi = max(start, offset), min(end, offset + part.duration_s)
         if hi > lo and (best is None or hi - lo > best[2] - best[1]):
             best = (index, lo, hi)

@@ -29,7 +29,15 @@ from catalog.products import Product, get_product
 from catalog.shows import Show, UnknownShow, get_show
 from catalog.timestamps import parse_iso
 from studio.errors import Problem
-from studio.media.replay import Finalised, Part, finalise_show, recordings_of
+from studio.media.replay import (
+    RECORDING_NAME,
+    Finalised,
+    Part,
+    finalise_show,
+    needs_replay,
+    recordings_of,
+    replay_parts,
+)
 from studio.pages import PAGES_DIR
 from studio.shop import IMAGE_NAME, IMAGES_PREFIX, message_page
 from studio.state import STUDIO, Studio, studio_of
@@ -90,12 +98,12 @@ class ReplayMaker:
             return
         show_ids = set()
         for path in folder.glob("show-*.mp4"):
-            if self._unreadable.get(path) == path.stat().st_mtime:
+            match = RECORDING_NAME.match(path.name)
+            if match is None or self._unreadable.get(path) == path.stat().st_mtime:
                 continue
-            replay = replays_dir(self.studio) / path.name
-            if not replay.exists() or replay.stat().st_mtime < path.stat().st_mtime:
-                show_ids.add(_show_id_of(path.name))
-        for show_id in sorted(i for i in show_ids if i is not None):
+            if needs_replay(path, replays_dir(self.studio)):
+                show_ids.add(int(match["show"]))
+        for show_id in sorted(show_ids):
             if show_id == (self.studio.show.id if self.studio.show else None):
                 continue
             try:
@@ -124,11 +132,6 @@ class ReplayMaker:
         return result
 
 
-def _show_id_of(name: str) -> int | None:
-    parts = name.split("-")
-    return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
-
-
 REPLAY_MAKER = web.AppKey("replay_maker", ReplayMaker)
 
 
@@ -150,7 +153,7 @@ def show_listing(db: sqlite_utils.Database, show_id: int) -> Listing:
     rows = db.execute(
         "SELECT id, at, sku, layout, promo FROM overlay_events WHERE show_id = ? ORDER BY at, id", [show_id]
     ).fetchall()
-    overlay = [dict(zip(("id", "at", "sku", "layout", "promo"), row)) for row in rows]
+    overlay = [dict(zip(("id", "at", "sku", "layout", "promo"), row, strict=True)) for row in rows]
     products = {}
     for sku in {row["sku"] for row in overlay if row["sku"]}:
         try:
@@ -309,10 +312,11 @@ async def replay_part(request: web.Request) -> web.StreamResponse:
     show = await _show(request)
     _ended(show)
     number = request.match_info["part"]
-    result = await request.app[REPLAY_MAKER].finalise(show.id)
-    if not number.isdigit() or not 1 <= int(number) <= len(result.parts):
+    # Only the files already made: a range request never waits for a remux.
+    parts = await asyncio.to_thread(replay_parts, replays_dir(studio_of(request)), show.id)
+    if not number.isdigit() or not 1 <= int(number) <= len(parts):
         raise Problem(404, "unknown_part", f"show {show.id} has no part {number}", f"没有第 {number} 段录像")
-    part = result.parts[int(number) - 1]
+    part = parts[int(number) - 1]
     return web.FileResponse(part.path, headers={"Content-Type": "video/mp4", "Cache-Control": "public, max-age=3600"})
 
 

@@ -72,7 +72,7 @@ def test_the_replay_plays_seeks_and_the_card_follows(browser, replay_studio: Stu
 
         # Seeking across each boundary switches the card within the log's second.
         page.evaluate("document.getElementById('video').pause()")
-        for before, after in zip(chapters, chapters[1:]):
+        for before, after in zip(chapters, chapters[1:], strict=False):
             boundary = after["start_s"]
             for at, sku in ((boundary - 0.5, before["sku"]), (boundary + 0.5, after["sku"]), (boundary - 0.3, before["sku"])):
                 page.evaluate(f"window.farmliveReplay.seek({at})")

@@ -16,13 +16,14 @@ server runs them on a worker thread.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import struct
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
@@ -54,7 +55,7 @@ class Part:
 
     @property
     def ended_at(self) -> datetime:
-        return datetime.fromtimestamp(self.started_at.timestamp() + self.duration_s, timezone.utc)
+        return datetime.fromtimestamp(self.started_at.timestamp() + self.duration_s, UTC)
 
 
 def recordings_of(folder: Path, show_id: int) -> list[Path]:
@@ -99,7 +100,7 @@ def started_at_of(container: av.container.InputContainer, path: Path) -> datetim
     match = RECORDING_NAME.match(path.name)
     if match is None:
         raise BadRecording(f"{path.name} names no start time")
-    return datetime.strptime(match["time"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(match["time"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
 def remux(source: Path, dest: Path) -> Part:
@@ -162,7 +163,17 @@ def _mux(packet: av.Packet, streams: dict[int, av.stream.Stream]) -> int:
 
 
 def read_part(path: Path) -> Part:
-    """The facts of a replay file, from its metadata and index (no decoding)."""
+    """The facts of a replay file, from its metadata and index (no decoding).
+
+    Cached per file version: a 2-hour file's index is megabytes, and a
+    playing video asks for its part again with every range request.
+    """
+    stat = path.stat()
+    return _read_part(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_part(path: Path, mtime_ns: int, size: int) -> Part:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -288,6 +299,17 @@ class Finalised:
     parts: list[Part]
     unreadable: list[tuple[Path, str]]
     waiting: list[Path]  # still being written: try again later
+
+
+def replay_parts(replays_dir: Path, show_id: int) -> list[Part]:
+    """The show's replay files already made, in show order (no remuxing, no waiting)."""
+    parts = []
+    for path in recordings_of(replays_dir, show_id):
+        try:
+            parts.append(read_part(path))
+        except BadRecording:
+            continue
+    return sorted(parts, key=lambda part: part.started_at)
 
 
 def finalise_show(recordings_dir: Path, replays_dir: Path, show_id: int, *, busy: Path | None = None) -> Finalised:
