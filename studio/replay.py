@@ -154,7 +154,7 @@ def show_listing(db: sqlite_utils.Database, show_id: int) -> Listing:
         "SELECT id, at, sku, layout, promo FROM overlay_events WHERE show_id = ? ORDER BY at, id", [show_id]
     ).fetchall()
     overlay = [dict(zip(("id", "at", "sku", "layout", "promo"), row, strict=True)) for row in rows]
-    products = {}
+    products: dict[str, Product] = {}
     for sku in {row["sku"] for row in overlay if row["sku"]}:
         try:
             products[sku] = get_product(db, sku)

@@ -44,8 +44,8 @@ from tests.test_recorder import record_then_kill
 
 ROOT = Path(__file__).resolve().parent.parent
 #: (seconds into the show, product put on air); the oranges are on air from the start.
-SWITCHES = [(3.5, TEA.sku), (7.0, ORANGES.sku)]
-SHOW_S = 10.0
+SWITCHES = [(5.0, TEA.sku), (10.0, ORANGES.sku)]
+SHOW_S = 14.0
 
 
 async def record_show(data_dir: Path) -> None:
@@ -105,9 +105,18 @@ def qr(image) -> str:  # type: ignore[no-untyped-def]
     return cv2.QRCodeDetector().detectAndDecode(image)[0]
 
 
-def keyframe_times(path: Path) -> list[float]:
+def packet_times(path: Path, *, keyframes: bool = False) -> list[float]:
+    """Seconds of each video packet (or only the keyframes) of ``path``."""
     with av.open(str(path)) as container:
-        return [float(p.pts * p.time_base) for p in container.demux(video=0) if p.is_keyframe and p.pts is not None]
+        return [
+            float(p.pts * p.time_base)
+            for p in container.demux(video=0)
+            if p.pts is not None and p.size and (p.is_keyframe or not keyframes)
+        ]
+
+
+def keyframe_times(path: Path) -> list[float]:
+    return packet_times(path, keyframes=True)
 
 
 def decode_all(path: Path) -> list[av.VideoFrame]:
@@ -233,10 +242,11 @@ def test_clips_are_cut_per_chapter_on_keyframes_with_covers_and_captions(data_di
     result = make_clips(db, data_dir, 1, data_dir / "out", min_s=1.5, max_s=90)
     took = time.monotonic() - started
     assert took < 30
-    assert [c.sku for c in result.clips] == [TEA.sku, ORANGES.sku, ORANGES.sku]  # the tea sold
+    assert [c.sku for c in result.clips] == [TEA.sku, ORANGES.sku, ORANGES.sku], result.skipped  # the tea sold
     [replay] = finalise_show(data_dir / "recordings", data_dir / "replays", 1).parts
     offset = (replay.started_at - parse_iso(get_show(db, 1).started_at)).total_seconds()
     keyframes = [offset + t for t in keyframe_times(replay.path)]
+    frame_times = [offset + t for t in packet_times(replay.path)]
     for clip in result.clips:
         chapter = next(i for i, (t, sku) in enumerate(log) if sku == clip.sku and abs(t - clip.start_s) < 3)
         begin, finish = log[chapter][0], ends[chapter]
@@ -244,12 +254,17 @@ def test_clips_are_cut_per_chapter_on_keyframes_with_covers_and_captions(data_di
         first_key = min(k for k in keyframes if k >= begin - 0.001)
         assert clip.start_s == pytest.approx(first_key, abs=0.002)
         assert 0 <= clip.start_s - begin <= 1.0 + 0.7  # 30-frame GOP; a loaded machine stretches it a little
-        # ...and ends on the last frame before the next product.
-        assert finish - 0.1 <= clip.end_s <= finish + 0.05
+        # ...and runs until the first recorded frame of the next product (or the end of the recording).
+        later = [t for t in frame_times if t >= finish - 0.001]
+        if later:
+            assert clip.end_s == pytest.approx(later[0], abs=0.002)
+        else:
+            assert frame_times[-1] < clip.end_s <= frame_times[-1] + 0.05  # the last frame, one frame long
         path = result.folder / clip.clip
         frames = decode_all(path)
         assert frames and frames[0].key_frame
-        assert len(frames) == pytest.approx(clip.seconds * 30, rel=0.35)  # what was recorded (30 fps, load aside)
+        # Every frame the recording holds in that window, none lost or added by the cut.
+        assert len(frames) == sum(clip.start_s - 0.001 <= t < clip.end_s - 0.001 for t in frame_times)
         link = link_of(db, 1, clip.sku)
         assert clip.link == link
         assert qr(cv2.imread(str(result.folder / clip.cover))) == link
@@ -263,8 +278,8 @@ def test_clips_are_cut_per_chapter_on_keyframes_with_covers_and_captions(data_di
     assert [r["clip"] for r in rows] == [c.clip for c in result.clips]
     assert [int(r["rank"]) for r in rows] == [1, 2, 3] and rows[0]["orders"] == "1"
     # Made again: the folder is replaced whole, nothing stale or half-made beside it.
-    # The last chapter (oranges again, 3 s until the end) is shorter than 3.3 s: skipped, not an error.
-    again = make_clips(db, data_dir, 1, data_dir / "out", min_s=3.3, max_s=90)
+    # The last chapter (oranges again, 4 s until the end) is shorter than 4.6 s: skipped, not an error.
+    again = make_clips(db, data_dir, 1, data_dir / "out", min_s=4.6, max_s=90)
     assert [c.sku for c in again.clips] == [TEA.sku, ORANGES.sku] and again.skipped == []
     assert sorted(p.name for p in data_dir.iterdir() if p.name.startswith(".")) == []
     assert len(list((data_dir / "out").glob("*.mp4"))) == len(again.clips)
@@ -273,7 +288,7 @@ def test_clips_are_cut_per_chapter_on_keyframes_with_covers_and_captions(data_di
 def test_long_chapters_are_trimmed_to_max_seconds(data_dir: Path, db) -> None:  # type: ignore[no-untyped-def]
     result = make_clips(db, data_dir, 1, data_dir / "out", min_s=1.0, max_s=2.0)
     for clip in result.clips:
-        assert clip.seconds <= 2.0 + 0.05
+        assert clip.seconds <= 2.0 + 0.2  # to the next frame after the window: one frame interval
         assert decode_all(result.folder / clip.clip)
 
 
@@ -419,3 +434,36 @@ def db_viewer(data_dir: Path, session: int) -> str:
         return db.execute("SELECT viewer_id FROM viewer_sessions WHERE id = ?", [session]).fetchone()[0]
     finally:
         db.conn.close()
+
+
+async def test_end_show_gives_a_replay_within_a_minute_in_parts(running_studio: RunningStudio, db) -> None:  # type: ignore[no-untyped-def]
+    """The studio restarted mid-show: the show goes on in a second file; End show -> both play as parts."""
+    db.execute("UPDATE shows SET ended_at = NULL WHERE id = 1")  # the recorded show, live again
+    studio = running_studio.studio
+    await studio.open()  # what a restart does: resume the live show (the pipeline records on)
+    await studio.put_on_air(TEA.sku)
+    recordings = running_studio.config.data_dir / "recordings"
+    deadline = time.monotonic() + 20
+    while len(list(recordings.glob("show-1-*.mp4"))) < 2:
+        assert time.monotonic() < deadline, "the resumed show was not recorded"
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(2.5)
+    async with aiohttp.ClientSession() as client:
+        async with client.post(f"{running_studio.url}/api/shows/1/end", headers=running_studio.auth) as response:
+            assert response.status == 200
+        ended = time.monotonic()
+        manifest = await manifest_when_ready(client, f"{running_studio.url}/replay/1/manifest")
+        assert time.monotonic() - ended < 60
+    first, second = manifest["parts"]
+    assert first["offset_s"] < first["offset_s"] + first["duration_s"] <= second["offset_s"]
+    assert second["duration_s"] > 1.5 and second["url"].endswith("/parts/2.mp4")
+    assert any("2 parts" in note["en"] and "2 段" in note["zh"] for note in manifest["notes"])
+    tea = manifest["chapters"][-1]
+    assert tea["sku"] == TEA.sku and second["offset_s"] <= tea["start_s"] + 1.0
+    # The second part's picture at the tea chapter carries the tea's QR.
+    replay = running_studio.config.data_dir / "replays" / sorted(recordings.glob("show-1-*.mp4"))[-1].name
+    with av.open(str(replay)) as container:
+        frames = [f for f in container.decode(video=0) if f.time >= tea["start_s"] - second["offset_s"] + 0.5]
+    assert qr(frames[0].to_ndarray(format="bgr24")) == link_of(db, 1, TEA.sku).replace(
+        "http://127.0.0.1:9", running_studio.url
+    )

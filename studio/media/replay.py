@@ -216,7 +216,7 @@ def cut(source: Path, dest: Path, start_s: float, end_s: float, metadata: dict[s
                 out.metadata[key] = value
             streams = {s.index: out.add_stream_from_template(s) for s in wanted}
             origin: dict[int, int] = {}
-            clip_start = last = None
+            clip_start = last = stop = None
             frames = 0
             for packet in inp.demux(*wanted):
                 if packet.pts is None or packet.size == 0:
@@ -228,6 +228,7 @@ def cut(source: Path, dest: Path, start_s: float, end_s: float, metadata: dict[s
                             continue
                         clip_start = t
                     if t >= end_s - 1e-3:
+                        stop = t  # the first frame left out: the clip lasts until it
                         break
                     last, frames = t, frames + 1
                 elif clip_start is None or t < clip_start:
@@ -245,7 +246,7 @@ def cut(source: Path, dest: Path, start_s: float, end_s: float, metadata: dict[s
     if clip_start is None or last is None:
         dest.unlink(missing_ok=True)
         raise BadRecording(f"no keyframe in {start_s:.1f}–{end_s:.1f} s of {source.name}")
-    return Cut(clip_start, last + 1 / float(video.average_rate or 30), frames)
+    return Cut(clip_start, stop if stop is not None else last + 1 / float(video.average_rate or 30), frames)
 
 
 def find_qr_frame(path: Path, code: str, *, skip_s: float = 1.0, tries: int = 40) -> tuple[np.ndarray, str] | None:
@@ -259,6 +260,7 @@ def find_qr_frame(path: Path, code: str, *, skip_s: float = 1.0, tries: int = 40
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         duration = (container.duration or 0) / av.time_base
+        skip_s = min(skip_s, duration / 2)  # a short clip (its keyframe came late): from its middle
         step = max((duration - skip_s) / tries, 1 / 30)
         next_t = skip_s
         for frame in container.decode(stream):
