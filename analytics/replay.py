@@ -14,6 +14,8 @@ media side (:mod:`studio.media.replay`) maps it onto recording files.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -23,6 +25,11 @@ from analytics.metrics import distinct_people, on_air_intervals, product_table
 CHANNELS = ("live", "replay")
 #: The replay page reports its position this often while it plays.
 BEAT_S = 5.0
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows as plain dicts, for the code that acts on them one by one (few rows)."""
+    return [{str(key): value for key, value in row.items()} for row in frame.to_dict("records")]
 
 
 def chapters(data: ShowData) -> pd.DataFrame:

@@ -22,7 +22,7 @@ import pandas as pd
 import sqlite_utils
 
 from analytics.frames import load_link_events, load_show
-from analytics.replay import clip_plan
+from analytics.replay import clip_plan, records
 from catalog.products import Product, UnknownProduct, get_product
 from catalog.shows import UnknownShow, get_show
 from catalog.timestamps import parse_iso
@@ -179,10 +179,10 @@ def _cut_all(
     clips: list[Clip] = []
     skipped: list[str] = []
     links = dict(db.execute("SELECT sku, code FROM links WHERE show_id = ?", [show_id]).fetchall())
-    for row in plan.itertuples(index=False):
-        label = f"chapter {row.chapter} {row.sku} ({row.start_s:.0f}–{row.end_s:.0f} s)"
-        found = _part_for(parts, offsets, row.start_s, row.end_s)
-        code = links.get(row.sku)
+    for row in records(plan):
+        label = f"chapter {row['chapter']} {row['sku']} ({row['start_s']:.0f}–{row['end_s']:.0f} s)"
+        found = _part_for(parts, offsets, row["start_s"], row["end_s"])
+        code = links.get(row["sku"])
         if found is None or code is None:
             skipped.append(f"{label}: not in the recording · 无录像")
             continue
@@ -191,11 +191,11 @@ def _cut_all(
             skipped.append(f"{label}: only {end - start:.0f} s recorded · 录像不足 {min_s:g} 秒")
             continue
         rank = len(clips) + 1
-        stem = f"{rank:02d}-{_safe(row.sku)}"
+        stem = f"{rank:02d}-{_safe(row['sku'])}"
         clip_path = folder / f"{stem}.mp4"
         try:
             span = cut(parts[index].path, clip_path, start - offsets[index], end - offsets[index],
-                       metadata={"title": f"{row.name_zh} {row.name}".strip(), "comment": f"/b/{code}"})
+                       metadata={"title": f"{row['name_zh']} {row['name']}".strip(), "comment": f"/b/{code}"})
         except BadRecording as error:
             skipped.append(f"{label}: {error}")
             continue
@@ -206,18 +206,18 @@ def _cut_all(
             continue
         image, link = cover
         cv2.imwrite(str(folder / f"{stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        product = _product(db, row.sku)
-        caption = caption_text(product, row.name, row.name_zh, link)
+        product = _product(db, row["sku"])
+        caption = caption_text(product, row["name"], row["name_zh"], link)
         (folder / f"{stem}.txt").write_text(caption, encoding="utf-8")
         clip_start = offsets[index] + span.start_s
         clip_end = offsets[index] + span.end_s
         clips.append(
             Clip(
-                rank=rank, clip=clip_path.name, cover=f"{stem}.jpg", caption=f"{stem}.txt", sku=row.sku,
-                name=row.name, name_zh=row.name_zh, price=product.price if product else 0.0,
+                rank=rank, clip=clip_path.name, cover=f"{stem}.jpg", caption=f"{stem}.txt", sku=row["sku"],
+                name=row["name"], name_zh=row["name_zh"], price=product.price if product else 0.0,
                 currency=product.currency if product else "CNY", unit=product.unit if product else "",
-                link=link, orders=int(row.orders), revenue=float(row.revenue), gpm=float(row.gpm),
-                activity=int(row.activity), start_s=round(clip_start, 3), end_s=round(clip_end, 3),
+                link=link, orders=int(row["orders"]), revenue=float(row["revenue"]), gpm=float(row["gpm"]),
+                activity=int(row["activity"]), start_s=round(clip_start, 3), end_s=round(clip_end, 3),
                 seconds=round(clip_end - clip_start, 3), part=index + 1,
             )
         )

@@ -23,8 +23,9 @@ from typing import Any
 import sqlite_utils
 from aiohttp import web
 
-import analytics
 from analytics import events
+from analytics.frames import ShowData
+from analytics.replay import BEAT_S, chapters, records
 from catalog.products import Product, get_product
 from catalog.shows import Show, UnknownShow, get_show
 from catalog.timestamps import parse_iso
@@ -170,23 +171,23 @@ def chapter_list(listing: Listing) -> list[dict[str, Any]]:
         {"sku": p.sku, "name": p.name, "name_zh": p.name_zh, "price": p.price, "currency": p.currency, "unit": p.unit}
         for p in listing.products.values()
     ]
-    data = analytics.ShowData.build(listing.show, overlay_events=listing.overlay_events, products=products)
+    data = ShowData.build(listing.show, overlay_events=listing.overlay_events, products=products)
     result = []
-    for row in analytics.chapters(data).itertuples(index=False):
-        product = listing.products.get(row.sku)
-        code = listing.links.get(row.sku)
+    for row in records(chapters(data)):
+        product = listing.products.get(row["sku"])
+        code = listing.links.get(row["sku"])
         image = ""
         if product and product.image and product.image.startswith(IMAGES_PREFIX):
             if IMAGE_NAME.match(product.image[len(IMAGES_PREFIX):]):
                 image = f"/{product.image}"
         result.append(
             {
-                "chapter": int(row.chapter),
-                "sku": row.sku,
-                "name": row.name,
-                "name_zh": row.name_zh,
-                "start_s": round(float(row.start_s), 3),
-                "end_s": round(float(row.end_s), 3),
+                "chapter": int(row["chapter"]),
+                "sku": row["sku"],
+                "name": row["name"],
+                "name_zh": row["name_zh"],
+                "start_s": round(float(row["start_s"]), 3),
+                "end_s": round(float(row["end_s"]), 3),
                 "price": product.price if product else None,
                 "currency": product.currency if product else "CNY",
                 "unit": product.unit if product else "",
@@ -352,7 +353,7 @@ async def start_session(request: web.Request) -> web.StreamResponse:
     _ended(show)
     viewer_id, is_new = viewer_id_of(request)
     session = await studio.db(_open_replay_session, show.id, viewer_id, request.headers.get("User-Agent", ""))
-    response = web.json_response({"session": session, "beat_s": analytics.BEAT_S}, status=201)
+    response = web.json_response({"session": session, "beat_s": BEAT_S}, status=201)
     return remember_viewer(response, viewer_id, is_new)
 
 

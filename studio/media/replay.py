@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from catalog.timestamps import parse_iso, to_iso
+from studio.media.encoder import VIDEO_TIME_BASE
 from studio.media.recorder import SHOW_TAG, STARTED_TAG
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def remux(source: Path, dest: Path) -> Part:
                 out.metadata[STARTED_TAG] = to_iso(started)
                 out.metadata[COMPLETE_TAG] = "1" if complete else "0"
                 streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
-                written = _copy_packets(inp, streams, drop_last=not complete)
+                written = _copy_packets(inp, out, streams, drop_last=not complete)
         if not written:
             raise BadRecording(f"{source.name} holds no complete video packet")
         os.replace(temp, dest)
@@ -135,7 +136,11 @@ def remux(source: Path, dest: Path) -> Part:
 
 
 def _copy_packets(
-    inp: av.container.InputContainer, streams: dict[int, av.stream.Stream], *, drop_last: bool
+    inp: av.container.InputContainer,
+    out: av.container.OutputContainer,
+    streams: dict[int, av.stream.Stream],
+    *,
+    drop_last: bool,
 ) -> int:
     """Copy every packet; with ``drop_last`` hold one back so a torn final packet is never written."""
     pending: av.Packet | None = None
@@ -145,20 +150,19 @@ def _copy_packets(
             if packet.dts is None or packet.size == 0:
                 continue
             if pending is not None:
-                written += _mux(pending, streams)
+                written += _mux(out, pending, streams)
             pending = packet
     except av.error.InvalidDataError:
         drop_last = True  # the demuxer hit the torn end: what came before is whole
     if pending is not None and not drop_last:
-        written += _mux(pending, streams)
+        written += _mux(out, pending, streams)
     return written
 
 
-def _mux(packet: av.Packet, streams: dict[int, av.stream.Stream]) -> int:
+def _mux(out: av.container.OutputContainer, packet: av.Packet, streams: dict[int, av.stream.Stream]) -> int:
     is_video = packet.stream.type == "video"
-    out = streams[packet.stream.index]
-    packet.stream = out
-    out.container.mux(packet)
+    packet.stream = streams[packet.stream.index]
+    out.mux(packet)
     return int(is_video)
 
 
@@ -210,7 +214,8 @@ def cut(source: Path, dest: Path, start_s: float, end_s: float, metadata: dict[s
     with av.open(str(source)) as inp:
         video = inp.streams.video[0]
         wanted = [video, *inp.streams.audio[:1]]
-        inp.seek(max(0, int(start_s / float(video.time_base))), stream=video, backward=True)
+        time_base = float(video.time_base or VIDEO_TIME_BASE)
+        inp.seek(max(0, int(start_s / time_base)), stream=video, backward=True)
         with av.open(str(dest), "w", format="mp4", options={"movflags": REPLAY_MOVFLAGS}) as out:
             for key, value in (metadata or {}).items():
                 out.metadata[key] = value
@@ -246,7 +251,8 @@ def cut(source: Path, dest: Path, start_s: float, end_s: float, metadata: dict[s
     if clip_start is None or last is None:
         dest.unlink(missing_ok=True)
         raise BadRecording(f"no keyframe in {start_s:.1f}–{end_s:.1f} s of {source.name}")
-    return Cut(clip_start, stop if stop is not None else last + 1 / float(video.average_rate or 30), frames)
+    frame_s = 1 / float(video.average_rate) if video.average_rate else 1 / 30
+    return Cut(clip_start, stop if stop is not None else last + frame_s, frames)
 
 
 def find_qr_frame(path: Path, code: str, *, skip_s: float = 1.0, tries: int = 40) -> tuple[np.ndarray, str] | None:
