@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         watch_times,
     )
     from analytics.orders_import import OrderImportResult, import_orders_csv
+    from analytics.replay import BEAT_S, channel_split, chapters, clip_plan, replayed_chapters
     from analytics.report import write_report
     from analytics.simulate import simulate_show
 
@@ -50,6 +51,11 @@ _LAZY = {
     "watch_times": "analytics.metrics",
     "OrderImportResult": "analytics.orders_import",
     "import_orders_csv": "analytics.orders_import",
+    "BEAT_S": "analytics.replay",
+    "channel_split": "analytics.replay",
+    "chapters": "analytics.replay",
+    "clip_plan": "analytics.replay",
+    "replayed_chapters": "analytics.replay",
     "write_report": "analytics.report",
     "simulate_show": "analytics.simulate",
 }

@@ -91,3 +91,21 @@ def _match_window(
     inside = candidates[(candidates["at"] >= candidates["started"]) & (candidates["at"] <= candidates["until"])]
     latest = inside.sort_values("started", kind="stable").drop_duplicates("order_index", keep="last")
     return latest.set_index("order_index")["show_id"]
+
+
+def order_channels(orders: pd.DataFrame, show_end: pd.Timestamp | None) -> pd.Series:
+    """``live`` or ``replay`` per order, aligned with ``orders``.
+
+    ``orders`` carries ``last_visit_at``: when the buyer last opened the
+    order's buy link (scan or click, same viewer cookie) before ordering, or
+    null. An order is ``replay`` when that visit came after the show ended:
+    the live QR was gone, so the buyer came from the replay page or a scan of
+    the replayed video. A buyer who scanned live and paid after the end is
+    live; an order without a known visit (platform imports) is live. Pure.
+    """
+    channel = pd.Series("live", index=orders.index, dtype=object)
+    if show_end is None or not len(orders):
+        return channel
+    visits = pd.to_datetime(orders["last_visit_at"], utc=True)
+    channel[visits > show_end] = "replay"
+    return channel

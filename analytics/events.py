@@ -14,7 +14,7 @@ import sqlite_utils
 from catalog import now_iso
 from catalog.schema import inserted_id
 
-Transport = Literal["webrtc", "hls", "external"]
+Transport = Literal["webrtc", "hls", "external", "replay"]
 LinkEventKind = Literal["scan", "click"]
 StreamEventKind = Literal["connect", "disconnect", "stats"]
 
@@ -67,6 +67,16 @@ def record_viewer_leave(db: sqlite_utils.Database, session_id: int, *, at: str |
     db.execute(
         "UPDATE viewer_sessions SET left_at = ?, last_seen_at = ? WHERE id = ? AND left_at IS NULL",
         [at, at, session_id],
+    )
+
+
+def record_replay_position(
+    db: sqlite_utils.Database, show_id: int, session_id: int, position_s: float, *, at: str | None = None
+) -> None:
+    """Where on the show clock a replay viewer is (seconds since the show started)."""
+    db.execute(
+        "INSERT INTO replay_positions (show_id, session_id, at, position_s) VALUES (?, ?, ?, ?)",
+        [show_id, session_id, at or now_iso(), position_s],
     )
 
 

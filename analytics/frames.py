@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from analytics.attribution import DEFAULT_WINDOW, SALE_STATUSES, attribute_orders
+from analytics.attribution import DEFAULT_WINDOW, SALE_STATUSES, attribute_orders, order_channels
 from catalog.shows import Show, get_show
 from catalog.timestamps import to_iso, utc_now
 
@@ -40,7 +40,13 @@ LINK_COUNT_COLUMNS = ["sku", "kind", "events"]
 OVERLAY_COLUMNS = ["id", "at", "sku", "layout", "promo"]
 STREAM_COLUMNS = ["id", "at", "kind", "bitrate_kbps", "fps", "detail"]
 PRODUCT_COLUMNS = ["sku", "name", "name_zh", "price", "currency", "unit"]
-TIME_COLUMNS = ("joined_at", "left_at", "last_seen_at", "at")
+POSITION_COLUMNS = ["session_id", "viewer_id", "at", "position_s"]
+TIME_COLUMNS = ("joined_at", "left_at", "last_seen_at", "at", "last_visit_at")
+REPLAY = "replay"
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
 
 Frameish = pd.DataFrame | Iterable[Mapping[str, Any]]
 
@@ -78,6 +84,15 @@ class ShowData:
     ``link_counts`` has one row per (sku, kind) with its number of
     ``events``; ``link_viewers`` is the number of distinct viewer ids that
     scanned or clicked, ``link_anonymous`` the events without a viewer id.
+
+    After the show (see docs/replay.md): ``sessions`` are the live audience
+    only; replay views (``transport = 'replay'``) are ``replay_sessions``,
+    so live figures (concurrency, watch time, retention) never mix in people
+    watching days later. ``replay_link_counts`` counts the scans and clicks
+    made after the show ended (the live QR is gone: they came from the
+    replay), ``replay_positions`` the replay page's heartbeats (where on the
+    show clock each replay viewer was), and every order has a ``channel``,
+    ``live`` or ``replay``.
     """
 
     show_id: int
@@ -93,6 +108,9 @@ class ShowData:
     overlay_events: pd.DataFrame
     stream_events: pd.DataFrame
     products: pd.DataFrame
+    replay_sessions: pd.DataFrame = field(default_factory=lambda: _empty(SESSION_COLUMNS))
+    replay_link_counts: pd.DataFrame = field(default_factory=lambda: _empty(LINK_COUNT_COLUMNS))
+    replay_positions: pd.DataFrame = field(default_factory=lambda: _empty(POSITION_COLUMNS))
 
     @property
     def duration_s(self) -> float:
@@ -146,34 +164,48 @@ class ShowData:
         products: Frameish = (),
         now: str | None = None,
         link_counts: tuple[pd.DataFrame, int, int] | None = None,
+        replay_link_counts: Frameish | None = None,
+        replay_positions: Frameish = (),
     ) -> ShowData:
         """Normalise rows (dicts or DataFrames of stored text) into a ShowData.
 
         ``orders`` must already be this show's attributed sales; missing
-        columns are filled with nulls so hand-made test rows stay short.
-        Raw ``link_events`` are summarised here, unless ``link_counts``
-        (counts, viewers, anonymous) was already aggregated by the caller.
+        columns are filled with nulls so hand-made test rows stay short (an
+        order without a ``channel`` is live). ``sessions`` may mix live and
+        replay rows: they are split by transport here. Raw ``link_events``
+        are summarised here, unless ``link_counts`` (counts, viewers,
+        anonymous) and ``replay_link_counts`` were already aggregated by the
+        caller; from raw events, those after the show's end are the replay's.
         """
-        counts, viewers, anonymous = link_counts or summarise_link_events(
-            _frame(link_events, LINK_EVENT_COLUMNS)
-        )
         start = pd.Timestamp(show.started_at).tz_convert("UTC")
         end_text = show.ended_at or now or to_iso(utc_now())
         end = max(pd.Timestamp(end_text).tz_convert("UTC"), start)
+        raw_events = _frame(link_events, LINK_EVENT_COLUMNS)
+        counts, viewers, anonymous = link_counts or summarise_link_events(raw_events)
+        if replay_link_counts is None:
+            after = raw_events[raw_events["at"] > end] if show.ended_at else raw_events.iloc[:0]
+            replay_link_counts = summarise_link_events(after)[0]
+        all_sessions = _frame(sessions, SESSION_COLUMNS)
+        is_replay = all_sessions["transport"] == REPLAY
+        order_frame = _frame(orders, [*ORDER_FRAME_COLUMNS, "attributed_by", "channel"])
+        order_frame["channel"] = order_frame["channel"].fillna("live")
         return cls(
             show_id=show.id,
             title=show.title,
             start=start,
             end=end,
             live=show.ended_at is None,
-            sessions=_frame(sessions, SESSION_COLUMNS),
+            sessions=all_sessions[~is_replay].reset_index(drop=True),
             link_counts=_frame(counts, LINK_COUNT_COLUMNS),
             link_viewers=viewers,
             link_anonymous=anonymous,
-            orders=_frame(orders, [*ORDER_FRAME_COLUMNS, "attributed_by"]),
+            orders=order_frame,
             overlay_events=_frame(overlay_events, OVERLAY_COLUMNS),
             stream_events=_frame(stream_events, STREAM_COLUMNS),
             products=_frame(products, PRODUCT_COLUMNS),
+            replay_sessions=all_sessions[is_replay].reset_index(drop=True),
+            replay_link_counts=_frame(replay_link_counts, LINK_COUNT_COLUMNS),
+            replay_positions=_frame(replay_positions, POSITION_COLUMNS),
         )
 
 
@@ -193,7 +225,7 @@ def _frame(rows: Frameish, columns: list[str]) -> pd.DataFrame:
     for column in TIME_COLUMNS:
         if column in frame.columns:
             frame[column] = to_utc(frame[column])
-    for column in ("quantity", "unit_price", "total", "price", "bitrate_kbps", "fps"):
+    for column in ("quantity", "unit_price", "total", "price", "bitrate_kbps", "fps", "position_s"):
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column]).astype("float64")
     if "events" in frame.columns:
@@ -243,6 +275,21 @@ def load_show(
         "FROM (SELECT viewer_id, COUNT(*) AS n FROM link_events WHERE show_id = ? GROUP BY viewer_id)",
         [show_id],
     ).fetchone()
+    # After the end nothing live is on screen: every scan or click then came from the replay.
+    # The (show_id, at) index makes this a short range read.
+    replay_link_counts = _read(
+        db,
+        "SELECT sku, kind, COUNT(*) FROM link_events WHERE show_id = ? AND at > ? GROUP BY sku, kind",
+        [show_id, show.ended_at],
+        LINK_COUNT_COLUMNS,
+    )
+    replay_positions = _read(
+        db,
+        "SELECT p.session_id, s.viewer_id, p.at, p.position_s FROM replay_positions p "
+        "JOIN viewer_sessions s ON s.id = p.session_id WHERE p.show_id = ? ORDER BY p.at, p.id",
+        [show_id],
+        POSITION_COLUMNS,
+    )
     overlay_events = _read(
         db,
         f"SELECT {_select(OVERLAY_COLUMNS)} FROM overlay_events WHERE show_id = ? ORDER BY at, id",
@@ -272,6 +319,8 @@ def load_show(
         stream_events=stream_events,
         products=products,
         now=now,
+        replay_link_counts=replay_link_counts,
+        replay_positions=replay_positions,
     )
 
 
@@ -335,10 +384,25 @@ def _show_orders(
         ["code", "show_id", "sku"],
     )
     attributed = attribute_orders(orders, links, shows, window, now=now)
-    ours = attributed[attributed["attributed_show_id"] == show.id]
-    return ours.drop(columns=["show_id"]).rename(columns={"attributed_show_id": "show_id"})[
-        [*ORDER_FRAME_COLUMNS, "attributed_by"]
-    ]
+    mine = attributed[attributed["attributed_show_id"] == show.id]
+    mine = mine.drop(columns=["show_id"]).rename(columns={"attributed_show_id": "show_id"})
+    # The buyer's last visit of the order's buy link before ordering: after the
+    # show's end it was the replay that sold (see order_channels). INDEXED BY:
+    # left alone SQLite picks (show_id, at) and scans every earlier event per order.
+    visits = _read(
+        db,
+        "SELECT o.id, CAST(round((julianday((SELECT MAX(e.at) FROM link_events e INDEXED BY link_events_viewer "
+        "WHERE e.show_id = :show "
+        "AND e.viewer_id = o.buyer_id AND e.code = o.link_code AND e.at <= o.at)) - 2440587.5) * 86400000) AS INTEGER) "
+        "FROM orders o WHERE o.id IN (SELECT value FROM json_each(:ids)) AND o.buyer_id IS NOT NULL "
+        "AND o.link_code IS NOT NULL",
+        {"show": show.id, "ids": json.dumps([int(i) for i in mine["id"]])},
+        ["id", "last_visit_at"],
+    )
+    mine = mine.merge(visits.astype({"id": "int64"}), on="id", how="left")
+    ended = pd.Timestamp(show.ended_at).tz_convert("UTC") if show.ended_at else None
+    mine["channel"] = order_channels(mine, ended)
+    return mine[[*ORDER_FRAME_COLUMNS, "attributed_by", "channel"]]
 
 
 def _minus(iso: str, window: timedelta) -> str:

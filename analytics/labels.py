@@ -80,6 +80,17 @@ LABELS: dict[str, tuple[str, str]] = {
     "bitrate": ("Uplink bitrate (kbit/s)", "上行码率（kbit/s）"),
     "disconnect": ("Phone disconnected", "手机断线"),
     "after_show": ("orders after the show", "直播结束后下单"),
+    # live and replay (docs/replay.md)
+    "channel": ("Channel", "渠道"),
+    "channel.live": ("Live", "直播"),
+    "channel.replay": ("Replay", "回放"),
+    "chapter": ("Chapter", "章节"),
+    "start_s": ("Starts at (s)", "开始（秒）"),
+    "end_s": ("Ends at (s)", "结束（秒）"),
+    "replay_viewers": ("Replay viewers", "回放观看人数"),
+    "replay_s": ("Replay watch time (s)", "回放观看时长（秒）"),
+    "section.channels": ("Live and replay", "直播与回放"),
+    "section.replayed": ("Most-replayed chapters", "回放最多的章节"),
 }
 
 

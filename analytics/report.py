@@ -23,6 +23,7 @@ from analytics.chart import timeline_svg
 from analytics.frames import ShowData, load_show
 from analytics.labels import bilingual_columns, label
 from analytics.metrics import funnel, product_table, retention_curve, show_summary, timeline_figure_data
+from analytics.replay import channel_split, replayed_chapters
 from catalog.csvio import safe_cell
 from catalog.money import format_money
 
@@ -31,7 +32,7 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 # The orders sheet of a report, in the order a salesperson reads it.
 REPORT_ORDER_COLUMNS = [
     "id", "at", "sku", "quantity", "unit_price", "total", "source", "status",
-    "buyer_id", "link_code", "external_id", "attributed_by",
+    "buyer_id", "link_code", "external_id", "attributed_by", "channel",
 ]
 SUMMARY_KEYS = [
     "title", "started_at", "ended_at", "duration_s", "unique_viewers", "sessions", "peak_concurrent",
@@ -56,6 +57,8 @@ class Report:
     funnel: pd.DataFrame
     retention: pd.DataFrame
     timeline: dict[str, pd.DataFrame]
+    channels: pd.DataFrame  # live and replay: viewers, scans, clicks, orders, GMV
+    replayed: pd.DataFrame  # chapters, most-replayed first
 
     @classmethod
     def of(cls, data: ShowData) -> Report:
@@ -66,7 +69,13 @@ class Report:
             funnel=funnel(data),
             retention=retention_curve(data, step_s=60),
             timeline=timeline_figure_data(data),
+            channels=channel_split(data),
+            replayed=replayed_chapters(data),
         )
+
+    def channels_frame(self) -> pd.DataFrame:
+        """The live/replay split with the channel named in both languages."""
+        return self.channels.assign(channel=[label(f"channel.{c}") for c in self.channels["channel"]])
 
     def summary_frame(self, tz: str) -> pd.DataFrame:
         """metric, label, value: one row per headline figure, times local to ``tz``."""
@@ -88,8 +97,8 @@ def write_report(
 ) -> Path:
     """Write the report of ``show_id`` to ``out``; the suffix picks the format.
 
-    ``.csv`` writes the product table to ``out`` and the summary next to it
-    as ``<name>.summary.csv``. Raises ValueError for another suffix and
+    ``.csv`` writes the product table to ``out``, the summary next to it
+    as ``<name>.summary.csv`` and the live/replay split as ``<name>.replay.csv``. Raises ValueError for another suffix and
     :class:`catalog.shows.UnknownShow` for an unknown show, before writing.
     """
     out = Path(out)
@@ -112,12 +121,20 @@ def summary_csv_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.summary.csv")
 
 
+def replay_csv_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.replay.csv")
+
+
 def write_csv(report: Report, out: Path, tz: str) -> None:
     """Products to ``out``, summary beside it; UTF-8 with BOM so Excel shows Chinese."""
     products = _rounded(report.products).rename(columns=bilingual_columns(list(report.products.columns)))
     _spreadsheet_safe(products).to_csv(out, index=False, encoding="utf-8-sig")
     summary = report.summary_frame(tz).rename(columns=bilingual_columns(["metric", "label", "value"]))
     _spreadsheet_safe(summary).to_csv(summary_csv_path(out), index=False, encoding="utf-8-sig")
+    channels = _rounded(report.channels_frame())
+    _spreadsheet_safe(channels.rename(columns=bilingual_columns(list(channels.columns)))).to_csv(
+        replay_csv_path(out), index=False, encoding="utf-8-sig"
+    )
 
 
 def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -126,7 +143,7 @@ def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_xlsx(report: Report, out: Path, tz: str) -> None:
-    """Sheets: summary, products, funnel, retention, orders, concurrency."""
+    """Sheets: summary, products, funnel, retention, orders, concurrency, replay, chapters."""
     funnel_frame = report.funnel.assign(stage=[label(f"stage.{s}") for s in report.funnel["stage"]])
     sheets = {
         "summary": report.summary_frame(tz),
@@ -135,6 +152,8 @@ def write_xlsx(report: Report, out: Path, tz: str) -> None:
         "retention": report.retention,
         "orders": report.orders(tz),
         "concurrency": _local(report.timeline["concurrency"], tz),
+        "replay": report.channels_frame(),
+        "chapters": report.replayed,
     }
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         for name, raw in sheets.items():
@@ -182,12 +201,16 @@ def render_html(report: Report, tz: str) -> str:
 <section class="tiles">{tiles}</section>
 <h2>{escape(label("section.timeline"))}</h2>
 <div class="chart">{svg}</div>
+<h2>{escape(label("section.channels"))}</h2>
+{_table(report.channels_frame())}
 <h2>{escape(label("section.products"))}</h2>
 {_table(report.products)}
 <h2>{escape(label("section.funnel"))}</h2>
 {_table(funnel_frame)}
 <h2>{escape(label("section.retention"))}</h2>
 {_table(report.retention)}
+<h2>{escape(label("section.replayed"))}</h2>
+{_table(report.replayed.head(20))}
 <h2>{escape(label("section.orders"))} ({len(orders)})</h2>
 {orders_note}{_table(shown)}
 <footer>farmlive · {escape(label("section.summary"))}: {len(data.sessions):,} {escape(label("sessions"))}</footer>

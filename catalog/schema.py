@@ -191,6 +191,36 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX draws_show ON draws (show_id, id);
     """,
+    # replay: people watching the recording after the show are viewer sessions
+    # with transport 'replay' (SQLite cannot widen a CHECK in place, so the
+    # table is rebuilt with the same columns), and the replay page's
+    # heartbeats say where on the show clock they were, which ranks chapters.
+    """
+    CREATE TABLE viewer_sessions_replay (
+        id INTEGER PRIMARY KEY,
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        viewer_id TEXT NOT NULL,
+        joined_at TEXT NOT NULL,
+        left_at TEXT,
+        last_seen_at TEXT,
+        transport TEXT NOT NULL DEFAULT 'webrtc'
+            CHECK (transport IN ('webrtc', 'hls', 'external', 'replay')),
+        user_agent TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO viewer_sessions_replay (id, show_id, viewer_id, joined_at, left_at, last_seen_at, transport, user_agent)
+        SELECT id, show_id, viewer_id, joined_at, left_at, last_seen_at, transport, user_agent FROM viewer_sessions;
+    DROP TABLE viewer_sessions;
+    ALTER TABLE viewer_sessions_replay RENAME TO viewer_sessions;
+    CREATE INDEX viewer_sessions_show ON viewer_sessions (show_id, joined_at);
+    CREATE TABLE replay_positions (
+        id INTEGER PRIMARY KEY,
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        session_id INTEGER NOT NULL REFERENCES viewer_sessions(id),
+        at TEXT NOT NULL,
+        position_s REAL NOT NULL CHECK (position_s >= 0)
+    );
+    CREATE INDEX replay_positions_show ON replay_positions (show_id, at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from studio import control, media, pages, room, shop
+from studio import control, media, pages, replay, room, shop
 from studio.config import StudioConfig
 from studio.errors import Problem, problem_middleware
 from studio.limits import body_deadline_middleware, security_headers_middleware
@@ -55,6 +55,7 @@ def create_app(config: StudioConfig) -> web.Application:
     media.setup_routes(app)
     pages.setup_routes(app)
     room.setup_routes(app)
+    replay.setup_routes(app)
 
     async def _open(app: web.Application) -> None:
         await studio.open()

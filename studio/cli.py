@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("show_id", type=int)
     export.add_argument("--out", type=Path, required=True, help="FILE.csv (UTF-8 with BOM, opens in Excel)")
     _add_data_dir(export)
+    clips = commands.add_parser("clips", help="cut per-product clips of an ended show, ranked by sales")
+    clips.add_argument("show_id", type=int)
+    clips.add_argument("--out", type=Path, default=None, help="folder for the clips (default DATA_DIR/clips/show-ID)")
+    clips.add_argument("--min-seconds", type=float, default=20.0, help="skip products on air shorter than this")
+    clips.add_argument("--max-seconds", type=float, default=90.0, help="trim longer ones to their busiest stretch")
+    _add_data_dir(clips)
 
     sim = commands.add_parser("simulate", help="record a realistic synthetic show for demos and benchmarks")
     sim.add_argument("--viewers", type=int, default=500)
@@ -159,6 +165,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         count = export_comments_csv(db, args.show_id, args.out)
         print(f"exported {count} comments of show {args.show_id} to {args.out}")
         return 0
+    if args.command == "clips":
+        return _clips_command(args, db)
     if args.command == "simulate":
         from analytics import simulate_show
 
@@ -167,6 +175,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"report: farmlive report {show_id} --out show-{show_id}.html --data-dir {args.data_dir}")
         return 0
     raise AssertionError(args.command)
+
+
+def _clips_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
+    from studio.clips import ClipsRefused, make_clips
+
+    try:
+        result = make_clips(
+            db, args.data_dir, args.show_id, args.out, min_s=args.min_seconds, max_s=args.max_seconds
+        )
+    except ClipsRefused as refused:
+        print(f"farmlive clips: {refused.bilingual()}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    return 0
 
 
 def _catalog_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:

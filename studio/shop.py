@@ -80,7 +80,9 @@ def record_visit(db: sqlite_utils.Database, code: str, kind: events.LinkEventKin
 async def buy_link(request: web.Request) -> web.StreamResponse:
     """Record the scan or click, then send the buyer to the shop that sells the product."""
     studio = studio_of(request)
-    kind: events.LinkEventKind = "click" if request.query.get("via") == "click" else "scan"
+    # A tap on the watch page's or the replay page's Buy is a click; a bare link is a QR scan.
+    # (After the show every visit counts as the replay's, see docs/replay.md.)
+    kind: events.LinkEventKind = "click" if request.query.get("via") in ("click", "replay") else "scan"
     viewer_id, is_new = viewer_id_of(request)
     # HEAD is what link checkers and chat-app previews send: answer it, but it is nobody's scan.
     visit = listing if request.method == "HEAD" else functools.partial(record_visit, kind=kind, viewer_id=viewer_id)

@@ -338,6 +338,23 @@ def test_analytics_shows_the_right_numbers(farm, room_env):
     assert [b.label for b in at.get("download_button")] == ["HTML 报告", "CSV（商品表）", "Excel 工作簿"]
 
 
+def test_analytics_splits_live_and_replay_and_offers_clips(farm, room_env):
+    show_id = hand_made_show(farm)  # ended 10:10; the oranges were on air from 10:00:30
+    session = events.record_viewer_join(farm, show_id, "replayer", "replay", at="2026-05-02T09:00:00.000Z")
+    events.record_replay_position(farm, show_id, session, 45.0, at="2026-05-02T09:00:05.000Z")
+    at = page("analytics")
+    no_exception(at)
+    channels = at.dataframe[1].value.set_index("channel")
+    assert channels.loc["直播", "viewers"] == 3 and channels.loc["回放", "viewers"] == 1
+    assert channels.loc["直播", "orders"] == 1 and channels.loc["回放", "orders"] == 0
+    replayed = at.dataframe[2].value
+    assert replayed["product"].tolist() == ["赣南脐橙 · Navel oranges"] and replayed["replay_viewers"].tolist() == [1]
+    assert any(f"/replay/{show_id}" in c.value for c in at.caption)
+    at.button(key=f"clips{show_id}").click().run()
+    no_exception(at)
+    assert any("无法生成短视频" in w.value and "直播没有录像" in w.value for w in at.warning)  # this hand-made show has no recording
+
+
 def test_report_downloads_are_real_reports(db, data_dir):
     catalog.upsert_product(db, ORANGE)
     show_id = hand_made_show(db)

@@ -159,7 +159,8 @@ async def record_until_killed(data_dir: str) -> None:
     await asyncio.sleep(60)  # the test kills us long before
 
 
-def test_a_killed_studio_leaves_a_playable_recording(data_dir: Path) -> None:
+def record_then_kill(data_dir: Path, seconds: float) -> tuple[Path, str]:
+    """Record a show in a child process, ``kill -9`` it after ``seconds``; (file, link on air)."""
     child = subprocess.Popen(
         [sys.executable, "-c",
          (
@@ -172,12 +173,16 @@ def test_a_killed_studio_leaves_a_playable_recording(data_dir: Path) -> None:
     try:
         line = child.stdout.readline().split()  # type: ignore[union-attr]
         assert len(line) == 2, "the child did not start recording"
-        path, link = Path(line[0]), line[1]
-        time.sleep(3.5)  # three 1 s fragments and a bit
+        time.sleep(seconds)
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
     assert child.returncode == -signal.SIGKILL
+    return Path(line[0]), line[1]
+
+
+def test_a_killed_studio_leaves_a_playable_recording(data_dir: Path) -> None:
+    path, link = record_then_kill(data_dir, 3.5)  # three 1 s fragments and a bit
     recording = read_recording(path)
     assert len(recording.frames) >= 60  # everything up to the last complete fragment
     assert recording.bad_packets <= 1  # at most the packet being written when killed

@@ -213,6 +213,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "report_html": ("HTML report", "HTML 报告"),
     "report_csv": ("CSV (products)", "CSV（商品表）"),
     "report_xlsx": ("Excel workbook", "Excel 工作簿"),
+    "channels": ("Live and replay", "直播与回放"),
+    "channel_live": ("Live", "直播"),
+    "channel_replay": ("Replay", "回放"),
+    "col_channel": ("Channel", "渠道"),
+    "col_viewers": ("Viewers", "观众"),
+    "col_gmv": ("GMV", "成交额"),
+    "replayed_chapters": ("Most-replayed chapters", "回放最多的章节"),
+    "col_chapter": ("Chapter", "章节"),
+    "col_starts": ("Starts", "开始"),
+    "col_replay_viewers": ("Replay viewers", "回放人数"),
+    "col_replay_time": ("Replay watch time", "回放时长"),
+    "no_replays_yet": ("Nobody has watched the replay yet.", "还没有人看回放。"),
+    "replay_link": ("Replay link to share: {url}", "回放链接（可分享）：{url}"),
+    "make_clips": ("Make product clips", "生成商品短视频"),
+    "clips_made": ("{count} clips in {folder}", "已生成 {count} 个短视频：{folder}"),
+    "clips_refused": ("No clips: {reason}", "无法生成短视频：{reason}"),
 }
 
 

@@ -92,7 +92,7 @@ class ShowPipeline:
         self._layout = "auto"
         self._fanout = Fanout()
         self._audio = ShowAudio(self._send_audio)
-        self._recorder = Recorder(studio.config.recordings_dir) if record else None
+        self._recorder = Recorder(studio.config.recordings_dir, wall_clock=self._wall_time_of) if record else None
         # Audio waiting for the media thread to mux it: 2 s at most (a stalled
         # disk loses recorded sound, never memory).
         self._audio_to_record: deque[av.Packet] = deque(maxlen=100)
@@ -102,6 +102,7 @@ class ShowPipeline:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._started_at = 0.0
+        self._wall_at_start = time.time()
         self._keyframe_wanted_at: float | None = None
         self._last_forced = -1e9
         self._publishers = 0
@@ -130,12 +131,17 @@ class ShowPipeline:
         if self._clock_task is not None:
             return
         self._started_at = self._last_health = time.monotonic()
+        self._wall_at_start = time.time()
         self._unsubscribe = self.studio.add_listener(self._on_air_changed)
         self._on_air_changed(self.studio.on_air)
         self._audio.start()
         self._running = True
         self._clock_task = asyncio.ensure_future(self._run_clock())
         self._update_figures()
+
+    def _wall_time_of(self, pts: int) -> float:
+        """The wall-clock moment (epoch s) a video pts stands for: replays map the on-air log with it."""
+        return self._wall_at_start + pts / VIDEO_TIME_BASE.denominator
 
     async def stop(self) -> None:
         if self._clock_task is None:

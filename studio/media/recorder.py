@@ -16,11 +16,16 @@ from pathlib import Path
 import av
 from av.container import OutputContainer
 
+from catalog.timestamps import now_iso, to_iso
 from studio.media.encoder import AUDIO_SAMPLE_RATE, AUDIO_TIME_BASE, VIDEO_TIME_BASE
 
 log = logging.getLogger(__name__)
 
-MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+# use_metadata_tags: the file names its show and the wall-clock time of its
+# first frame, so a replay maps the on-air log onto it to the frame.
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+use_metadata_tags"
+SHOW_TAG = "farmlive_show_id"
+STARTED_TAG = "farmlive_started_at"
 
 
 def recording_path(directory: Path, show_id: int, started: datetime | None = None) -> Path:
@@ -49,9 +54,14 @@ def _copy(packet: av.Packet, stream: av.stream.Stream, pts: int) -> av.Packet:
 class Recording:
     """One MP4 file being written. Opened on a keyframe; every call from one thread."""
 
-    def __init__(self, path: Path, keyframe: av.Packet, *, with_audio: bool = True) -> None:
+    def __init__(
+        self, path: Path, keyframe: av.Packet, *, show_id: int = 0, started_at: str | None = None, with_audio: bool = True
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        # When the first frame was composed (the caller knows; opening x264 and
+        # the muxer takes ~0.1 s more), else now.
+        self.started_at = started_at or now_iso()
         # Probing the first keyframe as raw H.264 gives the stream's exact
         # parameters (size, SPS/PPS for the avcC box) without opening a second
         # x264 encoder just to describe the stream.
@@ -60,6 +70,9 @@ class Recording:
             # when 32 KB of buffer fill up (over a second of a quiet slate).
             str(path), "w", format="mp4", options={"movflags": MOVFLAGS, "flush_packets": "1"}
         )
+        # In the moov written up front, so even a file cut short by kill -9 carries them.
+        self._container.metadata[SHOW_TAG] = str(show_id)
+        self._container.metadata[STARTED_TAG] = self.started_at
         with av.open(io.BytesIO(bytes(keyframe)), format="h264") as probe:
             template = probe.streams.video[0]
             self.size = (template.codec_context.width, template.codec_context.height)
@@ -113,8 +126,12 @@ class Recorder:
     pipeline forces one) and ``end()`` closes it.
     """
 
-    def __init__(self, directory: Path, *, with_audio: bool = True) -> None:
+    def __init__(
+        self, directory: Path, *, with_audio: bool = True, wall_clock: Callable[[int], float] | None = None
+    ) -> None:
         self.directory = directory
+        # Video pts -> epoch seconds: the recording's first frame is stamped with the moment it shows.
+        self.wall_clock = wall_clock
         self.with_audio = with_audio
         self.show_id: int | None = None
         self.current: Recording | None = None
@@ -176,7 +193,12 @@ class Recorder:
         assert self.show_id is not None
         path = recording_path(self.directory, self.show_id)
         try:
-            self.current = Recording(path, keyframe, with_audio=self.with_audio)
+            started_at = None
+            if self.wall_clock is not None:
+                started_at = to_iso(datetime.fromtimestamp(self.wall_clock(keyframe.pts or 0), UTC))
+            self.current = Recording(
+                path, keyframe, show_id=self.show_id, started_at=started_at, with_audio=self.with_audio
+            )
         except Exception:
             # A full disk must not take the show off air: keep streaming, log it.
             self.errors += 1

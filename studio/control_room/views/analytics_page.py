@@ -17,6 +17,7 @@ import analytics
 import catalog
 from analytics.report import Report
 from catalog.shows import Show, list_shows
+from studio.clips import ClipsRefused, make_clips
 from studio.control_room import ui
 from studio.control_room.reports import REPORT_FORMATS, report_maker
 
@@ -59,7 +60,8 @@ def figures(db_file: str, show_id: int, version: tuple[Any, ...]) -> dict[str, A
         report = Report.of(analytics.load_show(db, show_id))
     finally:
         db.conn.close()
-    return {name: getattr(report, name) for name in ("summary", "products", "funnel", "retention", "timeline")}
+    names = ("summary", "products", "funnel", "retention", "timeline", "channels", "replayed")
+    return {name: getattr(report, name) for name in names}
 
 
 def show_label(show: Show) -> str:
@@ -137,6 +139,29 @@ def timeline_chart(timeline: dict[str, pd.DataFrame], names: dict[str, str]) -> 
     return alt.layer(audience, uplink).resolve_scale(y="independent").properties(height=320)
 
 
+#: How each figure column is headed and formatted, wherever a table shows it.
+NUMBER_COLUMNS: dict[str, tuple[str, str]] = {
+    "on_air_min": ("col_on_air", "%.1f min"),
+    "viewers_present": ("col_viewers_present", "%d"),
+    "viewers": ("col_viewers", "%d"),
+    "scans": ("col_scans", "%d"),
+    "clicks": ("col_clicks", "%d"),
+    "orders": ("col_orders", "%d"),
+    "units": ("col_units", "%d"),
+    "revenue": ("col_revenue", "¥%.2f"),
+    "gmv": ("col_gmv", "¥%.2f"),
+    "conversion": ("col_conversion", "percent"),
+    "revenue_per_on_air_min": ("col_revenue_per_min", "¥%.2f"),
+    "replay_viewers": ("col_replay_viewers", "%d"),
+    "replay_min": ("col_replay_time", "%.1f min"),
+    "chapter": ("col_chapter", "%d"),
+}
+
+
+def number_columns(keys: list[str]) -> dict[str, Any]:
+    return {key: st.column_config.NumberColumn(ui.t(NUMBER_COLUMNS[key][0]), format=NUMBER_COLUMNS[key][1]) for key in keys}
+
+
 def product_section(products: pd.DataFrame) -> None:
     table = products.assign(
         product=[ui.product_name(n, z) for n, z in zip(products["name"], products["name_zh"], strict=True)],
@@ -152,17 +177,61 @@ def product_section(products: pd.DataFrame) -> None:
         hide_index=True,
         column_config={
             "product": cc.TextColumn(ui.t("col_product"), pinned=True),
-            "on_air_min": cc.NumberColumn(ui.t("col_on_air"), format="%.1f min"),
-            "viewers_present": cc.NumberColumn(ui.t("col_viewers_present"), format="%d"),
-            "scans": cc.NumberColumn(ui.t("col_scans"), format="%d"),
-            "clicks": cc.NumberColumn(ui.t("col_clicks"), format="%d"),
-            "orders": cc.NumberColumn(ui.t("col_orders"), format="%d"),
-            "units": cc.NumberColumn(ui.t("col_units"), format="%d"),
-            "revenue": cc.NumberColumn(ui.t("col_revenue"), format="¥%.2f"),
-            "conversion": cc.NumberColumn(ui.t("col_conversion"), format="percent"),
-            "revenue_per_on_air_min": cc.NumberColumn(ui.t("col_revenue_per_min"), format="¥%.2f"),
+            **number_columns(columns[1:]),
         },
     )
+
+
+def channel_section(channels: pd.DataFrame) -> None:
+    """Live against replay: who watched, what they bought."""
+    table = channels.assign(channel=[ui.t(f"channel_{c}") for c in channels["channel"]])
+    columns = ["channel", "viewers", "scans", "clicks", "orders", "units", "gmv"]
+    cc = st.column_config
+    st.dataframe(
+        table[columns],
+        hide_index=True,
+        column_config={
+            "channel": cc.TextColumn(ui.t("col_channel"), pinned=True),
+            **number_columns(columns[1:]),
+        },
+    )
+
+
+def replayed_section(replayed: pd.DataFrame) -> None:
+    watched = replayed[replayed["replay_viewers"] > 0]
+    if watched.empty:
+        st.caption(ui.t("no_replays_yet"))
+        return
+    table = watched.assign(
+        product=[ui.product_name(n, z) for n, z in zip(watched["name"], watched["name_zh"], strict=True)],
+        starts=[ui.duration(s) for s in watched["start_s"]],
+        replay_min=watched["replay_s"] / 60.0,
+    )
+    cc = st.column_config
+    st.dataframe(
+        table[["chapter", "starts", "product", "replay_viewers", "replay_min"]].head(10),
+        hide_index=True,
+        column_config={
+            "starts": cc.TextColumn(ui.t("col_starts")),
+            "product": cc.TextColumn(ui.t("col_product")),
+            **number_columns(["chapter", "replay_viewers", "replay_min"]),
+        },
+    )
+
+
+def replay_tools(show: Show) -> None:
+    """The replay link to share and the clips button, once the show has ended."""
+    if show.live:
+        return
+    st.caption(ui.t("replay_link", url=f"{ui.settings().url}/replay/{show.id}"))
+    if st.button(ui.t("make_clips"), key=f"clips{show.id}"):
+        db = ui.database()
+        try:
+            result = make_clips(db, ui.settings().data_dir, show.id)
+        except ClipsRefused as refused:
+            st.warning(ui.t("clips_refused", reason=refused.detail if ui.lang() == "en" else refused.detail_zh))
+        else:
+            st.success(ui.t("clips_made", count=len(result.clips), folder=str(result.folder)))
 
 
 def funnel_chart(funnel: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
@@ -234,6 +303,10 @@ def show_figures(db_file: str, show_id: int) -> None:
     st.caption(ui.t("timeline_caption"))
     st.subheader(ui.t("product_table"))
     product_section(products)
+    st.subheader(ui.t("channels"))
+    channel_section(result["channels"])
+    st.subheader(ui.t("replayed_chapters"))
+    replayed_section(result["replayed"])
     left, right = st.columns(2)
     with left:
         st.subheader(ui.t("funnel"))
@@ -255,6 +328,7 @@ def main() -> None:
     db_file = str(catalog.db_path(ui.settings().data_dir))
     with side:
         downloads(db_file, show_id)
+    replay_tools(by_id[show_id])
     refresh = LIVE_REFRESH_S if by_id[show_id].live else None
     st.fragment(show_figures, run_every=refresh)(db_file, show_id)
 
