@@ -34,7 +34,7 @@ def assert_problem(body: dict[str, Any], status: int, code: str) -> None:
         ("DELETE", "/healthz", {}, 405, "method_not_allowed"),
         ("GET", "/api/state", {}, 401, "studio_key_required"),
         ("GET", "/api/state", {"headers": {"Authorization": "Bearer wrong"}}, 401, "studio_key_required"),
-        ("PUT", "/api/overlay", {"data": b"{", "auth": True}, 400, "bad_request"),
+        ("PUT", "/api/overlay", {"data": b"{", "auth": True}, 400, "bad_json"),
         ("PUT", "/api/overlay", {"json": {"sku": "NOPE"}, "auth": True}, 404, "unknown_sku"),
         ("POST", "/api/shows/abc/end", {"auth": True}, 404, "unknown_show"),
         ("PUT", "/api/products", {"data": b"x" * (1024**2 + 1), "auth": True}, 413, "request_entity_too_large"),
