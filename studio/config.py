@@ -6,6 +6,9 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+IceScope = Literal["loopback", "machine", "any"]
 
 KEY_FILENAME = "studio.key"
 DEFAULT_DATA_DIR = "data"
@@ -25,6 +28,8 @@ class StudioConfig:
     # RTCIceServer dicts (urls, username, credential); empty means host candidates only.
     ice_servers: list[dict[str, str]] = field(default_factory=list)
     ui_port: int = 8501
+    # ``--ice-loopback-only``: WebRTC on 127.0.0.1 alone (tests, benchmarks).
+    ice_loopback_only: bool = False
 
     @property
     def public_url(self) -> str:
@@ -34,9 +39,18 @@ class StudioConfig:
         return f"{scheme}://{self.host}:{self.port}"
 
     @property
-    def ice_loopback_only(self) -> bool:
-        """A studio bound to loopback offers (and accepts) only loopback ICE candidates."""
-        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+    def ice_scope(self) -> IceScope:
+        """Which addresses WebRTC may use (``studio.media.ice`` explains each scope).
+
+        A studio bound to loopback talks WebRTC with this machine's own
+        addresses only, so every client on the computer works and nothing
+        leaves it; ``--lan`` or another host opens it to the network.
+        """
+        if self.ice_loopback_only:
+            return "loopback"
+        if self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127."):
+            return "machine"
+        return "any"
 
     @property
     def recordings_dir(self) -> Path:

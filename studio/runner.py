@@ -47,6 +47,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
         lan=args.lan,
         ice_servers=[parse_ice_server(u) for u in args.ice_server],
         ui_port=args.ui_port,
+        ice_loopback_only=args.ice_loopback_only,
     )
     return config, created
 

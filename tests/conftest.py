@@ -66,7 +66,8 @@ def db(data_dir: Path) -> Iterator[sqlite_utils.Database]:
 @pytest.fixture
 def studio_config(data_dir: Path) -> StudioConfig:
     port = free_port()
-    return StudioConfig(data_dir=data_dir, key=TEST_KEY, host=LOOPBACK, port=port)
+    # Tests stay on 127.0.0.1 (the default studio would also use this machine's interfaces).
+    return StudioConfig(data_dir=data_dir, key=TEST_KEY, host=LOOPBACK, port=port, ice_loopback_only=True)
 
 
 @dataclass
@@ -122,7 +123,7 @@ def start_studio_process(data_dir: Path, port: int | None = None, *extra: str) -
         [
             sys.executable, "-m", "studio.cli", "up", "--no-ui",
             "--data-dir", str(data_dir), "--host", LOOPBACK, "--port", str(port),
-            "--key", TEST_KEY, *extra,
+            "--key", TEST_KEY, "--ice-loopback-only", *extra,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

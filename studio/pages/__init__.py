@@ -49,7 +49,7 @@ async def watch_page(request: web.Request) -> web.StreamResponse:
 async def media_config(request: web.Request) -> web.Response:
     """ICE servers for the pages' RTCPeerConnection (TURN for phones behind CGNAT)."""
     config = studio_of(request).config
-    servers = [] if config.ice_loopback_only else config.ice_servers
+    servers = config.ice_servers if config.ice_scope == "any" else []
     return web.json_response({"ice_servers": servers})
 
 
