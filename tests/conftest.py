@@ -146,14 +146,19 @@ def start_studio_process(data_dir: Path, port: int | None = None, *extra: str) -
     raise RuntimeError("studio did not answer /healthz within 60 s")
 
 
-def stop_studio_process(server: StudioProcess) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
+def terminate(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a studio writes its viewers' leaves), SIGKILL after 15 s."""
+    if process.poll() is None:
+        process.terminate()
         try:
-            server.process.wait(timeout=15)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+            process.kill()
+            process.wait()
+
+
+def stop_studio_process(server: StudioProcess) -> None:
+    terminate(server.process)
 
 
 @pytest.fixture
