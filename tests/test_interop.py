@@ -29,6 +29,7 @@ import uuid
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,13 +80,14 @@ class NsStudio:
     ns: NetNs
     data_dir: Path
     process: subprocess.Popen[bytes]
+    url: str = STUDIO
     link_url: str = ""
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         status, text = self.ns.call(
             http,
             method,
-            STUDIO + path,
+            self.url + path,
             json.dumps(body).encode() if body is not None else None,
             {"Authorization": f"Bearer {TEST_KEY}", "Content-Type": "application/json"},
         )
@@ -115,25 +117,20 @@ def netns() -> Iterator[NetNs]:
         yield ns
 
 
-@pytest.fixture(scope="module")
-def default_studio(netns: NetNs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NsStudio]:
-    """``farmlive up`` with default flags, a live show and the orange on air."""
-    data_dir = tmp_path_factory.mktemp("interop") / "data"
+@contextmanager
+def studio_in(netns: NetNs, data_dir: Path, *flags: str, url: str = STUDIO) -> Iterator[NsStudio]:
+    """``farmlive up --no-ui --data-dir D --key K [flags]`` in the namespace, with a live show and the orange on air."""
     data_dir.mkdir()
     log = open(data_dir / "server.log", "ab")
-    process = subprocess.Popen(
-        netns.argv([sys.executable, "-m", "studio.cli", "up", "--no-ui", "--data-dir", str(data_dir), "--key", TEST_KEY]),
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    studio = NsStudio(netns, data_dir, process)
+    command = [sys.executable, "-m", "studio.cli", "up", "--no-ui", "--data-dir", str(data_dir), "--key", TEST_KEY]
+    process = subprocess.Popen(netns.argv([*command, *flags]), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    studio = NsStudio(netns, data_dir, process, url)
     try:
         deadline = time.monotonic() + 60
         while True:
             assert process.poll() is None, studio.log()
             try:
-                if netns.call(http, "GET", f"{STUDIO}/healthz")[0] == 200:
+                if netns.call(http, "GET", f"{url}/healthz")[0] == 200:
                     break
             except OSError:
                 pass
@@ -144,6 +141,14 @@ def default_studio(netns: NetNs, tmp_path_factory: pytest.TempPathFactory) -> It
         yield studio
     finally:
         terminate(process)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def default_studio(netns: NetNs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NsStudio]:
+    """Default flags: 127.0.0.1:8080, ICE on this machine's own addresses."""
+    with studio_in(netns, tmp_path_factory.mktemp("interop") / "data") as studio:
+        yield studio
 
 
 @pytest.fixture
@@ -355,6 +360,7 @@ def test_stock_chromium_publishes_and_watches(default_studio: NsStudio, stock_ch
     for page, name in ((phone, "farmlivePublisher"), (viewer, "farmliveViewer")):
         local, remote = page.evaluate(SELECTED_PAIR, name)
         assert local == ADDRESS and remote in OWN, (name, local, remote)
+        assert page.is_hidden("#ice-hint")  # connected: no advice shown
 
     viewer.evaluate("window.farmliveViewer.stop()")  # WHEP DELETE
     default_studio.wait("the viewer to leave", lambda h: h["viewers_now"] == 0 and h["viewers"] == 0, timeout=10)
@@ -476,3 +482,28 @@ def test_the_answer_never_offers_addresses_of_other_machines(default_studio: NsS
     # With no candidate left it can never connect: it expires as pending, never counted as a viewer.
     default_studio.wait("the pending offer to expire", lambda h: h["pending_viewers"] == 0, timeout=15)
     assert default_studio.health()["viewers_now"] == 0
+
+
+def test_pages_say_what_to_try_when_ice_cannot_connect(
+    netns: NetNs, stock_chromium: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A studio this browser cannot reach (here: loopback-only ICE, and Chromium offers no loopback)."""
+    url = "http://127.0.0.1:8081"
+    with studio_in(netns, tmp_path_factory.mktemp("unreachable") / "data", "--port", "8081", "--ice-loopback-only", url=url):
+        phone = stock_chromium.new_context().new_page()
+        phone.goto(f"{url}/publish")
+        phone.fill("#key", TEST_KEY)
+        phone.click("#golive")
+        viewer = stock_chromium.new_context().new_page()
+        viewer.goto(f"{url}/watch")
+        for page in (phone, viewer):
+            assert page.is_hidden("#ice-hint")  # not before 10 s
+        for page in (phone, viewer):
+            page.wait_for_selector("#ice-hint", state="visible", timeout=20000)
+            hint = page.text_content("#ice-hint") or ""
+            for advice in ("same Wi-Fi", "--lan", "TURN", "相同的 Wi-Fi", "TURN 服务器"):
+                assert advice in hint, (advice, hint)
+        phone.evaluate("window.farmlivePublisher.stop()")
+        assert phone.is_hidden("#ice-hint")
+        phone.context.close()
+        viewer.context.close()
