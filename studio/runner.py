@@ -107,6 +107,14 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What the studio's ICE scope means to the person starting it (docs/media-http.md).
+ICE_SCOPE_TEXT = {
+    "machine": "clients on this computer (phones: add --lan) / 本机上的客户端（手机请加 --lan）",
+    "loopback": "127.0.0.1 only (--ice-loopback-only) / 仅限 127.0.0.1",
+    "any": "any network address / 任何网络地址",
+}
+
+
 def print_banner(config: StudioConfig) -> None:
     import segno
 
@@ -116,6 +124,7 @@ def print_banner(config: StudioConfig) -> None:
     print(f"  phone camera / 手机开播: {publish}")
     print(f"  viewers / 观众观看:      {url}/watch")
     print(f"  control room / 控制台:   http://127.0.0.1:{config.ui_port}")
+    print(f"  WebRTC / 连接范围:       {ICE_SCOPE_TEXT[config.ice_scope]}")
     if config.lan:
         from urllib.parse import quote
 

@@ -196,7 +196,11 @@ async def resolve_mdns_names(names: set[str]) -> dict[str, str]:
     """
     if not names:
         return {}
-    protocol = await aioice.mdns.create_mdns_protocol()
+    try:
+        protocol = await aioice.mdns.create_mdns_protocol()
+    except OSError as error:  # port 5353 held exclusively by another responder, no multicast...
+        log.warning("cannot resolve mDNS candidates %s: %s", sorted(names), error)
+        return {}
     try:
         sock = protocol.transport.get_extra_info("socket")
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 0)
