@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -106,6 +107,11 @@ class NsStudio:
                 return health
             assert time.monotonic() < deadline, f"timed out waiting for {what}: {health}"
             time.sleep(0.2)
+
+    def viewer_rows(self) -> int:
+        with sqlite3.connect(self.data_dir / "farmlive.db") as db:
+            count: int = db.execute("SELECT COUNT(*) FROM viewer_sessions").fetchone()[0]
+            return count
 
     def log(self) -> str:
         return "\n".join(path.read_text(errors="replace") for path in self.data_dir.glob("*.log"))
@@ -473,6 +479,7 @@ def test_the_answer_never_offers_addresses_of_other_machines(default_studio: NsS
         "a=candidate:1 1 udp 2122260223 198.51.100.7 50000 typ host\r\n"
         "a=candidate:2 1 udp 2122194687 203.0.113.9 50001 typ host\r\n"
     )
+    rows_before = default_studio.viewer_rows()
     status, body = default_studio.ns.call(
         http, "POST", f"{STUDIO}/whep", offer.encode(), {"Content-Type": "application/sdp"}
     )
@@ -482,6 +489,7 @@ def test_the_answer_never_offers_addresses_of_other_machines(default_studio: NsS
     # With no candidate left it can never connect: it expires as pending, never counted as a viewer.
     default_studio.wait("the pending offer to expire", lambda h: h["pending_viewers"] == 0, timeout=15)
     assert default_studio.health()["viewers_now"] == 0
+    assert default_studio.viewer_rows() == rows_before  # no viewer_sessions row for a session that never connected
 
 
 def test_pages_say_what_to_try_when_ice_cannot_connect(

@@ -208,9 +208,10 @@ class WebRtcEndpoint(Generic[SessionT]):
         check_bearer(request, self.studio.config.key)
 
     def admit(self, request: web.Request) -> None:
-        """Refuse before any work is done: the pending limits (e.g. and the viewer cap).
+        """Refuse before any work is done; here, the limits on anonymous pending sessions.
 
-        Key holders (the host's own tools) are never refused here.
+        Key holders (the host's own tools) are never refused. Subclasses add
+        their own checks (the viewer cap).
         """
         if has_key(request, self.studio.config.key):
             return
