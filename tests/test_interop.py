@@ -25,6 +25,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import urllib.error
@@ -155,6 +156,36 @@ def default_studio(netns: NetNs, tmp_path_factory: pytest.TempPathFactory) -> It
     """Default flags: 127.0.0.1:8080, ICE on this machine's own addresses."""
     with studio_in(netns, tmp_path_factory.mktemp("interop") / "data") as studio:
         yield studio
+
+
+@pytest.fixture(autouse=True)
+def viewer_counts(request: pytest.FixtureRequest) -> Iterator[list[int]]:
+    """``viewers_now`` sampled every 0.1 s for the whole test, on a studio with at most one player at a time.
+
+    A count above 1 (or, where a test asserts it, above 0) means a session
+    counted before it connected or after it left.
+    """
+    samples: list[int] = []
+    if "default_studio" not in request.fixturenames:
+        yield samples
+        return
+    studio: NsStudio = request.getfixturevalue("default_studio")
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.1):
+            status, body = http("GET", f"{studio.url}/api/state", None, {"Authorization": f"Bearer {TEST_KEY}"})
+            if status == 200:
+                samples.append(json.loads(body)["viewers_now"])
+
+    sampler = threading.Thread(target=studio.ns.call, args=(sample,), daemon=True)
+    sampler.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        sampler.join(10)
+    assert samples and max(samples) <= 1, samples
 
 
 @pytest.fixture
@@ -467,7 +498,9 @@ def test_whep_player_from_another_origin(default_studio: NsStudio, stock_chromiu
     page.context.close()
 
 
-def test_the_answer_never_offers_addresses_of_other_machines(default_studio: NsStudio) -> None:
+def test_the_answer_never_offers_addresses_of_other_machines(
+    default_studio: NsStudio, viewer_counts: list[int]
+) -> None:
     """A remote candidate that is not this machine's is dropped before ICE sees it."""
     offer = (
         "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
@@ -490,6 +523,7 @@ def test_the_answer_never_offers_addresses_of_other_machines(default_studio: NsS
     default_studio.wait("the pending offer to expire", lambda h: h["pending_viewers"] == 0, timeout=15)
     assert default_studio.health()["viewers_now"] == 0
     assert default_studio.viewer_rows() == rows_before  # no viewer_sessions row for a session that never connected
+    assert viewer_counts and max(viewer_counts) == 0  # not for a moment
 
 
 def test_pages_say_what_to_try_when_ice_cannot_connect(
