@@ -193,7 +193,7 @@ def start_studio(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     with open(data_dir / "studio.log", "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "studio.cli", "up", "--no-ui", "--data-dir", str(data_dir),
-             "--host", "127.0.0.1", "--port", str(port), "--key", KEY],
+             "--host", "127.0.0.1", "--port", str(port), "--key", KEY, "--ice-loopback-only"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
 

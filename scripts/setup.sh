@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei" || need_apt+=(fonts-wqy-microhei fontconfig)
+# GStreamer webrtcbin + libnice + x264 and python3-gi: the interop tests' WHIP publisher (RSA DTLS).
+if ! { gst-inspect-1.0 webrtcbin && gst-inspect-1.0 nicesrc && gst-inspect-1.0 x264enc \
+       && /usr/bin/python3 -c 'import gi; gi.require_version("GstWebRTC", "1.0")'; } >/dev/null 2>&1; then
+  need_apt+=(gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+             gstreamer1.0-plugins-ugly gstreamer1.0-nice gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
+             python3-gi iproute2)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

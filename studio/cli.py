@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-ui", action="store_true", help="do not start the Streamlit control room")
     up.add_argument("--ui-port", type=int, default=8501, help="control room port (default 8501)")
     up.add_argument("--key", default=None, help="studio key (else $FARMLIVE_KEY, else DATA_DIR/studio.key)")
+    up.add_argument(
+        "--ice-loopback-only",
+        action="store_true",
+        help="WebRTC on 127.0.0.1 only (tests, benchmarks); default: this computer's own addresses, or any with --lan",
+    )
     up.add_argument("--base-url", default="", help="public origin viewers use, encoded in QR codes")
     up.add_argument(
         "--max-connections-per-ip",

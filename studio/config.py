@@ -6,6 +6,9 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+IceScope = Literal["loopback", "machine", "any"]
 
 from studio.order_guard import OrderLimits
 
@@ -30,6 +33,8 @@ class StudioConfig:
     # Shared secret of a coturn ``use-auth-secret`` server: browsers get short-lived TURN credentials.
     turn_secret: str = ""
     order_limits: OrderLimits = field(default_factory=OrderLimits)
+    # ``--ice-loopback-only``: WebRTC on 127.0.0.1 alone (tests, benchmarks).
+    ice_loopback_only: bool = False
 
     @property
     def public_url(self) -> str:
@@ -39,9 +44,18 @@ class StudioConfig:
         return f"{scheme}://{self.host}:{self.port}"
 
     @property
-    def ice_loopback_only(self) -> bool:
-        """A studio bound to loopback offers (and accepts) only loopback ICE candidates."""
-        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+    def ice_scope(self) -> IceScope:
+        """Which addresses WebRTC may use (``studio.media.ice`` explains each scope).
+
+        A studio bound to loopback talks WebRTC with this machine's own
+        addresses only, so every client on the computer works and nothing
+        leaves it; ``--lan`` or another host opens it to the network.
+        """
+        if self.ice_loopback_only:
+            return "loopback"
+        if self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127."):
+            return "machine"
+        return "any"
 
     @property
     def recordings_dir(self) -> Path:

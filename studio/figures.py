@@ -15,6 +15,7 @@ from typing import Any
 @dataclass(frozen=True)
 class LiveFigures:
     viewers_now: int = 0  # the audience: connected viewers, not the studio's own monitors
+    pending_viewers: int = 0  # WHEP offers answered whose ICE + DTLS have not connected (yet)
     publishing: bool = False
     publisher: str = ""  # the publishing client's User-Agent
     uplink_kbps: float = 0.0  # what the phone sends, measured on the WHIP receiver

@@ -71,6 +71,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
         ui_port=args.ui_port,
         turn_secret=args.turn_secret or os.environ.get("FARMLIVE_TURN_SECRET", ""),
         order_limits=replace(OrderLimits(), per_ip=replace(OrderLimits().per_ip, burst=args.orders_per_ip)),
+        ice_loopback_only=args.ice_loopback_only,
     )
     return config, created
 
@@ -153,6 +154,14 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What the studio's ICE scope means to the person starting it (docs/media-http.md).
+ICE_SCOPE_TEXT = {
+    "machine": "clients on this computer (phones: add --lan) / 本机上的客户端（手机请加 --lan）",
+    "loopback": "127.0.0.1 only (--ice-loopback-only) / 仅限 127.0.0.1",
+    "any": "any network address / 任何网络地址",
+}
+
+
 def print_banner(config: StudioConfig) -> None:
     import segno
 
@@ -162,6 +171,7 @@ def print_banner(config: StudioConfig) -> None:
     print(f"  phone camera / 手机开播: {publish}")
     print(f"  viewers / 观众观看:      {url}/watch")
     print(f"  control room / 控制台:   {control_room_url(config)}")
+    print(f"  WebRTC / 连接范围:       {ICE_SCOPE_TEXT[config.ice_scope]}")
     if config.lan:
         print("Scan with the phone to go live (the code carries the studio key) / 用手机扫码开播（含直播密钥）:")
         segno.make(publish_url_with_key(config), error="m").terminal(compact=True)

@@ -71,7 +71,8 @@ def db(data_dir: Path) -> Iterator[sqlite_utils.Database]:
 @pytest.fixture
 def studio_config(data_dir: Path) -> StudioConfig:
     port = free_port()
-    return StudioConfig(data_dir=data_dir, key=TEST_KEY, host=LOOPBACK, port=port)
+    # Tests stay on 127.0.0.1 (the default studio would also use this machine's interfaces).
+    return StudioConfig(data_dir=data_dir, key=TEST_KEY, host=LOOPBACK, port=port, ice_loopback_only=True)
 
 
 @dataclass
@@ -128,7 +129,7 @@ def start_studio_process(data_dir: Path, port: int | None = None, *extra: str) -
             [
                 sys.executable, "-m", "studio.cli", "up", "--no-ui",
                 "--data-dir", str(data_dir), "--host", LOOPBACK, "--port", str(port),
-                "--key", TEST_KEY, *extra,
+                "--key", TEST_KEY, "--ice-loopback-only", *extra,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -152,14 +153,19 @@ def start_studio_process(data_dir: Path, port: int | None = None, *extra: str) -
     raise RuntimeError("studio did not answer /healthz within 60 s")
 
 
-def stop_studio_process(server: StudioProcess) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
+def terminate(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a studio writes its viewers' leaves), SIGKILL after 15 s."""
+    if process.poll() is None:
+        process.terminate()
         try:
-            server.process.wait(timeout=15)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+            process.kill()
+            process.wait()
+
+
+def stop_studio_process(server: StudioProcess) -> None:
+    terminate(server.process)
 
 
 @pytest.fixture

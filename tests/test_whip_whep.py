@@ -323,33 +323,61 @@ async def test_whep_rejects_bad_requests(
     assert running_studio.app[PIPELINE].stats()["viewers"] == 0
 
 
-async def test_whep_is_capped(running_studio: RunningStudio) -> None:
+async def test_whep_cap_counts_connected_viewers_and_monitors_bypass_it(running_studio: RunningStudio) -> None:
     whep = running_studio.app[WHEP]
     whep.max_viewers = 1
-    first, second = await viewer_offer(), await viewer_offer()
+    first, second, monitor = await viewer_offer(), await viewer_offer(), await viewer_offer()
     async with aiohttp.ClientSession() as http:
         await post_offer(http, f"{running_studio.url}/whep", first, {})
+        await eventually(lambda: first.connectionState == "connected")
         async with http.post(f"{running_studio.url}/whep", data=second.localDescription.sdp, headers=SDP) as response:
             assert response.status == 503
             assert response.headers["Retry-After"]
-    assert len(whep.sessions) == 1
-    await first.close()
-    await second.close()
+            assert (await response.json())["code"] == "studio_full"
+        # The control room's preview holds the key: never refused by the cap.
+        await post_offer(http, f"{running_studio.url}/whep", monitor, running_studio.auth)
+    assert len(whep.sessions) == 2
+    assert running_studio.studio.figures.viewers_now == 1
+    for pc in (first, second, monitor):
+        await pc.close()
 
 
-async def test_whep_cap_holds_for_simultaneous_offers(running_studio: RunningStudio) -> None:
+@pytest.mark.parametrize(("overall", "per_client"), [(50, 3), (3, 50)])
+async def test_pending_offers_cannot_squat_the_viewer_cap(
+    running_studio: RunningStudio, monkeypatch: pytest.MonkeyPatch, overall: int, per_client: int
+) -> None:
+    """Offers that never connect fill only their own small limit, then expire; real viewers still get in."""
+    from studio.media import sessions
+
+    monkeypatch.setattr(sessions, "MAX_PENDING", overall)
+    monkeypatch.setattr(sessions, "MAX_PENDING_PER_CLIENT", per_client)
+    monkeypatch.setattr(sessions, "CONNECT_TIMEOUT", 1.5)
     whep = running_studio.app[WHEP]
     whep.max_viewers = 2
-    offers = [await viewer_offer() for _ in range(5)]
+    squatters = [await viewer_offer() for _ in range(4)]
     async with aiohttp.ClientSession() as http:
-        async def post(pc: RTCPeerConnection) -> int:
-            async with http.post(f"{running_studio.url}/whep", data=pc.localDescription.sdp, headers=SDP) as response:
+
+        async def post(pc: RTCPeerConnection, headers: dict[str, str]) -> int:
+            async with http.post(
+                f"{running_studio.url}/whep", data=pc.localDescription.sdp, headers={**SDP, **headers}
+            ) as response:
+                if response.status == 503:
+                    assert (await response.json())["code"] == "too_many_pending"
                 return response.status
 
-        statuses = await asyncio.gather(*(post(pc) for pc in offers))
-    assert sorted(statuses) == [201, 201, 503, 503, 503]
-    assert len(whep.sessions) == 2 and whep.pending == 0
-    for pc in offers:
+        # ...the answers are never applied, so none of these ever connects.
+        statuses = [await post(pc, {}) for pc in squatters]
+        assert statuses == [201, 201, 201, 503]
+        figures = running_studio.studio.figures
+        assert (figures.viewers_now, figures.pending_viewers) == (0, 3)
+        monitor = await viewer_offer()
+        assert await post(monitor, running_studio.auth) == 201  # the host's preview is never locked out
+        await eventually(lambda: running_studio.studio.figures.pending_viewers == 0, timeout=5)
+        viewer = await viewer_offer()
+        await post_offer(http, f"{running_studio.url}/whep", viewer, {})
+        await eventually(lambda: viewer.connectionState == "connected")
+        await eventually(lambda: running_studio.studio.figures.viewers_now == 1)
+    for pc in [*squatters, monitor, viewer]:
         await pc.close()
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from studio.media.ice import use_loopback_candidates
+from studio.media.dtls import accept_rsa_peers
+from studio.media.ice import apply_ice_scope
 from studio.media.pipeline import ShowPipeline
 from studio.media.whep import WhepEndpoint
 from studio.media.whip import WhipEndpoint
@@ -24,8 +25,8 @@ WHEP = web.AppKey("whep", WhepEndpoint)
 
 def setup_routes(app: web.Application) -> None:
     studio = app[STUDIO]
-    if studio.config.ice_loopback_only:
-        use_loopback_candidates()
+    apply_ice_scope(studio.config.ice_scope)
+    accept_rsa_peers()
     pipeline = ShowPipeline(studio)
     app[PIPELINE] = pipeline
     whip, whep = WhipEndpoint(studio, pipeline), WhepEndpoint(studio, pipeline)

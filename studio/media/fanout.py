@@ -116,6 +116,8 @@ class ViewerFeed:
         # False for the studio's own monitors (the control room's preview): they
         # get the show but are not viewers in the figures.
         self.audience = audience
+        # False from a WHEP offer until its ICE + DTLS connect: pending, not yet watching.
+        self.connected = True
         self.video = PacketTrack("video", VIDEO_QUEUE_PACKETS, needs_keyframe=True)
         self.audio: PacketTrack | None = (
             PacketTrack("audio", AUDIO_QUEUE_PACKETS, needs_keyframe=False) if with_audio else None

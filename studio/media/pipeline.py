@@ -209,17 +209,26 @@ class ShowPipeline:
         return self._ingest is not None
 
     # -- viewers --------------------------------------------------------
-    def add_viewer(self, *, audience: bool = True) -> ViewerFeed:
+    def add_viewer(self, *, audience: bool = True, connected: bool = True) -> ViewerFeed:
         """A new viewer's tracks; it starts on a keyframe forced for it (rate-limited).
 
         ``audience=False`` for a studio monitor: it is served like any viewer
         but left out of the viewers counted in :attr:`figures`.
+        ``connected=False`` for a WHEP offer whose peer has not connected yet:
+        it counts in ``pending_viewers`` until :meth:`viewer_connected`.
         """
         feed = ViewerFeed(self.request_keyframe, audience=audience)
+        feed.connected = connected
         self._fanout.add(feed)
         self.request_keyframe()
         self._update_figures()
         return feed
+
+    def viewer_connected(self, feed: ViewerFeed) -> None:
+        """The viewer's ICE + DTLS are up: from now on it is watching (``viewers_now``)."""
+        feed.connected = True
+        self.request_keyframe()
+        self._update_figures()
 
     def remove_viewer(self, feed: ViewerFeed) -> None:
         self._fanout.remove(feed)
@@ -359,7 +368,8 @@ class ShowPipeline:
         feeds = self._fanout.feeds
         ingest = self._ingest
         return LiveFigures(
-            viewers_now=sum(1 for feed in feeds if feed.audience),
+            viewers_now=sum(1 for feed in feeds if feed.audience and feed.connected),
+            pending_viewers=sum(1 for feed in feeds if feed.audience and not feed.connected),
             publishing=ingest is not None,
             publisher=self._publisher_agent if ingest is not None else "",
             uplink_kbps=self._uplink_kbps,

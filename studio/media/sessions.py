@@ -5,33 +5,52 @@ ICE candidate already gathered (no trickle, so ``PATCH`` is 405, which RFC
 9725 allows), ``201 Created`` and a ``Location`` naming the session; a
 ``DELETE`` of that location ends it. :class:`WebRtcEndpoint` owns that
 lifecycle; subclasses add what a publisher or a viewer means to the studio.
+
+A session is *pending* from its offer until ICE and DTLS connect. Pending
+sessions cost the studio sockets and a DTLS context but nobody watches them,
+so anonymous ones have a small limit of their own (overall and per client
+address) and expire after :data:`CONNECT_TIMEOUT`; only connected sessions
+count as viewers. Offers are bounded in size and m-lines, and at most
+:data:`MAX_NEGOTIATIONS` are negotiated at once, so a flood of hostile offers
+cannot stall the event loop that carries everyone's video.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Mapping
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription, sdp
 
-from studio.auth import require_key
+from studio.auth import has_key, require_key
 from studio.errors import Problem
-from studio.media.ice import loopback_only_sdp, rtc_configuration, selected_pair
+from studio.media.ice import admit_remote_candidates, rtc_configuration, selected_pair
 from studio.state import Studio
 
 log = logging.getLogger(__name__)
 
 SDP_TYPE = "application/sdp"
-# A peer that has not connected by then never will (ICE gives up sooner).
-CONNECT_TIMEOUT = 30.0
+# A pending session that has not connected by then is closed: ICE between
+# reachable peers takes well under a second, ICE over TURN a few.
+CONNECT_TIMEOUT = 10.0
+MAX_OFFER_BYTES = 64 * 1024  # real offers are 2-8 KB
+MAX_M_LINES = 8  # video + audio (+ a data channel) is all anyone sends
+MAX_NEGOTIATIONS = 4  # offers being answered at once, per endpoint
+NEGOTIATION_WAIT = 5.0  # seconds an offer may queue for a negotiation slot
+MAX_PENDING = 20  # anonymous sessions not yet connected, per endpoint
+MAX_PENDING_PER_CLIENT = 4  # ... from one client address
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
+    # Every method the WHIP/WHEP routes accept or answer (PATCH is answered 405),
+    # so a cross-origin client reads the studio's answer instead of "Failed to fetch".
+    "Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
     "Access-Control-Expose-Headers": "Location, ETag, Link",
 }
@@ -73,6 +92,12 @@ def validate_offer(text: str, direction: Direction) -> sdp.SessionDescription:
     """
     if not text.lstrip().startswith("v=0"):
         raise _bad_offer("malformed SDP offer: it must start with v=0", "SDP 格式错误：必须以 v=0 开头")
+    m_lines = sum(1 for line in text.splitlines() if line.startswith("m="))
+    if m_lines > MAX_M_LINES:
+        raise _bad_offer(
+            f"the SDP offer has {m_lines} m-lines; at most {MAX_M_LINES} are accepted",
+            f"SDP offer 有 {m_lines} 个 m-line，最多接受 {MAX_M_LINES} 个",
+        )
     try:
         description = sdp.SessionDescription.parse(text)
     except Exception as error:  # aiortc raises ValueError, KeyError, IndexError...
@@ -103,11 +128,31 @@ async def read_offer(request: web.Request, direction: Direction) -> tuple[str, s
             f"Content-Type 必须是 {SDP_TYPE}",
             {"Accept-Post": SDP_TYPE},
         )
+    if (request.content_length or 0) > MAX_OFFER_BYTES:
+        raise _too_large()
+    body = await request.content.read(MAX_OFFER_BYTES + 1)  # chunked bodies have no length up front
+    if len(body) > MAX_OFFER_BYTES:
+        raise _too_large()
     try:
-        text = (await request.read()).decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise _bad_offer("malformed SDP offer: not UTF-8 text", "SDP 格式错误：不是 UTF-8 文本") from error
     return text, validate_offer(text, direction)
+
+
+def _too_large() -> Problem:
+    return signalling_error(
+        413,
+        "offer_too_large",
+        f"the SDP offer is larger than {MAX_OFFER_BYTES // 1024} KB",
+        f"SDP offer 超过 {MAX_OFFER_BYTES // 1024} KB",
+    )
+
+
+def _expired() -> Problem:
+    return signalling_error(
+        503, "expired", "the offer took too long to answer: try again", "应答超时，请重试", {"Retry-After": "1"}
+    )
 
 
 @dataclass(eq=False)
@@ -123,6 +168,8 @@ class PeerSession:
     offer: sdp.SessionDescription
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
+    client: str = ""  # the client's address: pending sessions are limited per address
+    trusted: bool = False  # sent the studio key: not subject to the anonymous limits
 
 
 SessionT = TypeVar("SessionT", bound=PeerSession)
@@ -141,10 +188,15 @@ class WebRtcEndpoint(Generic[SessionT]):
 
     def __init__(self, studio: Studio) -> None:
         self.studio = studio
+        # Every session from its offer on; pending ones have ``connected`` unset.
         self.sessions: dict[str, SessionT] = {}
-        # Offers being answered right now: they count against caps like live sessions.
-        self.pending = 0
+        self._negotiations = asyncio.Semaphore(MAX_NEGOTIATIONS)
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def pending(self) -> list[SessionT]:
+        """Sessions whose offer arrived but whose ICE + DTLS have not connected (yet)."""
+        return [s for s in self.sessions.values() if not s.connected.is_set()]
 
     # -- hooks ----------------------------------------------------------
     def new_session(
@@ -157,7 +209,23 @@ class WebRtcEndpoint(Generic[SessionT]):
         check_bearer(request, self.studio.config.key)
 
     def admit(self, request: web.Request) -> None:
-        """Refuse before any work is done (e.g. the viewer cap)."""
+        """Refuse before any work is done; here, the limits on anonymous pending sessions.
+
+        Key holders (the host's own tools) are never refused. Subclasses add
+        their own checks (the viewer cap).
+        """
+        if has_key(request, self.studio.config.key):
+            return
+        anonymous = [s for s in self.pending if not s.trusted]
+        by_client = Counter(s.client for s in anonymous)
+        if len(anonymous) >= MAX_PENDING or by_client[request.remote or ""] >= MAX_PENDING_PER_CLIENT:
+            raise signalling_error(
+                503,
+                "too_many_pending",
+                "too many connections are being set up right now: try again in a few seconds",
+                "正在建立的连接太多，请几秒后再试",
+                {"Retry-After": "5"},
+            )
 
     async def prepare(self, request: web.Request, session: SessionT) -> None:
         """Add transceivers/tracks before the remote offer is applied."""
@@ -212,33 +280,55 @@ class WebRtcEndpoint(Generic[SessionT]):
         text, offer = await read_offer(request, self.direction)
         self.admit(request)
         config = self.studio.config
-        pc = RTCPeerConnection(rtc_configuration(config.ice_servers, loopback_only=config.ice_loopback_only))
+        pc = RTCPeerConnection(rtc_configuration(config.ice_servers, scope=config.ice_scope))
         session = self.new_session(request, secrets.token_urlsafe(12), pc, offer)
-        self.pending += 1
-        try:
-            await self.prepare(request, session)
-            answer = await self._negotiate(session, text)
-        except BaseException:
-            await self.close(session)
-            raise
-        finally:
-            self.pending -= 1
+        session.client = request.remote or ""
+        session.trusted = has_key(request, config.key)
+        # Registered (and pending) from now on, so the limits see offers still being answered.
         self.sessions[session.id] = session
+        self.spawn(self._expire_unconnected(session))
+        try:
+            async with self._negotiation_slot():
+                await self.prepare(request, session)
+                answer = await self._negotiate(session, text)
+        except BaseException as error:
+            expired = session.closed
+            await self.close(session)
+            if expired and isinstance(error, Exception) and not isinstance(error, Problem):
+                raise _expired() from error  # its peer connection was closed under it
+            raise
+        if session.closed:  # expired or deleted while it was being answered
+            raise _expired()
         self._watch(session)
         headers = {
             **CORS_HEADERS,
             "Location": f"/{self.name}/{session.id}",
             "ETag": f'"{session.id}"',
         }
-        links = ice_server_links(config.ice_servers) if not config.ice_loopback_only else ""
+        links = ice_server_links(config.ice_servers) if config.ice_scope == "any" else ""
         if links:
             headers["Link"] = links
         headers.update(self.response_headers(request, session))
         return web.Response(status=201, body=answer.encode(), content_type=SDP_TYPE, headers=headers)
 
+    @contextlib.asynccontextmanager
+    async def _negotiation_slot(self) -> AsyncIterator[None]:
+        """One of :data:`MAX_NEGOTIATIONS` slots, or 503 if none frees up soon."""
+        try:
+            async with asyncio.timeout(NEGOTIATION_WAIT):
+                await self._negotiations.acquire()
+        except TimeoutError as error:
+            raise signalling_error(
+                503, "busy", "the studio is busy answering other offers: try again", "直播间正忙，请稍后重试",
+                {"Retry-After": "2"},
+            ) from error
+        try:
+            yield
+        finally:
+            self._negotiations.release()
+
     async def _negotiate(self, session: SessionT, offer_sdp: str) -> str:
-        if self.studio.config.ice_loopback_only:
-            offer_sdp = loopback_only_sdp(offer_sdp)
+        offer_sdp = await admit_remote_candidates(offer_sdp, self.studio.config.ice_scope)
         pc = session.pc
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
@@ -265,11 +355,10 @@ class WebRtcEndpoint(Generic[SessionT]):
             elif state in ("failed", "closed"):
                 await self.close(session)
 
-        self.spawn(self._expire_unconnected(session))
-
     async def _expire_unconnected(self, session: SessionT) -> None:
         try:
-            await asyncio.wait_for(session.connected.wait(), CONNECT_TIMEOUT)
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await session.connected.wait()
         except TimeoutError:
             log.info("%s %s: never connected, closing", self.name, session.id)
             await self.close(session)

@@ -78,7 +78,15 @@ class WhepEndpoint(WebRtcEndpoint[ViewerSession]):
             check_bearer(request, self.studio.config.key)
 
     def admit(self, request: web.Request) -> None:
-        if len(self.sessions) + self.pending >= self.max_viewers:
+        """Only connected viewers fill the cap; pending offers have their own limits (see the base class).
+
+        The studio's own monitors hold the key and are never refused.
+        """
+        super().admit(request)
+        if "Authorization" in request.headers:  # authorize() has checked the key
+            return
+        watching = sum(1 for s in self.sessions.values() if s.connected.is_set() and not s.viewer.monitor)
+        if watching >= self.max_viewers:
             raise signalling_error(
                 503,
                 "studio_full",
@@ -96,7 +104,7 @@ class WhepEndpoint(WebRtcEndpoint[ViewerSession]):
         return ViewerSession(session_id, pc, offer, viewer=viewer, new_cookie=is_new)
 
     async def prepare(self, request: web.Request, session: ViewerSession) -> None:
-        session.feed = self.pipeline.add_viewer(audience=not session.viewer.monitor)
+        session.feed = self.pipeline.add_viewer(audience=not session.viewer.monitor, connected=False)
         send_feed(session.pc, session.feed, {m.kind for m in session.offer.media})
 
     def response_headers(self, request: web.Request, session: ViewerSession) -> dict[str, str]:
@@ -105,6 +113,8 @@ class WhepEndpoint(WebRtcEndpoint[ViewerSession]):
         return {}
 
     async def on_connected(self, session: ViewerSession) -> None:
+        if session.feed is not None:
+            self.pipeline.viewer_connected(session.feed)  # from now on it counts in viewers_now
         await self._sync_viewer(session.viewer)
         if self._sync_task is None or self._sync_task.done():
             self._sync_task = self.spawn(self._sync_forever())

@@ -54,7 +54,8 @@ async def media_config(request: web.Request) -> web.Response:
     (``--turn-secret``); a static TURN password is never handed to a browser.
     """
     config = studio_of(request).config
-    servers = [] if config.ice_loopback_only else browser_ice_servers(config.ice_servers, config.turn_secret)
+    # Loopback and machine scopes keep WebRTC on this computer: no STUN or TURN to hand out.
+    servers = browser_ice_servers(config.ice_servers, config.turn_secret) if config.ice_scope == "any" else []
     return web.json_response({"ice_servers": servers}, headers={"Cache-Control": "no-store"})
 
 

@@ -4,6 +4,23 @@
 
 const FarmliveRTC = (() => {
   const GATHER_TIMEOUT_MS = 3000;
+  // No ICE + DTLS by then: the studio cannot reach this device; say what to try.
+  const UNREACHABLE_AFTER_MS = 10000;
+  const UNREACHABLE_HINT = [
+    "Still not connected after 10 s: the studio computer cannot reach this device. Try: the same Wi-Fi as " +
+      "the studio computer; start the studio with farmlive up --lan; on mobile data, a TURN server " +
+      "(farmlive up --ice-server turn:…).",
+    "10 秒后仍未连接：直播电脑连不上这台设备。请试试：连接与直播电脑相同的 Wi-Fi；用 farmlive up --lan 启动直播间；" +
+      "使用移动数据时，添加 TURN 服务器（farmlive up --ice-server turn:…）。",
+  ];
+
+  // The page's <p id="ice-hint">: shown while a session stays unconnected.
+  function showUnreachable(visible) {
+    const hint = document.getElementById("ice-hint");
+    if (!hint) return;
+    hint.textContent = visible ? UNREACHABLE_HINT.join(" ") : "";
+    hint.hidden = !visible;
+  }
 
   async function iceServers() {
     try {
@@ -99,6 +116,7 @@ const FarmliveRTC = (() => {
       this.wanted = false;
       this.timer = null;
       this.generation = 0;
+      this.unreachableTimer = null;
       addEventListener("pagehide", () => this.hangUp());
     }
 
@@ -108,9 +126,20 @@ const FarmliveRTC = (() => {
       this.connect();
     }
 
+    // Counted from the first attempt and kept through retries, until a session connects.
+    watchReachability() {
+      if (this.unreachableTimer) return;
+      this.unreachableTimer = setTimeout(() => {
+        if (this.wanted && !(this.pc && this.pc.connectionState === "connected")) showUnreachable(true);
+      }, UNREACHABLE_AFTER_MS);
+    }
+
     stop() {
       this.wanted = false;
       clearTimeout(this.timer);
+      clearTimeout(this.unreachableTimer);
+      this.unreachableTimer = null;
+      showUnreachable(false);
       this.hangUp();
       this.onState("stopped");
     }
@@ -128,6 +157,7 @@ const FarmliveRTC = (() => {
       this.hangUp();
       const generation = this.generation;
       this.onState("connecting");
+      this.watchReachability();
       try {
         const pc = new RTCPeerConnection({ iceServers: await iceServers(), bundlePolicy: "max-bundle" });
         this.pc = pc;
@@ -152,6 +182,9 @@ const FarmliveRTC = (() => {
       const state = pc.connectionState;
       if (state === "connected") {
         this.backoff.reset();
+        clearTimeout(this.unreachableTimer);
+        this.unreachableTimer = null;
+        showUnreachable(false);
         this.onState("live");
       } else if (state === "failed" || state === "closed") {
         this.retry();
@@ -183,5 +216,5 @@ const FarmliveRTC = (() => {
     }
   }
 
-  return { iceServers, negotiate, hangUp, Backoff, SignallingError, LiveSession };
+  return { iceServers, negotiate, hangUp, Backoff, SignallingError, LiveSession, UNREACHABLE_HINT };
 })();
