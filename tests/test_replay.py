@@ -39,7 +39,7 @@ from studio.media.pipeline import ShowPipeline
 from studio.media.replay import closed_cleanly, finalise_show, read_part
 from studio.media.synthetic import MovingPattern
 from tests.conftest import RunningStudio, start_studio_process, stop_studio_process
-from tests.test_pipeline import ORANGES, TEA, open_studio
+from tests.conftest import ORANGES, TEA, open_studio
 from tests.test_recorder import record_then_kill
 
 ROOT = Path(__file__).resolve().parent.parent
