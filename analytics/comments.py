@@ -19,9 +19,8 @@ from typing import Any
 import sqlite_utils
 
 from catalog import now_iso
+from catalog.csvio import safe_cell
 
-#: Spreadsheet apps run a cell that starts with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS = ("id", "at", "nickname", "viewer_id", "text", "sku", "want", "hidden")
 
 
@@ -169,13 +168,6 @@ def normalize_keyword(text: str) -> str:
     """Case-folded, full-width folded, letters and digits only: how a draw keyword is matched."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     return "".join(ch for ch in folded if ch.isalnum())
-
-
-def safe_cell(value: object) -> object:
-    """A text cell a spreadsheet shows as text: a leading formula character gets a ``'`` in front."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def comment_rows(db: sqlite_utils.Database, show_id: int) -> Iterator[dict[str, object]]:

@@ -38,8 +38,7 @@ from studio.config import StudioConfig
 from studio.media.pipeline import ShowPipeline
 from studio.media.replay import closed_cleanly, finalise_show, read_part
 from studio.media.synthetic import MovingPattern
-from tests.conftest import RunningStudio, start_studio_process, stop_studio_process
-from tests.conftest import ORANGES, TEA, open_studio
+from tests.conftest import ORANGES, TEA, RunningStudio, open_studio, start_studio_process, stop_studio_process
 from tests.test_recorder import record_then_kill
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,8 +17,7 @@ import pytest
 
 import analytics
 import catalog
-from tests.conftest import StudioProcess, start_studio_process, stop_studio_process
-from tests.conftest import ORANGES, TEA
+from tests.conftest import ORANGES, TEA, StudioProcess, start_studio_process, stop_studio_process
 from tests.test_replay import ROOT, link_of, on_air_log, qr, recorded  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser

@@ -22,6 +22,7 @@ from studio.media import dtls, ice, sessions
 from tests.conftest import StudioProcess, start_studio_process, stop_studio_process
 from tests.test_whip_whep import SDP, viewer_offer
 
+
 # -- DTLS: ECDSA and RSA peers ------------------------------------------------------
 def rsa_server_context() -> SSL.Context:
     """A DTLS server with an RSA certificate, as GStreamer's webrtcbin presents."""
@@ -91,7 +92,7 @@ async def test_machine_scope_keeps_only_this_machines_candidates(monkeypatch: py
     extra = f"a=candidate:5 1 udp 2122129150 {own[0]} 50004 typ host\r\n" if own else ""
 
     async def resolve(names: set[str]) -> dict[str, str]:
-        return {name: "127.0.0.1" for name in names}  # the name is this machine's
+        return dict.fromkeys(names, "127.0.0.1")  # the name is this machine's
 
     monkeypatch.setattr(ice, "resolve_mdns_names", resolve)
     kept = await ice.admit_remote_candidates(OFFER_WITH_CANDIDATES + extra, "machine")

@@ -23,7 +23,7 @@ from analytics import draws
 from catalog import parse_iso, to_iso, utc_now
 from overlays import Headline
 from studio.errors import Problem
-from studio.room.limits import RateLimiter
+from studio.limits import Rate, RateLimiter
 from studio.room.rules import CommentRefused, banned_words, check_comment, is_want, want_keywords
 from studio.state import Studio
 
@@ -62,9 +62,9 @@ class Room:
         self._banned = banned_words(studio.config.data_dir)
         self._want = want_keywords(studio.config.data_dir)
         # A person types a comment every few seconds at most; a script does not.
-        self._per_viewer = RateLimiter(rate=0.5, burst=3)
+        self._per_viewer = RateLimiter(Rate(burst=3, every=2.0))
         # Loose per address: rural carriers put whole villages behind one (CGNAT).
-        self._per_ip = RateLimiter(rate=30.0, burst=60)
+        self._per_ip = RateLimiter(Rate(burst=60, every=1 / 30))
         self._clients: set[Client] = set()
         self._show_id: int | None = None
         self._muted: set[str] = set()
@@ -102,8 +102,13 @@ class Room:
             raise refused(error) from None
         if viewer_id in self._muted:
             raise Problem(403, "muted", "the host has muted you for this show", "主播已将你禁言")
-        if not self._per_ip.allow(ip) or not self._per_viewer.allow(viewer_id):
-            wait = max(self._per_viewer.retry_after(viewer_id), self._per_ip.retry_after(ip), 1.0)
+        wait = self._per_ip.take(ip)
+        if not wait:
+            wait = self._per_viewer.take(viewer_id)
+            if wait:
+                self._per_ip.give_back(ip)  # the address's allowance is not spent on a refused comment
+        if wait:
+            wait = max(wait, 1.0)
             raise Problem(
                 429,
                 "too_many_comments",
