@@ -383,7 +383,7 @@ def _duration_s(show: Show) -> float:
 
 async def _read_beat(request: web.Request) -> tuple[float | None, bool]:
     """``position_s`` (finite, >= 0, or absent/null) and ``leave`` (bool) from a small JSON body."""
-    raw = await request.content.read(MAX_BEAT_BYTES + 1)
+    raw = await request.read()  # cached by the body-deadline middleware, within the app's 1 MiB cap
     if len(raw) > MAX_BEAT_BYTES:
         raise Problem(413, "body_too_large", "a heartbeat is a few bytes of JSON", "心跳请求内容过大")
     try:

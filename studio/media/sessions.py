@@ -130,8 +130,10 @@ async def read_offer(request: web.Request, direction: Direction) -> tuple[str, s
         )
     if (request.content_length or 0) > MAX_OFFER_BYTES:
         raise _too_large()
-    body = await request.content.read(MAX_OFFER_BYTES + 1)  # chunked bodies have no length up front
-    if len(body) > MAX_OFFER_BYTES:
+    # The body is already read (within the app's 1 MiB cap and 10 s deadline) by
+    # studio.limits.body_deadline_middleware; this returns that cached copy.
+    body = await request.read()
+    if len(body) > MAX_OFFER_BYTES:  # a chunked body has no length up front
         raise _too_large()
     try:
         text = body.decode("utf-8")
