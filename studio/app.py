@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from studio import control, media, pages, shop
+from studio import control, media, pages, reach, shop
 from studio.config import StudioConfig
 from studio.errors import problem_middleware
 from studio.state import STUDIO, Studio
@@ -31,6 +31,7 @@ def create_app(config: StudioConfig) -> web.Application:
     shop.setup_routes(app)
     control.setup_routes(app)
     media.setup_routes(app)
+    reach.setup_routes(app)  # after media: the pushes tap its pipeline
     pages.setup_routes(app)
 
     async def _open(app: web.Application) -> None:

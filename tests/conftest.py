@@ -145,14 +145,19 @@ def start_studio_process(data_dir: Path, port: int | None = None, *extra: str) -
     raise RuntimeError("studio did not answer /healthz within 60 s")
 
 
-def stop_studio_process(server: StudioProcess) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``timeout`` seconds."""
+    if process.poll() is None:
+        process.terminate()
         try:
-            server.process.wait(timeout=15)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+            process.kill()
+            process.wait()
+
+
+def stop_studio_process(server: StudioProcess) -> None:
+    stop_process(server.process)
 
 
 @pytest.fixture

@@ -1,0 +1,226 @@
+"""Reach: simulcast the composed show to the platforms (RTMP/RTMPS destinations).
+
+:class:`Reach` is the one writer of the pushes: while a show is live, every
+enabled destination has an :class:`~studio.media.push.RtmpPusher` tapped
+into the pipeline; when the show ends, or a destination is disabled,
+removed or given a new key, its pusher stops. It re-reads the destinations
+every second, so ``farmlive destinations`` run from another terminal takes
+effect without a restart. Each state change is stored as a show event
+(``destination_events``), so reports can say which platform was live when.
+
+Routes (Bearer studio key): ``GET/POST /api/destinations``,
+``PATCH/DELETE /api/destinations/{name}``. The stream key goes in once
+(``POST``) and never comes out: answers carry ``****abcd``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from analytics import events
+from catalog.destinations import (
+    Destination,
+    DestinationError,
+    UnknownDestination,
+    add_destination,
+    list_destinations,
+    parse_destination,
+    read_key,
+    remove_destination,
+    set_enabled,
+)
+from studio.control import _json_object, authorized, bad_request
+from studio.errors import Problem
+from studio.media import PIPELINE
+from studio.media.pipeline import ShowPipeline
+from studio.media.push import PushStatus, RtmpPusher
+from studio.state import STUDIO, Studio, studio_of
+
+log = logging.getLogger(__name__)
+
+#: How often the wanted pushes are compared with the running ones.
+RECONCILE_EVERY = 1.0
+
+
+class Reach:
+    """The running pushes, one per enabled destination while a show is live."""
+
+    def __init__(self, studio: Studio, pipeline: ShowPipeline) -> None:
+        self.studio = studio
+        self.pipeline = pipeline
+        self.pushers: dict[str, RtmpPusher] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: set[asyncio.Future[Any]] = set()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        async with self._lock:
+            await asyncio.gather(*(self._stop_pusher(name) for name in list(self.pushers)))
+        await asyncio.sleep(0)  # let the last state changes the threads reported be scheduled
+        await asyncio.gather(*self._pending, return_exceptions=True)
+
+    def status(self, name: str) -> PushStatus:
+        pusher = self.pushers.get(name)
+        return pusher.status if pusher is not None else PushStatus(name)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.reconcile()
+            except Exception:  # a locked database now and then must not end the pushes
+                log.exception("reach: reconciling destinations failed")
+            await asyncio.sleep(RECONCILE_EVERY)
+
+    async def reconcile(self) -> None:
+        """Start the pushes that should run, stop the others."""
+        async with self._lock:
+            show = self.studio.show
+            wanted: dict[str, tuple[Destination, str]] = {}
+            if show is not None:
+                for destination in await self.studio.db(list_destinations, enabled_only=True):
+                    key = await asyncio.to_thread(read_key, self.studio.config.data_dir, destination.name)
+                    wanted[destination.name] = (destination, key)
+            for name, pusher in list(self.pushers.items()):
+                target = wanted.get(name)
+                if target is None or not pusher.same_target(target[0].url, target[1]):
+                    await self._stop_pusher(name)
+            for name, (destination, key) in wanted.items():
+                if name not in self.pushers and show is not None:
+                    self._start_pusher(destination, key, show.id)
+
+    def _start_pusher(self, destination: Destination, key: str, show_id: int) -> None:
+        pusher = RtmpPusher(
+            destination.name,
+            destination.url,
+            key,
+            aac_config=self._aac_config,
+            # Its events belong to the show it was started for, even the "idle" after that show ended.
+            on_change=functools.partial(self._changed_from_thread, show_id),
+        )
+        self.pushers[destination.name] = pusher
+        self.pipeline.add_sink(pusher)
+        pusher.start()
+
+    async def _stop_pusher(self, name: str) -> None:
+        pusher = self.pushers.pop(name)
+        self.pipeline.remove_sink(pusher)
+        await asyncio.to_thread(pusher.stop)
+
+    def _aac_config(self) -> bytes | None:
+        aac = self.pipeline.aac
+        return aac.extradata if aac is not None else None
+
+    def _changed_from_thread(self, show_id: int, status: PushStatus) -> None:
+        """A pusher's thread reports a state change: store it as a show event, on the loop."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._record, show_id, status)
+
+    def _record(self, show_id: int, status: PushStatus) -> None:
+        future = asyncio.ensure_future(
+            self.studio.db(events.record_destination_event, show_id, status.name, status.state, status.reason or None)
+        )
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+
+
+REACH = web.AppKey("reach", Reach)
+
+
+def destination_json(reach: Reach, destination: Destination) -> dict[str, Any]:
+    return {**destination.to_json(), "push": reach.status(destination.name).to_json()}
+
+
+def _problem(error: DestinationError) -> Problem:
+    return bad_request(error.detail, error.detail_zh)
+
+
+def _unknown(name: str) -> Problem:
+    return Problem(404, "unknown_destination", f"unknown destination {name!r}", f"找不到推流目标“{name}”")
+
+
+@authorized
+async def get_destinations(request: web.Request) -> web.Response:
+    studio, reach = studio_of(request), request.app[REACH]
+    destinations = await studio.db(list_destinations)
+    return web.json_response({"destinations": [destination_json(reach, d) for d in destinations]})
+
+
+@authorized
+async def post_destination(request: web.Request) -> web.Response:
+    """``{"name", "url", "key", "preset"?, "own_qr"?}``: 201 with the key masked; 400 stores nothing."""
+    body = await _json_object(request)
+    studio = studio_of(request)
+    try:
+        new = parse_destination(
+            body.get("name"), body.get("url"), body.get("key"), body.get("preset", "custom"), body.get("own_qr", False)
+        )
+        destination = await studio.db(add_destination, studio.config.data_dir, new)
+    except DestinationError as error:
+        raise _problem(error) from None
+    reach = request.app[REACH]
+    await reach.reconcile()
+    return web.json_response(destination_json(reach, destination), status=201)
+
+
+@authorized
+async def patch_destination(request: web.Request) -> web.Response:
+    """``{"enabled": bool}``: start or stop pushing to it."""
+    body = await _json_object(request)
+    enabled = body.get("enabled")
+    if not isinstance(enabled, bool):
+        raise bad_request("enabled must be true or false", "enabled 只能是 true 或 false")
+    name = request.match_info["name"]
+    studio, reach = studio_of(request), request.app[REACH]
+    try:
+        destination = await studio.db(set_enabled, name, enabled)
+    except UnknownDestination:
+        raise _unknown(name) from None
+    await reach.reconcile()
+    return web.json_response(destination_json(reach, destination))
+
+
+@authorized
+async def delete_destination(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    studio = studio_of(request)
+    try:
+        await studio.db(remove_destination, studio.config.data_dir, name)
+    except UnknownDestination:
+        raise _unknown(name) from None
+    await request.app[REACH].reconcile()
+    return web.Response(status=204)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Call after ``media.setup_routes``: the pushes tap its pipeline."""
+    reach = Reach(app[STUDIO], app[PIPELINE])
+    app[REACH] = reach
+    app.router.add_get("/api/destinations", get_destinations)
+    app.router.add_post("/api/destinations", post_destination)
+    app.router.add_patch("/api/destinations/{name}", patch_destination)
+    app.router.add_delete("/api/destinations/{name}", delete_destination)
+
+    async def _start(app: web.Application) -> None:
+        await reach.start()
+
+    async def _stop(app: web.Application) -> None:
+        await reach.stop()
+
+    app.on_startup.append(_start)
+    # Before media's own shutdown stops the pipeline the pushes tap.
+    app.on_shutdown.insert(0, _stop)
