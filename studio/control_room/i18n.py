@@ -177,6 +177,33 @@ TEXTS: dict[str, tuple[str, str]] = {
     "report_html": ("HTML report", "HTML 报告"),
     "report_csv": ("CSV (products)", "CSV（商品表）"),
     "report_xlsx": ("Excel workbook", "Excel 工作簿"),
+    # reach: simulcast destinations on the Go live page
+    "destinations": ("Simulcast to platforms", "多平台同步推流"),
+    "destinations_none": (
+        "No platform yet: add WeChat Channels, Douyin, YouTube… below. While a show is live the studio pushes it to every enabled one.",
+        "还没有推流平台：在下方添加视频号、抖音、YouTube 等。开播后会同时推流到所有已启用的平台。",
+    ),
+    "dest_add": ("Add a platform", "添加平台"),
+    "dest_platform": ("Platform", "平台"),
+    "dest_name": ("Name", "名称"),
+    "dest_url": ("Push URL (rtmp:// or rtmps://)", "推流地址（rtmp:// 或 rtmps://）"),
+    "dest_key": ("Stream key", "推流码"),
+    "dest_key_help": (
+        "Kept secret: stored only in the data folder (owner-only), shown as ****abcd.",
+        "推流码保密：只保存在数据文件夹中（仅本人可读），显示为 ****abcd。",
+    ),
+    "dest_own_qr": ("Own QR for this platform", "此平台使用独立二维码"),
+    "dest_where": ("Where to find URL and key", "在哪里找到推流地址和推流码"),
+    "dest_save": ("Add", "添加"),
+    "dest_added": ("Added {name}", "已添加 {name}"),
+    "dest_enabled": ("Push", "推流"),
+    "dest_remove": ("Remove", "删除"),
+    "dest_state_idle": ("idle", "未推流"),
+    "dest_state_connecting": ("connecting", "连接中"),
+    "dest_state_live": ("live", "直播中"),
+    "dest_state_retrying": ("retrying", "重连中"),
+    "dest_state_failed": ("failed", "失败"),
+    "dest_figures": ("{kbps:,.0f} kbps · up {uptime} · {reconnects} reconnects", "{kbps:,.0f} kbps · 已推 {uptime} · 重连 {reconnects} 次"),
 }
 
 
