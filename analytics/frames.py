@@ -15,7 +15,7 @@ whoever really wants them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
@@ -24,10 +24,9 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from analytics.attribution import DEFAULT_WINDOW, SALE_STATUSES, attribute_orders
 from catalog.shows import Show, get_show
 from catalog.timestamps import to_iso, utc_now
-
-from analytics.attribution import DEFAULT_WINDOW, SALE_STATUSES, attribute_orders
 
 SESSION_COLUMNS = ["id", "viewer_id", "joined_at", "left_at", "transport"]
 LINK_EVENT_COLUMNS = ["id", "code", "sku", "at", "kind", "viewer_id"]
@@ -38,6 +37,7 @@ ORDER_COLUMNS = [
 LINK_COUNT_COLUMNS = ["sku", "kind", "events"]
 OVERLAY_COLUMNS = ["id", "at", "sku", "layout", "promo"]
 STREAM_COLUMNS = ["id", "at", "kind", "bitrate_kbps", "fps", "detail"]
+DESTINATION_COLUMNS = ["id", "at", "destination", "state", "detail"]
 PRODUCT_COLUMNS = ["sku", "name", "name_zh", "price", "currency", "unit"]
 TIME_COLUMNS = ("joined_at", "left_at", "last_seen_at", "at")
 
@@ -91,6 +91,8 @@ class ShowData:
     overlay_events: pd.DataFrame
     stream_events: pd.DataFrame
     products: pd.DataFrame
+    # Simulcast pushes' state changes (idle/connecting/live/retrying/failed) per destination.
+    destination_events: pd.DataFrame = field(default_factory=lambda: _frame((), DESTINATION_COLUMNS))
 
     @property
     def duration_s(self) -> float:
@@ -142,9 +144,10 @@ class ShowData:
         overlay_events: Frameish = (),
         stream_events: Frameish = (),
         products: Frameish = (),
+        destination_events: Frameish = (),
         now: str | None = None,
         link_counts: tuple[pd.DataFrame, int, int] | None = None,
-    ) -> "ShowData":
+    ) -> ShowData:
         """Normalise rows (dicts or DataFrames of stored text) into a ShowData.
 
         ``orders`` must already be this show's attributed sales; missing
@@ -172,6 +175,7 @@ class ShowData:
             overlay_events=_frame(overlay_events, OVERLAY_COLUMNS),
             stream_events=_frame(stream_events, STREAM_COLUMNS),
             products=_frame(products, PRODUCT_COLUMNS),
+            destination_events=_frame(destination_events, DESTINATION_COLUMNS),
         )
 
 
@@ -253,6 +257,12 @@ def load_show(
         [show_id],
         STREAM_COLUMNS,
     )
+    destination_events = _read(
+        db,
+        f"SELECT {_select(DESTINATION_COLUMNS)} FROM destination_events WHERE show_id = ? ORDER BY at, id",
+        [show_id],
+        DESTINATION_COLUMNS,
+    )
     orders = _show_orders(db, show, window=window, now=now)
     skus = pd.concat([overlay_events["sku"].dropna(), orders["sku"], link_counts["sku"]]).unique()
     products = _read(
@@ -269,6 +279,7 @@ def load_show(
         overlay_events=overlay_events,
         stream_events=stream_events,
         products=products,
+        destination_events=destination_events,
         now=now,
     )
 

@@ -80,6 +80,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "bitrate": ("Uplink bitrate (kbit/s)", "上行码率（kbit/s）"),
     "disconnect": ("Phone disconnected", "手机断线"),
     "after_show": ("orders after the show", "直播结束后下单"),
+    # reach: which platform was live when
+    "section.platforms": ("Platforms live (simulcast)", "各平台推流时段"),
+    "destination": ("Platform", "平台"),
+    "start": ("From", "开始"),
+    "end": ("Until", "结束"),
+    "live_s": ("Live (s)", "直播时长（秒）"),
+    "ended_by": ("Ended by", "结束原因"),
 }
 
 

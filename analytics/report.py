@@ -21,7 +21,14 @@ from analytics.attribution import DEFAULT_WINDOW
 from analytics.chart import timeline_svg
 from analytics.frames import ShowData, load_show
 from analytics.labels import bilingual_columns, label
-from analytics.metrics import funnel, product_table, retention_curve, show_summary, timeline_figure_data
+from analytics.metrics import (
+    funnel,
+    platform_spans,
+    product_table,
+    retention_curve,
+    show_summary,
+    timeline_figure_data,
+)
 
 FORMATS = (".html", ".csv", ".xlsx")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -52,9 +59,10 @@ class Report:
     funnel: pd.DataFrame
     retention: pd.DataFrame
     timeline: dict[str, pd.DataFrame]
+    platforms: pd.DataFrame
 
     @classmethod
-    def of(cls, data: ShowData) -> "Report":
+    def of(cls, data: ShowData) -> Report:
         return cls(
             data=data,
             summary=show_summary(data),
@@ -62,6 +70,7 @@ class Report:
             funnel=funnel(data),
             retention=retention_curve(data, step_s=60),
             timeline=timeline_figure_data(data),
+            platforms=platform_spans(data),
         )
 
     def summary_frame(self, tz: str) -> pd.DataFrame:
@@ -117,7 +126,7 @@ def write_csv(report: Report, out: Path, tz: str) -> None:
 
 
 def write_xlsx(report: Report, out: Path, tz: str) -> None:
-    """Sheets: summary, products, funnel, retention, orders, concurrency."""
+    """Sheets: summary, products, funnel, retention, orders, concurrency, platforms."""
     funnel_frame = report.funnel.assign(stage=[label(f"stage.{s}") for s in report.funnel["stage"]])
     sheets = {
         "summary": report.summary_frame(tz),
@@ -126,6 +135,7 @@ def write_xlsx(report: Report, out: Path, tz: str) -> None:
         "retention": report.retention,
         "orders": report.orders(tz),
         "concurrency": _local(report.timeline["concurrency"], tz),
+        "platforms": _local(report.platforms, tz),
     }
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         for name, frame in sheets.items():
@@ -168,6 +178,8 @@ def render_html(report: Report, tz: str) -> str:
 <section class="tiles">{tiles}</section>
 <h2>{escape(label("section.timeline"))}</h2>
 <div class="chart">{svg}</div>
+<h2>{escape(label("section.platforms"))}</h2>
+{_table(_local(report.platforms, tz))}
 <h2>{escape(label("section.products"))}</h2>
 {_table(report.products)}
 <h2>{escape(label("section.funnel"))}</h2>

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import analytics
+from analytics import events
+from analytics.metrics import platform_spans
+from analytics.report import write_report
+from catalog.shows import create_show, end_show
 from tests.test_control_room import api, farm, no_exception, page, room_env, texts  # noqa: F401  (fixtures)
 
 KEY = "wx-live-secret-7Hq2"
@@ -39,3 +44,29 @@ def test_panel_refuses_a_bad_url_and_stores_nothing(farm, room_env):  # noqa: F8
     no_exception(at)
     assert "rtmp://" in "\n".join(e.value for e in at.error)
     assert api(room_env, "GET", "/api/destinations")["destinations"] == []
+
+
+def test_analytics_and_report_say_which_platform_was_live_when(farm, room_env, tmp_path):  # noqa: F811
+    show = create_show(farm, "Harvest", started_at="2026-11-30T02:00:00.000Z")
+    for at, name, state in [
+        ("02:00:01", "抖音", "connecting"), ("02:00:02", "抖音", "live"), ("02:10:02", "抖音", "retrying"),
+        ("02:10:05", "抖音", "live"), ("02:30:00", "抖音", "idle"),
+        ("02:00:01", "YouTube", "connecting"), ("02:00:03", "YouTube", "live"), ("02:30:00", "YouTube", "idle"),
+        ("02:00:01", "视频号", "connecting"), ("02:00:02", "视频号", "failed"),
+    ]:
+        events.record_destination_event(farm, show.id, name, state, at=f"2026-11-30T{at}.000Z")
+    end_show(farm, show.id, ended_at="2026-11-30T02:30:00.000Z")
+
+    spans = platform_spans(analytics.load_show(farm, show.id))
+    assert list(zip(spans["destination"], spans["live_s"], spans["ended_by"], strict=True)) == [
+        ("YouTube", 1797.0, "idle"), ("抖音", 600.0, "retrying"), ("抖音", 1195.0, "idle"),
+    ]  # the refused 视频号 was never live
+
+    html = write_report(farm, show.id, tmp_path / "r.html").read_text(encoding="utf-8")
+    section = html[html.index("各平台推流时段"):html.index("Products / 商品")]
+    assert section.count("<tr>") == 3 and "10:10:02" in section  # Asia/Shanghai local times
+
+    at = no_exception(page("analytics"))
+    table = next(d.value for d in at.dataframe if "平台" in d.value.columns)
+    assert list(table["平台"]) == ["YouTube", "抖音", "抖音"]
+    assert list(table["推流时长（分钟）"]) == [30.0, 10.0, 19.9]

@@ -203,6 +203,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dest_state_live": ("live", "直播中"),
     "dest_state_retrying": ("retrying", "重连中"),
     "dest_state_failed": ("failed", "失败"),
+    "platforms_live": ("Platforms live (simulcast)", "各平台推流时段"),
+    "col_from": ("From", "开始"),
+    "col_until": ("Until", "结束"),
+    "col_live_min": ("Live (min)", "推流时长（分钟）"),
     "dest_figures": ("{kbps:,.0f} kbps · up {uptime} · {reconnects} reconnects", "{kbps:,.0f} kbps · 已推 {uptime} · 重连 {reconnects} 次"),
 }
 
