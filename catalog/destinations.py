@@ -291,7 +291,8 @@ def read_key(data_dir: str | Path, name: str) -> str:
 
 
 # -- never show the key ---------------------------------------------------------
-_URL = re.compile(r"rtmps?://[^\s'\"]+", re.IGNORECASE)
+# Up to whitespace or a quote, not taking the punctuation that ends a sentence.
+_URL = re.compile(r"rtmps?://[^\s'\"]*[^\s'\":,.;)]", re.IGNORECASE)
 
 
 def redact(text: str, *secrets: str) -> str:
@@ -300,9 +301,9 @@ def redact(text: str, *secrets: str) -> str:
     FFmpeg errors name the URL they failed on, and a push URL ends with the
     stream key; some platforms also put signed tokens in the URL's query.
     """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, mask(secret))
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        # Not even the last four characters: next to other text they could rebuild the key.
+        text = text.replace(secret, "****")
     return _URL.sub(_server_only, text)
 
 
