@@ -192,7 +192,6 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Kept secret: stored only in the data folder (owner-only), shown as ****abcd.",
         "推流码保密：只保存在数据文件夹中（仅本人可读），显示为 ****abcd。",
     ),
-    "dest_own_qr": ("Own QR for this platform", "此平台使用独立二维码"),
     "dest_where": ("Where to find URL and key", "在哪里找到推流地址和推流码"),
     "dest_save": ("Add", "添加"),
     "dest_added": ("Added {name}", "已添加 {name}"),

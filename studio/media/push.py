@@ -110,6 +110,7 @@ class FlvWriter:
         )
         assert self._process.stdin is not None and self._process.stdout is not None
         self._stdin, self._stdout = self._process.stdin, self._process.stdout
+        self.pid = self._process.pid
         config = {"target": target, "aac": aac_config.hex() if aac_config else None, "timeout": timeout}
         try:
             self._stdin.write(json.dumps(config).encode() + b"\n")
@@ -201,6 +202,8 @@ class RtmpPusher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"farmlive-push-{name}", daemon=True)
         self._status = PushStatus(name)
+        #: The writer process of the current connection (the benchmark reads its CPU).
+        self.writer: FlvWriter | None = None
         self._live_since: float | None = None
         self._kbps_mark = (time.monotonic(), 0)
 
@@ -248,7 +251,7 @@ class RtmpPusher:
                 break
             self._set("connecting")
             try:
-                writer = self._connect(first)
+                writer = self.writer = self._connect(first)
             except StreamRefused as error:
                 self._set("failed", str(error))
                 break

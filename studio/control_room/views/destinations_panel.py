@@ -88,9 +88,8 @@ def add_form(api: ControlClient) -> None:
             name = st.text_input(ui.t("dest_name"), value=preset_label(preset))
             url = st.text_input(ui.t("dest_url"), placeholder="rtmp://…")
             key = st.text_input(ui.t("dest_key"), type="password", help=ui.t("dest_key_help"))
-            own_qr = st.checkbox(ui.t("dest_own_qr"))
             if st.form_submit_button(ui.t("dest_save")):
-                body = {"name": name, "url": url, "key": key, "preset": preset, "own_qr": own_qr}
+                body = {"name": name, "url": url, "key": key, "preset": preset}
                 ui.act(api.add_destination, body, done=ui.t("dest_added", name=name))
                 st.rerun()
 
