@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +38,7 @@ from catalog.destinations import (
 from studio.control import _json_object, authorized, bad_request
 from studio.errors import Problem
 from studio.media import PIPELINE
+from studio.media.hls import PLAYLIST, HlsWriter, hls_dir
 from studio.media.pipeline import ShowPipeline
 from studio.media.push import PushStatus, RtmpPusher
 from studio.state import STUDIO, Studio, studio_of
@@ -54,6 +56,9 @@ class Reach:
         self.studio = studio
         self.pipeline = pipeline
         self.pushers: dict[str, RtmpPusher] = {}
+        #: The live show's HLS (``DATA_DIR/hls/<show id>/``) and the show it belongs to.
+        self.hls: HlsWriter | None = None
+        self._hls_show: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -70,6 +75,7 @@ class Reach:
             self._task = None
         async with self._lock:
             await asyncio.gather(*(self._stop_pusher(name) for name in list(self.pushers)))
+            await self._reconcile_hls(None)
         await asyncio.sleep(0)  # let the last state changes the threads reported be scheduled
         await asyncio.gather(*self._pending, return_exceptions=True)
 
@@ -101,6 +107,19 @@ class Reach:
             for name, (destination, key) in wanted.items():
                 if name not in self.pushers and show is not None:
                     self._start_pusher(destination, key, show.id)
+            await self._reconcile_hls(show.id if show is not None else None)
+
+    async def _reconcile_hls(self, show_id: int | None) -> None:
+        """HLS is written while a show is live, into that show's own folder."""
+        if self.hls is not None and self._hls_show != show_id:
+            writer, self.hls = self.hls, None
+            self.pipeline.remove_sink(writer)
+            await asyncio.to_thread(writer.stop)
+        if show_id is not None and self.hls is None:
+            writer = HlsWriter(hls_dir(self.studio.config.data_dir, show_id), self._aac_config)
+            await asyncio.to_thread(writer.start)
+            self.pipeline.add_sink(writer)
+            self.hls, self._hls_show = writer, show_id
 
     def _start_pusher(self, destination: Destination, key: str, show_id: int) -> None:
         pusher = RtmpPusher(
@@ -206,6 +225,32 @@ async def delete_destination(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+HLS_SHOW = re.compile(r"\A[0-9]{1,9}\Z")
+HLS_FILE = re.compile(r"\A(index\.m3u8|seg-[0-9]{5,9}\.ts)\Z")
+#: The playlist changes every segment: caches may keep it a second. Segments never change.
+PLAYLIST_CACHE = "public, max-age=1"
+SEGMENT_CACHE = "public, max-age=31536000, immutable"
+
+
+async def get_hls(request: web.Request) -> web.StreamResponse:
+    """``GET /hls/<show id>/index.m3u8`` and its segments: public, cacheable, no cookies."""
+    show_id, name = request.match_info["show_id"], request.match_info["name"]
+    path = None
+    if HLS_SHOW.match(show_id) and HLS_FILE.match(name):
+        path = hls_dir(studio_of(request).config.data_dir, int(show_id)) / name
+    if path is None or not path.is_file():
+        raise Problem(
+            404, "no_such_hls", f"no HLS file {show_id}/{name} (is that show live?)", f"找不到 HLS 文件 {show_id}/{name}（该场直播是否在播？）"
+        )
+    headers = {"Access-Control-Allow-Origin": "*"}
+    if name == PLAYLIST:
+        body = await asyncio.to_thread(path.read_bytes)
+        return web.Response(
+            body=body, content_type="application/vnd.apple.mpegurl", headers={**headers, "Cache-Control": PLAYLIST_CACHE}
+        )
+    return web.FileResponse(path, headers={**headers, "Cache-Control": SEGMENT_CACHE, "Content-Type": "video/mp2t"})
+
+
 def setup_routes(app: web.Application) -> None:
     """Call after ``media.setup_routes``: the pushes tap its pipeline."""
     reach = Reach(app[STUDIO], app[PIPELINE])
@@ -214,6 +259,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/destinations", post_destination)
     app.router.add_patch("/api/destinations/{name}", patch_destination)
     app.router.add_delete("/api/destinations/{name}", delete_destination)
+    app.router.add_get("/hls/{show_id}/{name}", get_hls)
 
     async def _start(app: web.Application) -> None:
         await reach.start()

@@ -40,8 +40,12 @@ FLV_TIME_BASE = fractions.Fraction(1, 1000)
 AUDIO_SAMPLE_RATE = 48000
 
 
-class FlvMuxer:
-    """One FLV stream, described by its first keyframe (SPS/PPS ride on every keyframe)."""
+class PacketMuxer:
+    """The show's packets into one container (FLV here, MPEG-TS for HLS), described by its first keyframe.
+
+    SPS/PPS ride on every keyframe, so probing the first one gives the stream's
+    parameters without opening a second encoder.
+    """
 
     def __init__(self, container: OutputContainer, keyframe: bytes, aac_config: bytes | None) -> None:
         self.container = container
@@ -87,12 +91,12 @@ def main() -> int:
     config = json.loads(stdin.readline())
     aac = bytes.fromhex(config["aac"]) if config.get("aac") else None
     container = av.open(config["target"], "w", format="flv", timeout=config.get("timeout", 5.0))
-    muxer: FlvMuxer | None = None
+    muxer: PacketMuxer | None = None
     phase = "connect"
     try:
         for kind, keyframe, pts_ms, payload in read_frames(stdin):
             if muxer is None:
-                muxer = FlvMuxer(container, payload, aac)
+                muxer = PacketMuxer(container, payload, aac)
             muxer.write(kind, keyframe, pts_ms, payload)
             if phase == "connect":
                 phase = "write"

@@ -36,8 +36,7 @@ import av
 
 from catalog.destinations import redact
 from studio.media import flv_push
-from studio.media.encoder import VIDEO_TIME_BASE
-from studio.media.taps import Tapped, TapQueue
+from studio.media.taps import Rebase, Tapped, TapQueue
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +96,8 @@ class FlvWriter:
     """The parent's end of one :mod:`~studio.media.flv_push` process (one connection)."""
 
     def __init__(self, target: str, first: Tapped, aac_config: bytes | None, timeout: float) -> None:
+        self._times = Rebase(first)
         self.size = first.size
-        self._origin_s = first.packet.pts * VIDEO_TIME_BASE
-        self._last_ms = {"video": -1, "audio": -1}
         self.bytes_written = 0
         self._process = subprocess.Popen(
             # Niced: starting Python and PyAV takes a CPU burst the show's own threads need more.
@@ -133,12 +131,9 @@ class FlvWriter:
 
     def _send(self, item: Tapped) -> None:
         packet = item.packet
-        if packet.pts is None or packet.time_base is None:
-            return
-        ms = round((packet.pts * packet.time_base - self._origin_s) * 1000)
-        if ms < 0 or ms <= self._last_ms[item.kind]:
+        ms = self._times.ms(item)
+        if ms is None:
             return  # before our start, or not after the last one: FLV wants rising times
-        self._last_ms[item.kind] = ms
         payload = bytes(packet)
         kind = b"V" if item.kind == "video" else b"A"
         self._stdin.write(flv_push.FRAME.pack(kind, packet.is_keyframe, ms, len(payload)) + payload)
@@ -246,7 +241,7 @@ class RtmpPusher:
     def _run(self) -> None:
         attempt = 0
         while not self._stop.is_set():
-            first = self._next_keyframe()
+            first = self.queue.next_keyframe(self._stop)
             if first is None:
                 break
             self._set("connecting")
@@ -272,14 +267,6 @@ class RtmpPusher:
                 self._close(writer)
         if self._status.state != "failed":
             self._set("idle")
-
-    def _next_keyframe(self) -> Tapped | None:
-        """Wait for the next video keyframe (what a stream has to start with); None once stopped."""
-        while not self._stop.is_set():
-            item = self.queue.get(0.5)
-            if item is not None and item.kind == "video" and item.packet.is_keyframe:
-                return item
-        return None
 
     def _connect(self, first: Tapped) -> FlvWriter:
         _probe_server(self.url, self._timeout)  # OSError: the server is down or unreachable

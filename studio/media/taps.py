@@ -17,6 +17,8 @@ from typing import Literal, Protocol
 
 import av
 
+from studio.media.encoder import VIDEO_TIME_BASE
+
 #: About 2 s of video with its sound (30 video + ~47 AAC packets a second).
 TAP_QUEUE_PACKETS = 160
 
@@ -99,6 +101,14 @@ class TapQueue:
                 return None
             return self._items.popleft()
 
+    def next_keyframe(self, stop: threading.Event) -> Tapped | None:
+        """Wait for the next video keyframe (what a stream must start with); None once ``stop`` is set."""
+        while not stop.is_set():
+            item = self.get(0.5)
+            if item is not None and item.kind == "video" and item.packet.is_keyframe:
+                return item
+        return None
+
     def close(self) -> None:
         with self._ready:
             self._closed = True
@@ -113,3 +123,27 @@ class TapQueue:
         self.resyncs += 1
         self._items.clear()
         self._waiting_for_keyframe = True
+
+
+class Rebase:
+    """Millisecond timestamps counted from a stream's first keyframe, rising per kind.
+
+    Video and the shared AAC are both on the pipeline's clock; a muxer that
+    starts on a keyframe wants both counted from there, never going back.
+    """
+
+    def __init__(self, first: Tapped) -> None:
+        self.size = first.size
+        self._origin_s = first.packet.pts * VIDEO_TIME_BASE
+        self._last_ms = {"video": -1, "audio": -1}
+
+    def ms(self, item: Tapped) -> int | None:
+        """``item``'s time in ms, or None if it is before the start or not after the last one."""
+        packet = item.packet
+        if packet.pts is None or packet.time_base is None:
+            return None
+        ms = round((packet.pts * packet.time_base - self._origin_s) * 1000)
+        if ms < 0 or ms <= self._last_ms[item.kind]:
+            return None
+        self._last_ms[item.kind] = ms
+        return ms
