@@ -33,19 +33,25 @@ async def fetch_playlist(http: aiohttp.ClientSession, url: str) -> str:
         return await response.text() if response.status == 200 else ""
 
 
+async def wait_for_segments(http: aiohttp.ClientSession, url: str, count: int, timeout: float = 30) -> str:
+    """The playlist at ``url`` once it lists ``count`` segments."""
+    playlist = ""
+
+    async def enough() -> bool:
+        nonlocal playlist
+        playlist = await fetch_playlist(http, url)
+        return len(segments_in(playlist)) >= count
+
+    await eventually(enough, timeout=timeout)
+    return playlist
+
+
 async def test_the_live_show_is_served_as_hls_with_its_qr(running_studio: RunningStudio) -> None:
     link = await live_show_with_oranges(running_studio)
     show_id = running_studio.studio.show.id
     playlist_url = f"{running_studio.url}/hls/{show_id}/index.m3u8"
     async with aiohttp.ClientSession() as http:
-        playlist = ""
-
-        async def three_segments() -> bool:
-            nonlocal playlist
-            playlist = await fetch_playlist(http, playlist_url)
-            return len(segments_in(playlist)) >= 3
-
-        await eventually(three_segments, timeout=30)
+        playlist = await wait_for_segments(http, playlist_url, 3)
         async with http.get(playlist_url) as response:
             assert response.headers["Cache-Control"] == "public, max-age=1"
             assert response.content_type == "application/vnd.apple.mpegurl"

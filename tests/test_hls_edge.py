@@ -11,9 +11,8 @@ import pytest
 
 from tests.conftest import LOOPBACK, RunningStudio, free_port
 from tests.nginx import Nginx, render
-from tests.test_hls import fetch_playlist, segments_in
+from tests.test_hls import segments_in, wait_for_segments
 from tests.test_reach import live_show_with_oranges
-from tests.test_whip_whep import eventually
 
 
 def edge_for(origin_port: int, directory: Path) -> Nginx:
@@ -46,14 +45,7 @@ async def test_an_edge_fetches_each_segment_once_for_many_viewers(running_studio
     show_id = running_studio.studio.show.id
     edge_url = f"http://{LOOPBACK}:{edge.port}/hls/{show_id}/index.m3u8"
     async with aiohttp.ClientSession() as http:
-        playlist = ""
-
-        async def two_segments() -> bool:
-            nonlocal playlist
-            playlist = await fetch_playlist(http, edge_url)
-            return len(segments_in(playlist)) >= 2
-
-        await eventually(two_segments, timeout=30)
+        playlist = await wait_for_segments(http, edge_url, 2)
         # 30 viewers refreshing the playlist together: the edge asks the origin at most
         # once for them (twice if the playlist's 1 s lifetime ends in between).
         playlist_path = f"/hls/{show_id}/index.m3u8"
