@@ -19,10 +19,12 @@ import asyncio
 import functools
 import logging
 import re
+import time
 from typing import Any
 
 from aiohttp import web
 
+import catalog
 from analytics import events
 from catalog.destinations import (
     Destination,
@@ -42,11 +44,14 @@ from studio.media.hls import PLAYLIST, HlsWriter, hls_dir
 from studio.media.pipeline import ShowPipeline
 from studio.media.push import PushStatus, RtmpPusher
 from studio.state import STUDIO, Studio, studio_of
+from studio.viewers import remember_viewer, viewer_id_of
 
 log = logging.getLogger(__name__)
 
 #: How often the wanted pushes are compared with the running ones.
 RECONCILE_EVERY = 1.0
+#: An HLS viewer whose page has not said "still here" for this long has left.
+HLS_VIEWER_TIMEOUT = 30.0
 
 
 class Reach:
@@ -59,6 +64,8 @@ class Reach:
         #: The live show's HLS (``DATA_DIR/hls/<show id>/``) and the show it belongs to.
         self.hls: HlsWriter | None = None
         self._hls_show: int | None = None
+        #: (show, viewer) -> (viewer_sessions id, last heartbeat: monotonic, ISO time).
+        self._hls_viewers: dict[tuple[int, str], tuple[int, float, str]] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -76,6 +83,7 @@ class Reach:
         async with self._lock:
             await asyncio.gather(*(self._stop_pusher(name) for name in list(self.pushers)))
             await self._reconcile_hls(None)
+            await self._close_hls_viewers(None)
         await asyncio.sleep(0)  # let the last state changes the threads reported be scheduled
         await asyncio.gather(*self._pending, return_exceptions=True)
 
@@ -108,6 +116,30 @@ class Reach:
                 if name not in self.pushers and show is not None:
                     self._start_pusher(destination, key, show.id)
             await self._reconcile_hls(show.id if show is not None else None)
+        await self._close_hls_viewers(show.id if show is not None else None)
+
+    async def hls_viewer_seen(self, show_id: int, viewer_id: str, user_agent: str) -> None:
+        """An HLS viewer's heartbeat: the first opens a ``transport = 'hls'`` session, the rest keep it open."""
+        now = catalog.now_iso()
+        known = self._hls_viewers.get((show_id, viewer_id))
+        if known is None:
+            session = await self.studio.db(events.record_viewer_join, show_id, viewer_id, "hls", user_agent, at=now)
+        else:
+            session = known[0]
+            await self.studio.db(events.record_viewer_seen, session, at=now)
+        self._hls_viewers[(show_id, viewer_id)] = (session, time.monotonic(), now)
+
+    @property
+    def hls_viewers(self) -> int:
+        return len(self._hls_viewers)
+
+    async def _close_hls_viewers(self, live_show: int | None) -> None:
+        """Sessions of HLS viewers gone quiet (or of a show that ended) end at their last heartbeat."""
+        now = time.monotonic()
+        for key, (session, seen, seen_iso) in list(self._hls_viewers.items()):
+            if key[0] != live_show or now - seen > HLS_VIEWER_TIMEOUT:
+                del self._hls_viewers[key]
+                await self.studio.db(events.record_viewer_leave, session, at=seen_iso)
 
     async def _reconcile_hls(self, show_id: int | None) -> None:
         """HLS is written while a show is live, into that show's own folder."""
@@ -251,6 +283,18 @@ async def get_hls(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={**headers, "Cache-Control": SEGMENT_CACHE, "Content-Type": "video/mp2t"})
 
 
+async def post_hls_seen(request: web.Request) -> web.StreamResponse:
+    """``POST /hls/<show id>/seen``: the watch page playing HLS says "still watching" (every 10 s)."""
+    studio = studio_of(request)
+    show_id = request.match_info["show_id"]
+    if studio.show is None or not HLS_SHOW.match(show_id) or int(show_id) != studio.show.id:
+        raise Problem(404, "show_not_live", f"show {show_id} is not live", f"第 {show_id} 场直播不在播")
+    viewer_id, is_new = viewer_id_of(request)
+    await request.app[REACH].hls_viewer_seen(studio.show.id, viewer_id, request.headers.get("User-Agent", ""))
+    response = web.json_response({"ok": True}, headers={"Cache-Control": "no-store"})
+    return remember_viewer(response, viewer_id, is_new)
+
+
 def setup_routes(app: web.Application) -> None:
     """Call after ``media.setup_routes``: the pushes tap its pipeline."""
     reach = Reach(app[STUDIO], app[PIPELINE])
@@ -259,6 +303,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/destinations", post_destination)
     app.router.add_patch("/api/destinations/{name}", patch_destination)
     app.router.add_delete("/api/destinations/{name}", delete_destination)
+    app.router.add_post("/hls/{show_id}/seen", post_hls_seen)
     app.router.add_get("/hls/{show_id}/{name}", get_hls)
 
     async def _start(app: web.Application) -> None:
