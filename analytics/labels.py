@@ -13,6 +13,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "ended_at": ("Ended", "结束时间"),
     "duration_s": ("Duration (s)", "时长（秒）"),
     "unique_viewers": ("Unique viewers", "观看人数"),
+    "viewers_webrtc": ("… watching over WebRTC (/watch)", "其中 WebRTC 观看（/watch）"),
+    "viewers_hls": ("… watching over HLS", "其中 HLS 观看"),
     "sessions": ("Viewer sessions", "观看次数"),
     "peak_concurrent": ("Peak concurrent viewers", "最高同时在线"),
     "peak_at": ("Peak at", "峰值时间"),

@@ -207,6 +207,11 @@ def funnel(data: ShowData) -> pd.DataFrame:
     )
 
 
+def _distinct_viewers(data: ShowData, transport: str) -> int:
+    sessions = data.sessions
+    return int(sessions.loc[sessions["transport"] == transport, "viewer_id"].nunique())
+
+
 def show_summary(data: ShowData) -> dict[str, Any]:
     """Headline figures of a show (so far, while it is live)."""
     watched = watch_times(data)
@@ -224,6 +229,9 @@ def show_summary(data: ShowData) -> dict[str, Any]:
         "live": data.live,
         "duration_s": data.duration_s,
         "unique_viewers": viewers,
+        # The same people by how they watched (one may have used both: they are one viewer above).
+        "viewers_webrtc": _distinct_viewers(data, "webrtc"),
+        "viewers_hls": _distinct_viewers(data, "hls"),
         "sessions": len(data.sessions),
         "peak_concurrent": peak,
         "peak_at": peak_at,

@@ -37,7 +37,8 @@ ORDER_COLUMNS = [
     "buyer_id", "link_code", "external_id", "attributed_by",
 ]
 SUMMARY_KEYS = [
-    "title", "started_at", "ended_at", "duration_s", "unique_viewers", "sessions", "peak_concurrent",
+    "title", "started_at", "ended_at", "duration_s", "unique_viewers", "viewers_webrtc", "viewers_hls",
+    "sessions", "peak_concurrent",
     "peak_at", "avg_watch_s", "median_watch_s", "engaged_viewers", "scans", "clicks", "orders", "units",
     "gmv", "buyers", "revenue_per_viewer", "gpm", "conversion", "reconnects",
 ]

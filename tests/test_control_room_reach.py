@@ -70,3 +70,16 @@ def test_analytics_and_report_say_which_platform_was_live_when(farm, room_env, t
     table = next(d.value for d in at.dataframe if "平台" in d.value.columns)
     assert list(table["平台"]) == ["YouTube", "抖音", "抖音"]
     assert list(table["推流时长（分钟）"]) == [30.0, 10.0, 19.9]
+
+
+def test_viewers_are_counted_by_transport_separately_and_together(farm, room_env):  # noqa: F811
+    show = create_show(farm, "Tea", started_at="2026-11-30T02:00:00.000Z")
+    for viewer_id, transport in [("a", "webrtc"), ("b", "webrtc"), ("c", "hls"), ("a", "hls")]:
+        session = events.record_viewer_join(farm, show.id, viewer_id, transport, at="2026-11-30T02:01:00.000Z")
+        events.record_viewer_leave(farm, session, at="2026-11-30T02:05:00.000Z")
+    end_show(farm, show.id, ended_at="2026-11-30T02:30:00.000Z")
+    summary = analytics.show_summary(analytics.load_show(farm, show.id))
+    # "a" switched from WebRTC to HLS: one person, counted once together and once under each.
+    assert (summary["unique_viewers"], summary["viewers_webrtc"], summary["viewers_hls"]) == (3, 2, 2)
+    at = no_exception(page("analytics"))
+    assert "WebRTC 2 · HLS 2" in "\n".join(c.value for c in at.caption)

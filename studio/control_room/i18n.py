@@ -202,6 +202,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dest_state_live": ("live", "直播中"),
     "dest_state_retrying": ("retrying", "重连中"),
     "dest_state_failed": ("failed", "失败"),
+    "by_transport": ("WebRTC {webrtc:,} · HLS {hls:,}", "WebRTC {webrtc:,} · HLS {hls:,}"),
     "platforms_live": ("Platforms live (simulcast)", "各平台推流时段"),
     "col_from": ("From", "开始"),
     "col_until": ("Until", "结束"),

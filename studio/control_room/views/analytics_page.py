@@ -71,7 +71,8 @@ def show_label(show: Show) -> str:
 
 def summary_tiles(summary: dict[str, Any]) -> None:
     tiles = [
-        ("unique_viewers", f"{summary['unique_viewers']:,}", None),
+        ("unique_viewers", f"{summary['unique_viewers']:,}",
+         ui.t("by_transport", webrtc=summary.get("viewers_webrtc", 0), hls=summary.get("viewers_hls", 0))),
         ("peak_concurrent", f"{summary['peak_concurrent']:,}", ui.t("peak_at", time=ui.local_time(summary.get("peak_at")))),
         ("avg_watch", ui.duration(summary["avg_watch_s"]), None),
         ("median_watch", ui.duration(summary["median_watch_s"]), None),
