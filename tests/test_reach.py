@@ -148,6 +148,15 @@ async def test_the_show_reaches_nginx_rtmp_with_its_own_qr(
             [listed] = (await response.json())["destinations"]
     assert listed["push"]["state"] == "live" and listed["push"]["kbps"] > 0
 
+    # The host switches it off and on again mid-show: the push stops, then comes back.
+    async with aiohttp.ClientSession(headers=running_studio.auth) as http:
+        async with http.patch(f"{running_studio.url}/api/destinations/relay", json={"enabled": False}) as response:
+            assert response.status == 200 and (await response.json())["push"]["state"] == "idle"
+        assert "relay" not in running_studio.app[REACH].pushers
+        async with http.patch(f"{running_studio.url}/api/destinations/relay", json={"enabled": True}) as response:
+            assert response.status == 200
+    await eventually(lambda: push_state(running_studio, "relay") == "live", timeout=15)
+
     async with aiohttp.ClientSession(headers=running_studio.auth) as http:
         show_id = running_studio.studio.show.id
         async with http.post(f"{running_studio.url}/api/shows/{show_id}/end") as response:
