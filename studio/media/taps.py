@@ -134,7 +134,7 @@ class Rebase:
 
     def __init__(self, first: Tapped) -> None:
         self.size = first.size
-        self._origin_s = first.packet.pts * VIDEO_TIME_BASE
+        self._origin_s = (first.packet.pts or 0) * VIDEO_TIME_BASE
         self._last_ms = {"video": -1, "audio": -1}
 
     def ms(self, item: Tapped) -> int | None:
