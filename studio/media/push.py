@@ -220,6 +220,11 @@ class RtmpPusher:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    @property
+    def thread_id(self) -> int | None:
+        """The pusher thread's OS id (the benchmark reads its CPU time)."""
+        return self._thread.native_id
+
     def same_target(self, url: str, key: str) -> bool:
         return url == self.url and key == self._key
 
