@@ -118,3 +118,19 @@ def record_stream_event(
         "INSERT INTO stream_events (show_id, at, kind, bitrate_kbps, fps, detail) VALUES (?, ?, ?, ?, ?, ?)",
         [show_id, at or now_iso(), kind, bitrate_kbps, fps, detail],
     )
+
+
+def record_destination_event(
+    db: sqlite_utils.Database,
+    show_id: int | None,
+    destination: str,
+    state: str,
+    detail: str | None = None,
+    *,
+    at: str | None = None,
+) -> None:
+    """A simulcast push changed state (idle/connecting/live/retrying/failed); ``detail`` is already redacted."""
+    db.execute(
+        "INSERT INTO destination_events (show_id, destination, at, state, detail) VALUES (?, ?, ?, ?, ?)",
+        [show_id, destination, at or now_iso(), state, detail],
+    )

@@ -39,6 +39,7 @@ ORDER_FRAME_COLUMNS = [
 LINK_COUNT_COLUMNS = ["sku", "kind", "events"]
 OVERLAY_COLUMNS = ["id", "at", "sku", "layout", "promo"]
 STREAM_COLUMNS = ["id", "at", "kind", "bitrate_kbps", "fps", "detail"]
+DESTINATION_COLUMNS = ["id", "at", "destination", "state", "detail"]
 PRODUCT_COLUMNS = ["sku", "name", "name_zh", "price", "currency", "unit"]
 POSITION_COLUMNS = ["session_id", "viewer_id", "at", "position_s"]
 TIME_COLUMNS = ("joined_at", "left_at", "last_seen_at", "at", "last_visit_at")
@@ -111,6 +112,8 @@ class ShowData:
     replay_sessions: pd.DataFrame = field(default_factory=lambda: _empty(SESSION_COLUMNS))
     replay_link_counts: pd.DataFrame = field(default_factory=lambda: _empty(LINK_COUNT_COLUMNS))
     replay_positions: pd.DataFrame = field(default_factory=lambda: _empty(POSITION_COLUMNS))
+    # Simulcast pushes' state changes (idle/connecting/live/retrying/failed) per destination.
+    destination_events: pd.DataFrame = field(default_factory=lambda: _frame((), DESTINATION_COLUMNS))
 
     @property
     def duration_s(self) -> float:
@@ -162,6 +165,7 @@ class ShowData:
         overlay_events: Frameish = (),
         stream_events: Frameish = (),
         products: Frameish = (),
+        destination_events: Frameish = (),
         now: str | None = None,
         link_counts: tuple[pd.DataFrame, int, int] | None = None,
         replay_link_counts: Frameish | None = None,
@@ -206,6 +210,7 @@ class ShowData:
             replay_sessions=all_sessions[is_replay].reset_index(drop=True),
             replay_link_counts=_frame(replay_link_counts, LINK_COUNT_COLUMNS),
             replay_positions=_frame(replay_positions, POSITION_COLUMNS),
+            destination_events=_frame(destination_events, DESTINATION_COLUMNS),
         )
 
 
@@ -302,6 +307,12 @@ def load_show(
         [show_id],
         STREAM_COLUMNS,
     )
+    destination_events = _read(
+        db,
+        f"SELECT {_select(DESTINATION_COLUMNS)} FROM destination_events WHERE show_id = ? ORDER BY at, id",
+        [show_id],
+        DESTINATION_COLUMNS,
+    )
     orders = _show_orders(db, show, window=window, now=now)
     skus = pd.concat([overlay_events["sku"].dropna(), orders["sku"], link_counts["sku"]]).unique()
     products = _read(
@@ -318,6 +329,7 @@ def load_show(
         overlay_events=overlay_events,
         stream_events=stream_events,
         products=products,
+        destination_events=destination_events,
         now=now,
         replay_link_counts=replay_link_counts,
         replay_positions=replay_positions,

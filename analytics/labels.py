@@ -13,6 +13,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "ended_at": ("Ended", "结束时间"),
     "duration_s": ("Duration (s)", "时长（秒）"),
     "unique_viewers": ("Unique viewers", "观看人数"),
+    "viewers_webrtc": ("… watching over WebRTC (/watch)", "其中 WebRTC 观看（/watch）"),
+    "viewers_hls": ("… watching over HLS", "其中 HLS 观看"),
     "sessions": ("Viewer sessions", "观看次数"),
     "peak_concurrent": ("Peak concurrent viewers", "最高同时在线"),
     "peak_at": ("Peak at", "峰值时间"),
@@ -91,6 +93,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "replay_s": ("Replay watch time (s)", "回放观看时长（秒）"),
     "section.channels": ("Live and replay", "直播与回放"),
     "section.replayed": ("Most-replayed chapters", "回放最多的章节"),
+    # reach: which platform was live when
+    "section.platforms": ("Platforms live (simulcast)", "各平台推流时段"),
+    "destination": ("Platform", "平台"),
+    "start": ("From", "开始"),
+    "end": ("Until", "结束"),
+    "live_s": ("Live (s)", "直播时长（秒）"),
+    "ended_by": ("Ended by", "结束原因"),
 }
 
 

@@ -207,6 +207,11 @@ def funnel(data: ShowData) -> pd.DataFrame:
     )
 
 
+def _distinct_viewers(data: ShowData, transport: str) -> int:
+    sessions = data.sessions
+    return int(sessions.loc[sessions["transport"] == transport, "viewer_id"].nunique())
+
+
 def show_summary(data: ShowData) -> dict[str, Any]:
     """Headline figures of a show (so far, while it is live)."""
     watched = watch_times(data)
@@ -224,6 +229,9 @@ def show_summary(data: ShowData) -> dict[str, Any]:
         "live": data.live,
         "duration_s": data.duration_s,
         "unique_viewers": viewers,
+        # The same people by how they watched (one may have used both: they are one viewer above).
+        "viewers_webrtc": _distinct_viewers(data, "webrtc"),
+        "viewers_hls": _distinct_viewers(data, "hls"),
         "sessions": len(data.sessions),
         "peak_concurrent": peak,
         "peak_at": peak_at,
@@ -282,3 +290,27 @@ def timeline_figure_data(data: ShowData, freq: str = "10s") -> dict[str, pd.Data
             }
         ).reset_index(drop=True),
     }
+
+
+def platform_spans(data: ShowData) -> pd.DataFrame:
+    """Which platform was live when: one row per unbroken ``live`` stretch of each simulcast push.
+
+    Columns ``destination``, ``start``, ``end`` (UTC), ``live_s`` and
+    ``ended_by`` (the state that ended it: ``retrying``, ``idle``… or
+    ``live`` for a stretch still running at the end of the data).
+    """
+    rows: list[dict[str, Any]] = []
+    events = data.destination_events.sort_values(["at", "id"], kind="stable")
+    for destination, pushes in events.groupby("destination", sort=True):
+        since: pd.Timestamp | None = None
+        for at, state in zip(pushes["at"], pushes["state"], strict=True):
+            if state == "live" and since is None:
+                since = at
+            elif state != "live" and since is not None:
+                rows.append({"destination": destination, "start": since, "end": at, "ended_by": state})
+                since = None
+        if since is not None:
+            rows.append({"destination": destination, "start": since, "end": max(data.end, since), "ended_by": "live"})
+    spans = pd.DataFrame(rows, columns=["destination", "start", "end", "ended_by"])
+    spans.insert(3, "live_s", (spans["end"] - spans["start"]).dt.total_seconds() if rows else pd.Series(dtype="float64"))
+    return spans.reset_index(drop=True)

@@ -22,7 +22,14 @@ from analytics.attribution import DEFAULT_WINDOW
 from analytics.chart import timeline_svg
 from analytics.frames import ShowData, load_show
 from analytics.labels import bilingual_columns, label
-from analytics.metrics import funnel, product_table, retention_curve, show_summary, timeline_figure_data
+from analytics.metrics import (
+    funnel,
+    platform_spans,
+    product_table,
+    retention_curve,
+    show_summary,
+    timeline_figure_data,
+)
 from analytics.replay import channel_split, replayed_chapters
 from catalog.csvio import safe_cell
 from catalog.money import format_money
@@ -35,7 +42,8 @@ REPORT_ORDER_COLUMNS = [
     "buyer_id", "link_code", "external_id", "attributed_by", "channel",
 ]
 SUMMARY_KEYS = [
-    "title", "started_at", "ended_at", "duration_s", "unique_viewers", "sessions", "peak_concurrent",
+    "title", "started_at", "ended_at", "duration_s", "unique_viewers", "viewers_webrtc", "viewers_hls",
+    "sessions", "peak_concurrent",
     "peak_at", "avg_watch_s", "median_watch_s", "engaged_viewers", "scans", "clicks", "orders", "units",
     "gmv", "buyers", "revenue_per_viewer", "gpm", "conversion", "reconnects",
 ]
@@ -59,6 +67,7 @@ class Report:
     timeline: dict[str, pd.DataFrame]
     channels: pd.DataFrame  # live and replay: viewers, scans, clicks, orders, GMV
     replayed: pd.DataFrame  # chapters, most-replayed first
+    platforms: pd.DataFrame
 
     @classmethod
     def of(cls, data: ShowData) -> Report:
@@ -71,6 +80,7 @@ class Report:
             timeline=timeline_figure_data(data),
             channels=channel_split(data),
             replayed=replayed_chapters(data),
+            platforms=platform_spans(data),
         )
 
     def channels_frame(self) -> pd.DataFrame:
@@ -143,7 +153,7 @@ def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_xlsx(report: Report, out: Path, tz: str) -> None:
-    """Sheets: summary, products, funnel, retention, orders, concurrency, replay, chapters."""
+    """Sheets: summary, products, funnel, retention, orders, concurrency, replay, chapters, platforms."""
     funnel_frame = report.funnel.assign(stage=[label(f"stage.{s}") for s in report.funnel["stage"]])
     sheets = {
         "summary": report.summary_frame(tz),
@@ -154,6 +164,7 @@ def write_xlsx(report: Report, out: Path, tz: str) -> None:
         "concurrency": _local(report.timeline["concurrency"], tz),
         "replay": report.channels_frame(),
         "chapters": report.replayed,
+        "platforms": _local(report.platforms, tz),
     }
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         for name, raw in sheets.items():
@@ -203,6 +214,8 @@ def render_html(report: Report, tz: str) -> str:
 <div class="chart">{svg}</div>
 <h2>{escape(label("section.channels"))}</h2>
 {_table(report.channels_frame())}
+<h2>{escape(label("section.platforms"))}</h2>
+{_table(_local(report.platforms, tz))}
 <h2>{escape(label("section.products"))}</h2>
 {_table(report.products)}
 <h2>{escape(label("section.funnel"))}</h2>

@@ -221,6 +221,29 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX replay_positions_show ON replay_positions (show_id, at);
     """,
+    # reach: simulcast destinations (the stream key is NOT here: it lives in
+    # DATA_DIR/secrets/, 0600) and each push's state changes as show events,
+    # so a report can tell which platform was live when.
+    """
+    CREATE TABLE destinations (
+        name TEXT PRIMARY KEY,
+        preset TEXT NOT NULL DEFAULT 'custom',
+        url TEXT NOT NULL,
+        key_hint TEXT NOT NULL DEFAULT '',
+        enabled INTEGER NOT NULL DEFAULT 1,
+        own_qr INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE destination_events (
+        id INTEGER PRIMARY KEY,
+        show_id INTEGER REFERENCES shows(id),
+        destination TEXT NOT NULL,
+        at TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('idle', 'connecting', 'live', 'retrying', 'failed')),
+        detail TEXT
+    );
+    CREATE INDEX destination_events_show ON destination_events (show_id, at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,11 +17,22 @@ if ! { gst-inspect-1.0 webrtcbin && gst-inspect-1.0 nicesrc && gst-inspect-1.0 x
 fi
 # ip netns: the interop tests give the studio an interface address inside a namespace they create.
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+# NGINX with the RTMP module: the scale-out recipes of docs/scale-out.md, and the tests that push to them.
+[ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+[ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need_apt+=(libnginx-mod-rtmp)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  # Packages only: the tests and docs start NGINX themselves with their own configs,
+  # so the package's system service (port 80 on every interface) is not started.
+  no_start=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    no_start=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$no_start" >/dev/null && $SUDO chmod +x "$no_start"
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -o DPkg::Lock::Timeout=600 -y -qq "${need_apt[@]}" >/dev/null
+  [ -z "$no_start" ] || $SUDO rm -f "$no_start"
 fi
 
 PYTHON="${PYTHON:-python3}"

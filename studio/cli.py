@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     clips.add_argument("--min-seconds", type=float, default=20.0, help="skip products on air shorter than this")
     clips.add_argument("--max-seconds", type=float, default=90.0, help="trim longer ones to their busiest stretch")
     _add_data_dir(clips)
+    _add_destinations_parser(commands)
 
     sim = commands.add_parser("simulate", help="record a realistic synthetic show for demos and benchmarks")
     sim.add_argument("--viewers", type=int, default=500)
@@ -126,6 +127,32 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=None)
     _add_data_dir(sim)
     return parser
+
+
+def _add_destinations_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from catalog.destinations import PRESETS
+
+    dest = commands.add_parser("destinations", help="platforms the live show is pushed to (RTMP/RTMPS)")
+    dest_commands = dest.add_subparsers(dest="destinations_command", required=True)
+    add = dest_commands.add_parser("add", help="add a destination (the stream key is read from a file or stdin)")
+    add.add_argument("name")
+    add.add_argument("url", help="the platform's push URL, rtmp://… or rtmps://…")
+    source = add.add_mutually_exclusive_group(required=True)
+    source.add_argument("--key-file", type=Path, help="file holding the stream key (never on the command line)")
+    source.add_argument("--key-stdin", action="store_true", help="read the stream key from standard input")
+    add.add_argument("--preset", default="custom", help=f"one of {', '.join(PRESETS)} (default custom)")
+    add.add_argument("--own-qr", action="store_true", help="recorded for per-platform QR codes (not effective yet: see docs/scale-out.md)")
+    _add_data_dir(add)
+    for name, text in (
+        ("list", "list destinations (keys masked)"),
+        ("remove", "remove a destination and its stored key"),
+        ("enable", "push to this destination during live shows"),
+        ("disable", "stop pushing to this destination"),
+    ):
+        sub = dest_commands.add_parser(name, help=text)
+        if name != "list":
+            sub.add_argument("name")
+        _add_data_dir(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -172,6 +199,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "clips":
         return _clips_command(args, db)
+    if args.command == "destinations":
+        return _destinations_command(args, db)
     if args.command == "simulate":
         from analytics import simulate_show
 
@@ -209,6 +238,33 @@ def _catalog_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int
         print(f"exported {count} products to {args.file}")
         return 0
     print(format_catalog(catalog.list_products(db)))
+    return 0
+
+
+def _destinations_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
+    from catalog import destinations as dest
+
+    command = args.destinations_command
+    if command == "add":
+        key = sys.stdin.read() if args.key_stdin else args.key_file.read_text(encoding="utf-8")
+        new = dest.parse_destination(args.name, args.url, key, args.preset, args.own_qr)
+        added = dest.add_destination(db, args.data_dir, new)
+        print(f"added {added.name} ({added.label}) {added.url} key {added.masked_key}")
+        return 0
+    if command == "list":
+        rows = dest.list_destinations(db)
+        for row in rows:
+            flags = ("enabled" if row.enabled else "disabled") + (", own QR" if row.own_qr else "")
+            print(f"{row.name}\t{row.label}\t{row.url}\t{row.masked_key}\t{flags}")
+        if not rows:
+            print("no destinations: farmlive destinations add NAME rtmp://… --key-file FILE")
+        return 0
+    if command == "remove":
+        dest.remove_destination(db, args.data_dir, args.name)
+        print(f"removed {args.name}")
+        return 0
+    changed = dest.set_enabled(db, args.name, command == "enable")
+    print(f"{changed.name}: {'enabled' if changed.enabled else 'disabled'}")
     return 0
 
 

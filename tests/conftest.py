@@ -153,19 +153,19 @@ def start_studio_process(data_dir: Path, port: int | None = None, *extra: str) -
     raise RuntimeError("studio did not answer /healthz within 60 s")
 
 
-def terminate(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (a studio writes its viewers' leaves), SIGKILL after 15 s."""
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``timeout`` seconds."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
 
 
 def stop_studio_process(server: StudioProcess) -> None:
-    terminate(server.process)
+    stop_process(server.process)
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, V
 from aiortc.rtcicetransport import RTCIceGatherer
 
 from studio.media.ice import restore_host_candidates, selected_pair
-from tests.conftest import CHROMIUM, TEST_KEY, terminate
+from tests.conftest import CHROMIUM, TEST_KEY, stop_process
 from tests.netns import ADDRESS, NetNs, network_namespace
 from tests.test_browser_show import SELECTED_PAIR, decode_qr, wait_for_qr
 
@@ -147,7 +147,7 @@ def studio_in(netns: NetNs, data_dir: Path, *flags: str, url: str = STUDIO) -> I
         studio.link_url = studio.api("PUT", "/api/overlay", {"sku": ORANGE})["link_url"]
         yield studio
     finally:
-        terminate(process)
+        stop_process(process)
         log.close()
 
 
@@ -479,7 +479,7 @@ def player_origin(netns: NetNs, tmp_path_factory: pytest.TempPathFactory) -> Ite
             time.sleep(0.2)
         yield url
     finally:
-        terminate(process)
+        stop_process(process)
 
 
 def test_whep_player_from_another_origin(default_studio: NsStudio, stock_chromium: Any, player_origin: str) -> None:

@@ -87,7 +87,9 @@ def test_csv_products_and_summary_read_back(db: sqlite_utils.Database, show: int
 def test_xlsx_sheets_read_back(db: sqlite_utils.Database, show: int, tmp_path: Path) -> None:
     path = write_report(db, show, tmp_path / "r.xlsx")
     sheets = pd.read_excel(path, sheet_name=None)
-    assert list(sheets) == ["summary", "products", "funnel", "retention", "orders", "concurrency", "replay", "chapters"]
+    assert list(sheets) == [
+        "summary", "products", "funnel", "retention", "orders", "concurrency", "replay", "chapters", "platforms"
+    ]
     funnel = sheets["funnel"]
     assert funnel["Stage / 阶段"].tolist() == [
         "Watched / 观看", "Watched ≥ 30 s / 观看≥30秒", "Scanned or clicked / 扫码或点击", "Ordered / 下单"

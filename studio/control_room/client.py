@@ -12,7 +12,7 @@ import ssl
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -89,6 +89,17 @@ class ControlClient:
 
     def draws(self) -> dict[str, Any]:
         return self._call("GET", "/api/draws")
+    def destinations(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/api/destinations")["destinations"])
+
+    def add_destination(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/api/destinations", body)
+
+    def set_destination_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+        return self._call("PATCH", f"/api/destinations/{quote(name, safe='')}", {"enabled": enabled})
+
+    def remove_destination(self, name: str) -> None:
+        self._call("DELETE", f"/api/destinations/{quote(name, safe='')}")
 
     # -- transport ----------------------------------------------------------
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

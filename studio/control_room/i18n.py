@@ -229,6 +229,37 @@ TEXTS: dict[str, tuple[str, str]] = {
     "make_clips": ("Make product clips", "生成商品短视频"),
     "clips_made": ("{count} clips in {folder}", "已生成 {count} 个短视频：{folder}"),
     "clips_refused": ("No clips: {reason}", "无法生成短视频：{reason}"),
+    # reach: simulcast destinations on the Go live page
+    "destinations": ("Simulcast to platforms", "多平台同步推流"),
+    "destinations_none": (
+        "No platform yet: add WeChat Channels, Douyin, YouTube… below. While a show is live the studio pushes it to every enabled one.",
+        "还没有推流平台：在下方添加视频号、抖音、YouTube 等。开播后会同时推流到所有已启用的平台。",
+    ),
+    "dest_add": ("Add a platform", "添加平台"),
+    "dest_platform": ("Platform", "平台"),
+    "dest_name": ("Name", "名称"),
+    "dest_url": ("Push URL (rtmp:// or rtmps://)", "推流地址（rtmp:// 或 rtmps://）"),
+    "dest_key": ("Stream key", "推流码"),
+    "dest_key_help": (
+        "Kept secret: stored only in the data folder (owner-only), shown as ****abcd.",
+        "推流码保密：只保存在数据文件夹中（仅本人可读），显示为 ****abcd。",
+    ),
+    "dest_where": ("Where to find URL and key", "在哪里找到推流地址和推流码"),
+    "dest_save": ("Add", "添加"),
+    "dest_added": ("Added {name}", "已添加 {name}"),
+    "dest_enabled": ("Push", "推流"),
+    "dest_remove": ("Remove", "删除"),
+    "dest_state_idle": ("idle", "未推流"),
+    "dest_state_connecting": ("connecting", "连接中"),
+    "dest_state_live": ("live", "直播中"),
+    "dest_state_retrying": ("retrying", "重连中"),
+    "dest_state_failed": ("failed", "失败"),
+    "by_transport": ("WebRTC {webrtc:,} · HLS {hls:,}", "WebRTC {webrtc:,} · HLS {hls:,}"),
+    "platforms_live": ("Platforms live (simulcast)", "各平台推流时段"),
+    "col_from": ("From", "开始"),
+    "col_until": ("Until", "结束"),
+    "col_live_min": ("Live (min)", "推流时长（分钟）"),
+    "dest_figures": ("{kbps:,.0f} kbps · up {uptime} · {reconnects} reconnects", "{kbps:,.0f} kbps · 已推 {uptime} · 重连 {reconnects} 次"),
 }
 
 

@@ -7,6 +7,7 @@ Each page script calls :func:`page` first, so a page also runs on its own
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -104,6 +105,17 @@ def database() -> sqlite_utils.Database:
     if key not in st.session_state:
         st.session_state[key] = catalog.connect_readonly(path)
     return st.session_state[key]
+
+
+def act(fn: Callable[..., object], *args: Any, done: str | None = None) -> None:
+    """Call the API from a button; leave the error or ``done`` for the next run to show."""
+    try:
+        fn(*args)
+    except ControlError as error:
+        st.session_state["flash_error"] = error.message(lang())
+        return
+    if done:
+        st.session_state["flash_ok"] = done
 
 
 def show_error(error: ControlError) -> None:

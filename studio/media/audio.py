@@ -17,7 +17,7 @@ import av
 from aiortc.mediastreams import MediaStreamTrack
 from av.audio.frame import AudioFrame
 
-from studio.media.encoder import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE, OpusEncoder, silence
+from studio.media.encoder import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE, AacEncoder, OpusEncoder, silence
 from studio.media.ingest import read_track
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ class ShowAudio:
     def __init__(self, sink: PacketSink) -> None:
         self._sink = sink
         self._encoder = OpusEncoder()
+        self._aac: AacEncoder | None = None
+        self._aac_sink: PacketSink | None = None
         self._silence = silence()
         self._mic: MediaStreamTrack | None = None
         self._mic_task: asyncio.Task[None] | None = None
@@ -49,6 +51,19 @@ class ShowAudio:
     @property
     def packets(self) -> int:
         return self._encoder.packets_encoded
+
+    @property
+    def aac(self) -> AacEncoder | None:
+        """The shared AAC encoder while one is wanted (its ``extradata`` describes the stream)."""
+        return self._aac
+
+    def want_aac(self, sink: PacketSink | None) -> None:
+        """Encode AAC for ``sink`` too; None stops the AAC encode (nobody needs it)."""
+        self._aac_sink = sink
+        if sink is None:
+            self._aac = None
+        elif self._aac is None:
+            self._aac = AacEncoder()
 
     def start(self) -> None:
         self._started = time.monotonic()
@@ -83,6 +98,11 @@ class ShowAudio:
         packets = self._encoder.encode(frame)
         if packets:
             self._sink(packets)
+        aac, aac_sink = self._aac, self._aac_sink
+        if aac is not None and aac_sink is not None:
+            aac.advance_to(elapsed - AUDIO_FRAME_SAMPLES)
+            if aac_packets := aac.encode(frame):
+                aac_sink(aac_packets)
 
     async def _run_mic(self, track: MediaStreamTrack) -> None:
         if await read_track(track, self._on_mic_frame, "audio"):

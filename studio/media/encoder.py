@@ -1,4 +1,4 @@
-"""Encode the composed show ONCE: H.264 for video, Opus for audio.
+"""Encode the composed show ONCE: H.264 for video, Opus (and AAC for RTMP/HLS) for audio.
 
 Every viewer and the recorder share the packets produced here, so the settings
 are chosen for the weakest player: constrained baseline (every browser and
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import av
 import numpy as np
+from av.audio.codeccontext import AudioCodecContext
 from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
 from av.video.codeccontext import VideoCodecContext
@@ -128,23 +129,18 @@ class H264Encoder:
         return statistics.median(self._encode_seconds) * 1000
 
 
-class OpusEncoder:
-    """The phone's microphone, resampled to 48 kHz stereo and encoded once as 20 ms Opus.
+class SampleClock:
+    """A 48 kHz stereo audio encoder's common part: its codec and a sample clock that never jumps back."""
 
-    ``pts`` of the packets count samples from the first audio frame, so the
-    RTP timestamps aiortc derives from them advance at exactly 48 kHz.
-    """
-
-    def __init__(self, bitrate: int = 64_000) -> None:
-        self._codec = av.CodecContext.create("libopus", "w")
+    def __init__(self, codec_name: str, bitrate: int, sample_format: str) -> None:
+        codec = av.CodecContext.create(codec_name, "w")
+        assert isinstance(codec, AudioCodecContext)  # an audio encoder by name
+        self._codec = codec
         self._codec.bit_rate = bitrate
-        self._codec.format = "s16"
+        self._codec.format = sample_format
         self._codec.layout = "stereo"
         self._codec.sample_rate = AUDIO_SAMPLE_RATE
         self._codec.time_base = AUDIO_TIME_BASE
-        self._codec.options = {"application": "voip", "frame_duration": "20"}
-        self._resampler: AudioResampler | None = None
-        self._input: tuple[str, str, int] | None = None
         self._samples = 0
         self.packets_encoded = 0
 
@@ -157,18 +153,35 @@ class OpusEncoder:
         if samples - self._samples > tolerance:
             self._samples = samples
 
-    def encode(self, frame: AudioFrame) -> list[av.Packet]:
+    def _encode_chunks(self, codec: AudioCodecContext, chunks: list[AudioFrame]) -> list[av.Packet]:
         packets: list[av.Packet] = []
-        for chunk in self._chunks(frame):
+        for chunk in chunks:
             # Our own sample clock: phone timestamps jump on reconnect, ours never do.
             chunk.pts = self._samples
             chunk.time_base = AUDIO_TIME_BASE
             self._samples += chunk.samples
-            packets.extend(self._codec.encode(chunk))
+            packets.extend(codec.encode(chunk))
         for packet in packets:
             packet.time_base = AUDIO_TIME_BASE
         self.packets_encoded += len(packets)
         return packets
+
+
+class OpusEncoder(SampleClock):
+    """The phone's microphone, resampled to 48 kHz stereo and encoded once as 20 ms Opus.
+
+    ``pts`` of the packets count samples from the first audio frame, so the
+    RTP timestamps aiortc derives from them advance at exactly 48 kHz.
+    """
+
+    def __init__(self, bitrate: int = 64_000) -> None:
+        super().__init__("libopus", bitrate, "s16")
+        self._codec.options = {"application": "voip", "frame_duration": "20"}
+        self._resampler: AudioResampler | None = None
+        self._input: tuple[str, str, int] | None = None
+
+    def encode(self, frame: AudioFrame) -> list[av.Packet]:
+        return self._encode_chunks(self._codec, self._chunks(frame))
 
     def _chunks(self, frame: AudioFrame) -> list[AudioFrame]:
         """``frame`` as 20 ms frames of 48 kHz stereo s16."""
@@ -186,6 +199,32 @@ class OpusEncoder:
             )
             self._input = signature
         return self._resampler.resample(frame)
+
+
+class AacEncoder(SampleClock):
+    """The show's sound as AAC-LC, what RTMP platforms and HLS players take.
+
+    Made from the same PCM frames as the Opus, once for every destination
+    that wants it (FLV and MPEG-TS carry AAC, not Opus). FFmpeg's native
+    ``aac`` encoder takes planar float in 1024-sample frames; the resampler
+    regroups our 20 ms frames into those.
+    """
+
+    def __init__(self, bitrate: int = 128_000) -> None:
+        super().__init__("aac", bitrate, "fltp")
+        self._codec.open()
+        self._resampler = AudioResampler(
+            format="fltp", layout="stereo", rate=AUDIO_SAMPLE_RATE, frame_size=self._codec.frame_size
+        )
+
+    @property
+    def extradata(self) -> bytes | None:
+        """The AudioSpecificConfig a muxer needs in its stream header."""
+        return self._codec.extradata
+
+    def encode(self, frame: AudioFrame) -> list[av.Packet]:
+        return self._encode_chunks(self._codec, self._resampler.resample(frame))
+
 
 def silence(samples: int = AUDIO_FRAME_SAMPLES) -> AudioFrame:
     """20 ms of stereo silence: what viewers hear while no phone is publishing."""

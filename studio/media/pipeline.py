@@ -6,6 +6,8 @@ away), scales it into I420, blends the product card and QR in place, and
 encodes it on a single media thread. The resulting ``av.Packet`` objects are
 offered, unchanged, to every viewer's bounded queue and muxed into the
 recording. Viewers therefore cost packetization only, and never go dark.
+The same packets also go to every packet tap (:meth:`ShowPipeline.add_sink`:
+RTMP pushes, HLS), with AAC sound encoded once for all of them.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from analytics import events
 from overlays import Compositor, OverlaySpec, render_slate
 from studio.figures import LiveFigures
 from studio.media.audio import ShowAudio
-from studio.media.encoder import VIDEO_TIME_BASE, H264Encoder, H264Settings
+from studio.media.encoder import VIDEO_TIME_BASE, AacEncoder, H264Encoder, H264Settings
 from studio.media.fanout import Fanout, ViewerFeed
 from studio.media.frames import bgr_to_i420, fit_into_i420, output_size
 from studio.media.ingest import LatestFrame
 from studio.media.recorder import Recorder
+from studio.media.taps import PacketSink
 from studio.state import OnAir, Studio
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,7 @@ class ShowPipeline:
         self._layout = "auto"
         self._fanout = Fanout()
         self._audio = ShowAudio(self._send_audio)
+        self._sinks: list[PacketSink] = []
         self._recorder = Recorder(studio.config.recordings_dir, wall_clock=self._wall_time_of) if record else None
         # Audio waiting for the media thread to mux it: 2 s at most (a stalled
         # disk loses recorded sound, never memory).
@@ -234,6 +238,32 @@ class ShowPipeline:
         self._fanout.remove(feed)
         self._update_figures()
 
+    # -- packet taps (RTMP, HLS) ----------------------------------------
+    def add_sink(self, sink: PacketSink) -> None:
+        """Hand ``sink`` every encoded packet from now on; it starts on a keyframe forced for it."""
+        self._sinks.append(sink)
+        self._update_aac()
+        self.request_keyframe()
+
+    def remove_sink(self, sink: PacketSink) -> None:
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+        self._update_aac()
+
+    @property
+    def aac(self) -> AacEncoder | None:
+        """The AAC encoder shared by the sinks, while one of them wants sound."""
+        return self._audio.aac
+
+    def _update_aac(self) -> None:
+        """AAC is encoded only while at least one sink wants sound (it costs a little CPU)."""
+        self._audio.want_aac(self._send_aac if any(sink.wants_audio for sink in self._sinks) else None)
+
+    def _send_aac(self, packets: list[av.Packet]) -> None:
+        for sink in self._sinks:
+            if sink.wants_audio:
+                sink.offer_audio(packets)
+
     def request_keyframe(self) -> None:
         """Ask for a keyframe; several requests within :data:`KEYFRAME_INTERVAL` give one."""
         if self._keyframe_wanted_at is None:
@@ -264,9 +294,10 @@ class ShowPipeline:
             frame = self._ingest.fresh(STALE_AFTER, now) if self._ingest is not None else None
             if frame is not None:
                 self.size = output_size(frame.width, frame.height, self.width, self.height)
+            size = self.size
             pts = round((now - self._started_at) * VIDEO_TIME_BASE.denominator)
             show_id = self.studio.show.id if self.studio.show is not None else None
-            if not self._fanout and show_id is None and not (self._recorder and self._recorder.armed):
+            if not (self._fanout or self._sinks) and show_id is None and not (self._recorder and self._recorder.armed):
                 # Nobody watches, nothing is recorded: encode nothing (an idle
                 # studio would otherwise burn ~20% of a core on the slate).
                 # Whoever comes next starts on a keyframe.
@@ -280,6 +311,8 @@ class ShowPipeline:
                 self._keyframe_wanted_at = None  # the GOP keyframe served it
             if packets:
                 self._fanout.send_video(packets)
+                for sink in self._sinks:
+                    sink.offer_video(packets, size)
                 self.frames_out += 1
                 self.slate_frames += frame is None
                 # The clock filled in with a camera frame already shown: the phone hesitated.

@@ -16,7 +16,14 @@
     reconnecting: ["Reconnecting", "正在重新连接"],
     stopped: ["Stopped", "已停止"],
     error: ["Cannot play", "无法播放"],
+    hls: ["Watching over HLS (a few seconds behind)", "正在通过 HLS 观看（延迟几秒）"],
   };
+  // WebRTC attempts that never got live before the page falls back to HLS.
+  const WEBRTC_TRIES = 3;
+  const HLS_HEARTBEAT_MS = 10000;
+  let failedTries = 0;
+  let showId = null;
+  let transport = "webrtc";
 
   // The control room's preview opens /watch#key=...: with the studio key the
   // studio serves it as a monitor, not counted or recorded as a viewer.
@@ -35,12 +42,63 @@
       });
     },
     onState: (state, detail) => {
+      if (transport === "hls") return;
+      if (state === "live") failedTries = 0;
+      if (state === "reconnecting") failedTries += 1;
+      // WHEP full (503), or WebRTC keeps failing (a network that blocks UDP): HLS instead.
+      if ((state === "full" || failedTries >= WEBRTC_TRIES || state === "error") && !monitorKey) {
+        if (showId !== null) return void switchToHls();
+      }
       const [en, zh] = MESSAGES[state] || [state, ""];
       statusLine.textContent = en ? `${en} · ${zh}${state === "error" && detail ? " — " + detail : ""}` : "";
       statusLine.dataset.state = state;
       if (state !== "live") setBadge("wait");
     },
   });
+
+  // HLS: native where the browser has it (iOS Safari), else hls.js served from the studio.
+  function loadHlsJs() {
+    return new Promise((resolve, reject) => {
+      if (window.Hls) return resolve(window.Hls);
+      const script = document.createElement("script");
+      script.src = "/live/hls.light.min.js";
+      script.onload = () => resolve(window.Hls);
+      script.onerror = reject;
+      document.head.appendChild(script);
+    });
+  }
+
+  async function switchToHls() {
+    if (transport === "hls") return;
+    transport = "hls";
+    window.farmliveTransport = "hls";
+    session.stop();
+    const url = `/hls/${showId}/index.m3u8`;
+    video.srcObject = null;
+    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      window.farmliveHlsPlayer = "native";
+      video.src = url;
+    } else {
+      window.farmliveHlsPlayer = "hls.js";
+      const Hls = await loadHlsJs();
+      const hls = new Hls({ liveSyncDurationCount: 2 });
+      hls.loadSource(url);
+      hls.attachMedia(video);
+      window.farmliveHls = hls;
+    }
+    video.play().catch(() => {});
+    statusLine.textContent = MESSAGES.hls.join(" · ");
+    statusLine.dataset.state = "hls";
+    heartbeat();
+  }
+
+  // HLS viewers are counted too: a small heartbeat while the page plays.
+  async function heartbeat() {
+    try {
+      await fetch(`/hls/${showId}/seen`, { method: "POST", cache: "no-store" });
+    } catch (error) { /* counted again at the next beat */ }
+    setTimeout(heartbeat, HLS_HEARTBEAT_MS);
+  }
 
   function setBadge(kind) {
     badge.className = "badge " + kind;
@@ -55,7 +113,9 @@
   function render(state) {
     $("viewers").textContent = state.viewers_now;
     if (session.pc && session.pc.connectionState === "connected") setBadge(state.live ? "live" : "off");
+    if (transport === "hls" && !video.paused) setBadge(state.live ? "live" : "off");
     if (state.show) $("show-title").textContent = state.show.title;
+    showId = state.show ? state.show.id : null;
     const product = state.on_air;
     $("card").hidden = !product;
     $("no-card").hidden = !!product;

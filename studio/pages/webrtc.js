@@ -173,6 +173,8 @@ const FarmliveRTC = (() => {
           this.onState("error", error.message);
           return;
         }
+        // 503: the server is full. A caller may switch to another transport (the watch page: HLS).
+        if (error instanceof SignallingError && error.status === 503) this.onState("full", error.message);
         this.retry();
       }
     }

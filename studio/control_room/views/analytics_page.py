@@ -41,7 +41,8 @@ def fingerprint(db: Any, show_id: int) -> tuple[Any, ...]:
         "(SELECT MAX(id) FROM viewer_sessions), "
         "(SELECT COUNT(*) FROM viewer_sessions WHERE show_id = :s AND left_at IS NULL), "
         "(SELECT MAX(id) FROM link_events), (SELECT MAX(id) FROM orders), "
-        "(SELECT MAX(id) FROM overlay_events), (SELECT MAX(id) FROM stream_events)",
+        "(SELECT MAX(id) FROM overlay_events), (SELECT MAX(id) FROM stream_events), "
+        "(SELECT MAX(id) FROM destination_events)",
         {"s": show_id},
     ).fetchone()
     live = row[0] is None
@@ -60,7 +61,7 @@ def figures(db_file: str, show_id: int, version: tuple[Any, ...]) -> dict[str, A
         report = Report.of(analytics.load_show(db, show_id))
     finally:
         db.conn.close()
-    names = ("summary", "products", "funnel", "retention", "timeline", "channels", "replayed")
+    names = ("summary", "products", "funnel", "retention", "timeline", "channels", "replayed", "platforms")
     return {name: getattr(report, name) for name in names}
 
 
@@ -72,7 +73,11 @@ def show_label(show: Show) -> str:
 
 def summary_tiles(summary: dict[str, Any]) -> None:
     tiles = [
-        ("unique_viewers", f"{summary['unique_viewers']:,}", None),
+        (
+            "unique_viewers",
+            f"{summary['unique_viewers']:,}",
+            ui.t("by_transport", webrtc=summary.get("viewers_webrtc", 0), hls=summary.get("viewers_hls", 0)),
+        ),
         (
             "peak_concurrent",
             f"{summary['peak_concurrent']:,}",
@@ -284,6 +289,18 @@ def downloads(db_file: str, show_id: int) -> None:
         )
 
 
+def platform_table(spans: pd.DataFrame) -> pd.DataFrame:
+    """Which simulcast platform was live when, in local time."""
+    return pd.DataFrame(
+        {
+            ui.t("dest_platform"): spans["destination"],
+            ui.t("col_from"): [ui.local_time(t, "%H:%M:%S") for t in spans["start"]],
+            ui.t("col_until"): [ui.local_time(t, "%H:%M:%S") for t in spans["end"]],
+            ui.t("col_live_min"): (spans["live_s"] / 60).round(1),
+        }
+    )
+
+
 def show_figures(db_file: str, show_id: int) -> None:
     """The figures of one show; a live show's refresh on their own (see :func:`main`)."""
     version = fingerprint(ui.database(), show_id)
@@ -301,6 +318,10 @@ def show_figures(db_file: str, show_id: int) -> None:
     st.subheader(ui.t("timeline"))
     st.altair_chart(timeline_chart(result["timeline"], names), width="stretch")
     st.caption(ui.t("timeline_caption"))
+    platforms = result["platforms"]
+    if not platforms.empty:
+        st.subheader(ui.t("platforms_live"))
+        st.dataframe(platform_table(platforms), hide_index=True)
     st.subheader(ui.t("product_table"))
     product_section(products)
     st.subheader(ui.t("channels"))

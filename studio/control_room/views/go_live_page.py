@@ -23,6 +23,7 @@ from overlays import LAYOUTS, Promo
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
 from studio.control_room.preview import preview_image, publish_qr_png
+from studio.control_room.views.destinations_panel import destinations_panel
 from studio.control_room.views.room_panel import room_panel
 
 LIVE_REFRESH_S = 2.0
@@ -36,13 +37,7 @@ PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
 def _act(fn: Callable[..., object], *args: Any, done: str | None = None) -> None:
     """Call the API; leave a message for the next full run (see :func:`follow_taps`)."""
     st.session_state["rerun_page"] = True
-    try:
-        fn(*args)
-    except ControlError as error:
-        st.session_state["flash_error"] = error.message(ui.lang())
-        return
-    if done:
-        st.session_state["flash_ok"] = done
+    ui.act(fn, *args, done=done)
 
 
 def put_on_air(api: ControlClient, product: Product, layout: str) -> None:
@@ -383,6 +378,7 @@ def main() -> None:
         if state["show"]:
             room_panel(api, by_sku)
         phone_and_preview(state, api.key)
+        destinations_panel(api)
 
 
 main()
