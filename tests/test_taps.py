@@ -11,7 +11,6 @@ import av
 from studio.media.pipeline import ShowPipeline
 from studio.media.taps import TapQueue
 from studio.state import Studio
-from tests.test_pipeline import pipeline, studio  # noqa: F401  (fixtures)
 
 
 def packet(keyframe: bool, pts: int = 0) -> av.Packet:
