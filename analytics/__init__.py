@@ -62,11 +62,15 @@ _LAZY = {
 
 # Spelled out (not built from _LAZY) so linters and type checkers see the public names.
 __all__ = [
+    "BEAT_S",
     "DEFAULT_WINDOW",
     "SALE_STATUSES",
     "OrderImportResult",
     "ShowData",
     "attribute_orders",
+    "channel_split",
+    "chapters",
+    "clip_plan",
     "concurrency",
     "events",
     "funnel",
@@ -77,6 +81,7 @@ __all__ = [
     "on_air_intervals",
     "peak_concurrent",
     "product_table",
+    "replayed_chapters",
     "retention_curve",
     "show_summary",
     "simulate_show",

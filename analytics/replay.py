@@ -164,6 +164,8 @@ def strongest_window(times: np.ndarray, begin: float, finish: float, length: flo
         return begin, len(inside)
     latest = finish - length
     candidates = np.unique(np.clip(np.concatenate([[begin], inside]), begin, latest))
-    counts = np.searchsorted(inside, candidates + length, side="left") - np.searchsorted(inside, candidates, side="left")
+    counts = np.searchsorted(inside, candidates + length, side="left") - np.searchsorted(
+        inside, candidates, side="left"
+    )
     best = int(np.argmax(counts))  # first maximum: the earliest window
     return float(candidates[best]), int(counts[best])

@@ -108,7 +108,8 @@ def write_report(
     """Write the report of ``show_id`` to ``out``; the suffix picks the format.
 
     ``.csv`` writes the product table to ``out``, the summary next to it
-    as ``<name>.summary.csv`` and the live/replay split as ``<name>.replay.csv``. Raises ValueError for another suffix and
+    as ``<name>.summary.csv`` and the live/replay split as ``<name>.replay.csv``.
+    Raises ValueError for another suffix and
     :class:`catalog.shows.UnknownShow` for an unknown show, before writing.
     """
     out = Path(out)

@@ -41,7 +41,10 @@ def write_catalog(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write("sku,name,name_zh,price,stock,unit,origin,description\r\n")
         for n in range(rows):
-            out.write(f"SKU-{n:07d},Navel oranges {n},赣南脐橙 {n},59.90,{n % 500},5 kg box,Ganzhou,Sweet and juicy batch {n}\r\n")
+            out.write(
+                f"SKU-{n:07d},Navel oranges {n},赣南脐橙 {n},59.90,{n % 500},5 kg box,Ganzhou,"
+                f"Sweet and juicy batch {n}\r\n"
+            )
 
 
 def measure(mode: str, csv_path: Path, data_dir: Path) -> tuple[int, int, float]:

@@ -86,7 +86,9 @@ def encode_gops(link_urls: dict[str, str]) -> dict[str, list[list[av.Packet]]]:
     return gops
 
 
-def write_recording(path: Path, started: datetime, seconds: int, schedule: list[str], gops: dict[str, list[list[av.Packet]]]) -> None:
+def write_recording(
+    path: Path, started: datetime, seconds: int, schedule: list[str], gops: dict[str, list[list[av.Packet]]]
+) -> None:
     """``seconds`` of show through the studio's Recording writer; ``schedule[s]`` is the SKU on air."""
     opus = OpusEncoder()
     audio = [p for _ in range(50) for p in opus.encode(silence())]
@@ -117,7 +119,8 @@ async def end_show_until_replay(config: StudioConfig) -> float:
         started = time.monotonic()
         await studio.end_show()
         folder = replays_dir(studio)
-        while not (folder.is_dir() and any(folder.glob("show-1-*.mp4"))):  # renamed into place when whole
+        # The replay maker renames the file into place when whole: a poll of the folder, no event to await.
+        while not (folder.is_dir() and any(folder.glob("show-1-*.mp4"))):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         return time.monotonic() - started
     finally:
@@ -128,7 +131,10 @@ async def end_show_until_replay(config: StudioConfig) -> float:
 def reencode(source: Part, dest: Path, start_s: float, end_s: float) -> None:
     """The baseline: decode the window and encode it again with the studio's x264 settings."""
     settings = H264Settings(fps=FPS)
-    with av.open(str(source.path)) as inp, av.open(str(dest), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+    with (
+        av.open(str(source.path)) as inp,
+        av.open(str(dest), "w", format="mp4", options={"movflags": "+faststart"}) as out,
+    ):
         stream = inp.streams.video[0]
         video = out.add_stream("libx264", rate=FPS)
         video.width, video.height, video.pix_fmt = stream.codec_context.width, stream.codec_context.height, "yuv420p"
@@ -145,7 +151,7 @@ def reencode(source: Part, dest: Path, start_s: float, end_s: float) -> None:
         out.mux(video.encode(None))
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915  (a benchmark script: setup, runs and report read top to bottom)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--switches", type=int, default=20)
@@ -165,7 +171,9 @@ def main() -> None:
         interval = seconds // args.switches
         schedule = [PRODUCTS[min(s // interval, args.switches - 1) % len(PRODUCTS)].sku for s in range(seconds)]
         for k in range(args.switches):
-            events.record_overlay(db, show.id, PRODUCTS[k % len(PRODUCTS)].sku, at=to_iso(started + timedelta(seconds=k * interval)))
+            events.record_overlay(
+                db, show.id, PRODUCTS[k % len(PRODUCTS)].sku, at=to_iso(started + timedelta(seconds=k * interval))
+            )
         db.conn.close()
 
         t = time.perf_counter()
@@ -177,13 +185,17 @@ def main() -> None:
               f"{size_gb:.2f} GB, written in {time.perf_counter() - t:.1f} s (setup, not measured)")
 
         ready_s = asyncio.run(end_show_until_replay(config))
-        print(f"End show -> replay ready (remux to faststart MP4, {size_gb:.2f} GB): {ready_s:.1f} s   (target <= 60 s)")
+        print(
+            f"End show -> replay ready (remux to faststart MP4, {size_gb:.2f} GB): {ready_s:.1f} s   (target <= 60 s)"
+        )
 
         db = catalog.open_db(data_dir)
         t = time.perf_counter()
         result = make_clips(db, data_dir, show.id, root / "clips")
         made_s = time.perf_counter() - t
-        print(f"farmlive clips (defaults 20-90 s): {len(result.clips)} clips with covers and captions in {made_s:.1f} s")
+        print(
+            f"farmlive clips (defaults 20-90 s): {len(result.clips)} clips with covers and captions in {made_s:.1f} s"
+        )
 
         [part] = finalise_show(data_dir / "recordings", data_dir / "replays", show.id).parts
         plan = clip_plan(load_show(db, show.id), load_link_events(db, show.id), min_s=5, max_s=args.compare_seconds)

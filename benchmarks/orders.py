@@ -136,7 +136,9 @@ def flash_sale(buyers: int, stock: int, repeat: int) -> None:
 
                 tokens = asyncio.run(order_tokens(url, code, buyers))  # each buyer opened the form first
 
-                def order(http: aiohttp.ClientSession, n: int, code: str = code) -> object:
+                def order(
+                    http: aiohttp.ClientSession, n: int, code: str = code, tokens: list[str] = tokens
+                ) -> object:
                     body = {"quantity": 1, "name": f"Buyer {n}", "phone": f"1380013{n:04d}",
                             "address": "Farm road 1, Ganzhou", "request_id": tokens[n]}
                     headers = {"Accept": "application/json", "Cookie": buyer_cookie(n)}

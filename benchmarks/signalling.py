@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import itertools
 import statistics
 import sys
 import tempfile
@@ -61,7 +62,10 @@ def summary(name: str, values: list[float], unit: str = "ms") -> str:
         return f"{name}: no samples"
     ordered = sorted(values)
     p99 = ordered[int(0.99 * (len(ordered) - 1))]
-    return f"{name}: median {statistics.median(ordered):.0f} {unit}, p99 {p99:.0f}, max {ordered[-1]:.0f} (n={len(ordered)})"
+    return (
+        f"{name}: median {statistics.median(ordered):.0f} {unit}, p99 {p99:.0f}, max {ordered[-1]:.0f} "
+        f"(n={len(ordered)})"
+    )
 
 
 async def watch(pc: RTCPeerConnection, frames: list[float]) -> None:
@@ -120,7 +124,8 @@ async def run(args: argparse.Namespace) -> None:
                 async with http.post(f"{url}/whep", data=viewer.localDescription.sdp, headers=SDP) as response:
                     answer = await response.text()
                 await viewer.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-                while len(frames) < 30:
+                # The frames arrive from aiortc's track reader: a poll, no asyncio.Event to await.
+                while len(frames) < 30:  # noqa: ASYNC110
                     await asyncio.sleep(0.1)
 
                 phases: dict[str, tuple[list[float], list[float], collections.Counter[int]]] = {}
@@ -133,7 +138,7 @@ async def run(args: argparse.Namespace) -> None:
                         tasks += [attack(http, url, until, statuses) for _ in range(args.attackers)]
                     await asyncio.gather(*tasks)
                     window = [t for t in frames if start <= t <= until]
-                    gaps = [(b - a) * 1000 for a, b in zip(window, window[1:])]
+                    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(window)]
                     phases[phase] = (gaps, joins, statuses)
                 await viewer.close()
         finally:

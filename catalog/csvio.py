@@ -76,7 +76,8 @@ def decode_csv(data: bytes) -> tuple[str, list[RowError]]:
 
 
 class BadCsv(ValueError):
-    """The CSV reader gave up (a cell over :data:`MAX_CELL`, a broken quote at the end): nothing after it is readable."""
+    """The CSV reader gave up (a cell over :data:`MAX_CELL`, a broken quote at the end):
+    nothing after it is readable."""
 
     def __init__(self, error: RowError) -> None:
         super().__init__(str(error))
@@ -92,7 +93,9 @@ def not_utf8(line: int, data: bytes) -> RowError:
         guess = " (it looks like GBK/GB18030, the default of Chinese Excel)"
     except UnicodeDecodeError:
         pass
-    return RowError(line, "file", f"line {line} is not UTF-8 text{guess}: {hint}", f"第 {line} 行不是 UTF-8 编码，{hint_zh}")
+    return RowError(
+        line, "file", f"line {line} is not UTF-8 text{guess}: {hint}", f"第 {line} 行不是 UTF-8 编码，{hint_zh}"
+    )
 
 
 def csv_reader(lines: Iterable[str], first_line: str) -> Iterator[list[str]]:
@@ -108,11 +111,15 @@ def csv_reader(lines: Iterable[str], first_line: str) -> Iterator[list[str]]:
         if "field larger than field limit" in str(error):
             raise BadCsv(
                 RowError(
-                    line, "file", f"line {line} has a cell larger than {MAX_CELL // 1024} KiB: is this really a catalog?",
+                    line,
+                    "file",
+                    f"line {line} has a cell larger than {MAX_CELL // 1024} KiB: is this really a catalog?",
                     f"第 {line} 行有超过 {MAX_CELL // 1024} KiB 的单元格",
                 )
             ) from None
-        raise BadCsv(RowError(line, "file", f"line {line} cannot be read as CSV ({error})", f"第 {line} 行无法按 CSV 读取")) from None
+        raise BadCsv(
+            RowError(line, "file", f"line {line} cannot be read as CSV ({error})", f"第 {line} 行无法按 CSV 读取")
+        ) from None
 
 
 def csv_records(text: str) -> list[list[str]]:
@@ -120,7 +127,12 @@ def csv_records(text: str) -> list[list[str]]:
     return list(csv_reader(io.StringIO(text, newline=""), text.split("\n", 1)[0]))
 
 
-EMPTY_FILE = RowError(1, "file", "the file is empty: the first row must name the columns (sku, name, price, ...)", "文件为空，第一行应为列名")
+EMPTY_FILE = RowError(
+    1,
+    "file",
+    "the file is empty: the first row must name the columns (sku, name, price, ...)",
+    "文件为空，第一行应为列名",
+)
 
 
 def read_catalog_rows(data: bytes) -> tuple[list[dict[str, str]], list[str], list[RowError]]:
@@ -154,9 +166,14 @@ def shaped_rows(
     for number, record in enumerate(records, start=first_row):
         error = None
         if any(cell.strip() for cell in record[width:]):
-            error = RowError(number, "", f"row has {len(record)} cells but the header names {width} columns", "该行的单元格多于列名")
+            error = RowError(
+                number, "", f"row has {len(record)} cells but the header names {width} columns", "该行的单元格多于列名"
+            )
         padded = record[:width] + [""] * (width - len(record))
-        yield number, {column: unsafe_cell(cell) for column, cell in zip(columns, padded) if column is not None}, error
+        cells = {
+            column: unsafe_cell(cell) for column, cell in zip(columns, padded, strict=True) if column is not None
+        }
+        yield number, cells, error
 
 
 def parse_catalog_csv(data: bytes) -> tuple[list[Product], list[str], list[RowError]]:
@@ -179,6 +196,16 @@ class _Undo(Exception):
     """Raised inside the import transaction to roll it back (a bad row, or a dry run)."""
 
 
+def _import_or_undo(
+    db: sqlite_utils.Database, text: io.TextIOWrapper, result: ImportResult, folder: Path | None, *, dry_run: bool
+) -> None:
+    """Stream the rows in one transaction; raise :class:`_Undo` to roll it back after a bad row or a dry run."""
+    with transaction(db):
+        _stream_import(db, text, result, folder)
+        if result.errors or dry_run:
+            raise _Undo()
+
+
 def import_csv(db: sqlite_utils.Database, path: str | Path, *, dry_run: bool = False) -> ImportResult:
     """Import or update products from ``path``; nothing is written if any row is wrong.
 
@@ -198,10 +225,7 @@ def import_csv(db: sqlite_utils.Database, path: str | Path, *, dry_run: bool = F
             return result
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         try:
-            with transaction(db):
-                _stream_import(db, text, result, folder)
-                if result.errors or dry_run:
-                    raise _Undo()
+            _import_or_undo(db, text, result, folder, dry_run=dry_run)
         except _Undo:
             pass
         except UnicodeDecodeError:
@@ -221,13 +245,17 @@ MAX_CELL = csv.field_size_limit()
 MAX_ERRORS = 1000
 
 
-def _stream_import(db: sqlite_utils.Database, text: io.TextIOWrapper, result: ImportResult, folder: Path | None) -> None:
+def _stream_import(
+    db: sqlite_utils.Database, text: io.TextIOWrapper, result: ImportResult, folder: Path | None
+) -> None:
     first_line = text.readline()
     if not first_line.strip():
         result.errors.append(EMPTY_FILE)
         return
     if "\x00" in first_line:
-        result.errors.append(RowError(1, "file", f"line 1 holds binary data, not CSV text: {SAVE_AS_HINT[0]}", SAVE_AS_HINT[1]))
+        result.errors.append(
+            RowError(1, "file", f"line 1 holds binary data, not CSV text: {SAVE_AS_HINT[0]}", SAVE_AS_HINT[1])
+        )
         return
     records = csv_reader(itertools.chain([first_line], text), first_line)
     try:
@@ -256,7 +284,12 @@ def _import_chunk(
         if error is not None:
             _note(result, error)
         if any("\x00" in cell for cell in row.values()):
-            _note(result, RowError(number, "file", f"line {number} holds binary data, not CSV text: {SAVE_AS_HINT[0]}", SAVE_AS_HINT[1]))
+            _note(
+                result,
+                RowError(
+                    number, "file", f"line {number} holds binary data, not CSV text: {SAVE_AS_HINT[0]}", SAVE_AS_HINT[1]
+                ),
+            )
     rows = [row for _, row, _ in chunk]
     products, errors = validate_product_rows(rows, first_row=first)
     for error in errors:
@@ -267,7 +300,12 @@ def _import_chunk(
             "SELECT sku, row FROM temp.import_skus WHERE sku IN (SELECT value FROM json_each(?))",
             [json.dumps([p.sku for p in products])],
         ):
-            _note(result, RowError(numbers.get(sku, first), "sku", f"duplicate sku {sku!r} (first used in row {row})", "商品编号重复"))
+            _note(
+                result,
+                RowError(
+                    numbers.get(sku, first), "sku", f"duplicate sku {sku!r} (first used in row {row})", "商品编号重复"
+                ),
+            )
         db.conn.executemany("INSERT OR IGNORE INTO temp.import_skus VALUES (?, ?)", ((p.sku, first) for p in products))
     if len(result.warnings) < MAX_ERRORS:
         result.warnings.extend(missing_images(rows, folder, first_row=first))
@@ -282,7 +320,11 @@ def _note(result: ImportResult, error: RowError) -> None:
     if len(result.errors) < MAX_ERRORS:
         result.errors.append(error)
     elif len(result.errors) == MAX_ERRORS:
-        result.errors.append(RowError(error.row, "file", "more problems follow: fix the ones above first", "还有更多问题，请先修改上面的"))
+        result.errors.append(
+            RowError(
+                error.row, "file", "more problems follow: fix the ones above first", "还有更多问题，请先修改上面的"
+            )
+        )
 
 
 def _not_csv(start: bytes) -> RowError | None:

@@ -269,14 +269,7 @@ def _validate_row(values: Mapping[str, Any], row: int) -> tuple[Product | None, 
     if errors:
         return None, errors
     sku = _text(values.get("sku"))
-    if not sku:
-        problem("sku", "sku is missing", "缺少商品编号")
-    elif not SKU_PATTERN.match(sku):
-        problem(
-            "sku",
-            f"sku {sku!r} may only use letters, digits, '-', '_' and '.' (at most 64, starting with a letter or digit)",
-            "商品编号只能包含字母、数字、- _ .",
-        )
+    _check_sku(sku, problem)
     name = _text(values.get("name"))
     if not name:
         problem("name", "name is missing", "缺少商品名称")
@@ -367,6 +360,17 @@ def _blank(value: Any) -> bool:
 
 def _text(value: Any) -> str:
     return "" if _blank(value) else str(value).strip()
+
+
+def _check_sku(sku: str, problem: Any) -> None:
+    if not sku:
+        problem("sku", "sku is missing", "缺少商品编号")
+    elif not SKU_PATTERN.match(sku):
+        problem(
+            "sku",
+            f"sku {sku!r} may only use letters, digits, '-', '_' and '.' (at most 64, starting with a letter or digit)",
+            "商品编号只能包含字母、数字、- _ .",
+        )
 
 
 def _price(value: Any, problem: Any) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,12 +25,8 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="farmlive", description="One-phone livestream commerce studio."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_up_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``farmlive up``: the server, the control room and their network settings."""
     up = commands.add_parser("up", help="start the studio server and the control room")
     _add_data_dir(up)
     up.add_argument("--host", default=None, help=f"listen address (default {DEFAULT_HOST}; 0.0.0.0 with --lan)")
@@ -50,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=MAX_CONNECTIONS_PER_IP,
         metavar="N",
-        help=f"open connections one client address may hold (default {MAX_CONNECTIONS_PER_IP}; 0 = no cap; loopback is exempt)",
+        help=(
+            f"open connections one client address may hold (default {MAX_CONNECTIONS_PER_IP}; 0 = no cap; "
+            "loopback is exempt)"
+        ),
     )
     up.add_argument(
         "--orders-per-ip",
@@ -75,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="coturn static-auth-secret (use-auth-secret): browsers get TURN credentials that expire in 4 h "
         "(else $FARMLIVE_TURN_SECRET)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="farmlive", description="One-phone livestream commerce studio."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    _add_up_command(commands)
 
     cat = commands.add_parser("catalog", help="products: import, export, list")
     cat_commands = cat.add_subparsers(dest="catalog_command", required=True)
@@ -175,40 +183,53 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_from_args(args)
 
     db = catalog.open_db(args.data_dir)
-    if args.command == "catalog":
-        return _catalog_command(args, db)
-    if args.command == "orders":
-        from analytics import import_orders_csv
+    commands: dict[str, Callable[[argparse.Namespace, sqlite_utils.Database], int]] = {
+        "catalog": _catalog_command,
+        "orders": _orders_command,
+        "report": _report_command,
+        "comments": _comments_command,
+        "clips": _clips_command,
+        "destinations": _destinations_command,
+        "simulate": _simulate_command,
+    }
+    if args.command not in commands:
+        raise AssertionError(args.command)
+    return commands[args.command](args, db)
 
-        result = import_orders_csv(db, args.file, timezone_name=args.timezone, dry_run=args.dry_run)
-        print(result.summary())
-        return 0 if result.ok else 1
-    if args.command == "report":
-        from analytics import write_report
 
-        path = write_report(db, args.show_id, args.out)
-        print(f"wrote {path}")
-        return 0
-    if args.command == "comments":
-        from analytics.comments import export_comments_csv
-        from catalog.shows import get_show
+def _orders_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
+    from analytics import import_orders_csv
 
-        get_show(db, args.show_id)  # an unknown show is an error, not an empty file
-        count = export_comments_csv(db, args.show_id, args.out)
-        print(f"exported {count} comments of show {args.show_id} to {args.out}")
-        return 0
-    if args.command == "clips":
-        return _clips_command(args, db)
-    if args.command == "destinations":
-        return _destinations_command(args, db)
-    if args.command == "simulate":
-        from analytics import simulate_show
+    result = import_orders_csv(db, args.file, timezone_name=args.timezone, dry_run=args.dry_run)
+    print(result.summary())
+    return 0 if result.ok else 1
 
-        show_id = simulate_show(db, viewers=args.viewers, minutes=args.minutes, seed=args.seed)
-        print(f"simulated show {show_id}: {args.viewers} viewers over {args.minutes:g} minutes")
-        print(f"report: farmlive report {show_id} --out show-{show_id}.html --data-dir {args.data_dir}")
-        return 0
-    raise AssertionError(args.command)
+
+def _report_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
+    from analytics import write_report
+
+    path = write_report(db, args.show_id, args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+def _comments_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
+    from analytics.comments import export_comments_csv
+    from catalog.shows import get_show
+
+    get_show(db, args.show_id)  # an unknown show is an error, not an empty file
+    count = export_comments_csv(db, args.show_id, args.out)
+    print(f"exported {count} comments of show {args.show_id} to {args.out}")
+    return 0
+
+
+def _simulate_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
+    from analytics import simulate_show
+
+    show_id = simulate_show(db, viewers=args.viewers, minutes=args.minutes, seed=args.seed)
+    print(f"simulated show {show_id}: {args.viewers} viewers over {args.minutes:g} minutes")
+    print(f"report: farmlive report {show_id} --out show-{show_id}.html --data-dir {args.data_dir}")
+    return 0
 
 
 def _clips_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:

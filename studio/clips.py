@@ -77,7 +77,9 @@ class ClipsResult:
 
     def summary(self) -> str:
         lines = [f"{len(self.clips)} clips in {self.folder} · 已生成 {len(self.clips)} 个短视频"]
-        lines += [f"  {c.rank:>2}. {c.clip}  {c.name_zh} {c.name}  {c.seconds:.0f} s  orders {c.orders}" for c in self.clips]
+        lines += [
+            f"  {c.rank:>2}. {c.clip}  {c.name_zh} {c.name}  {c.seconds:.0f} s  orders {c.orders}" for c in self.clips
+        ]
         lines += [f"  skipped · 跳过: {line}" for line in self.skipped]
         lines += [f"  note · 说明: {line}" for line in self.notes]
         return "\n".join(lines)
@@ -147,18 +149,16 @@ def make_clips(
             f"没有商品连续上架 {min_s:g} 秒以上，请调小 --min-seconds。",
         )
     offsets = [(part.started_at - parse_iso(show.started_at)).total_seconds() for part in finalised.parts]
-    notes = [f"{part.path.name}: the studio stopped mid-show; clips use the recording up to there · 直播间意外中断，短视频只用到中断处的录像"
+    notes = [f"{part.path.name}: the studio stopped mid-show; clips use the recording up to there"
+             " · 直播间意外中断，短视频只用到中断处的录像"
              for part in finalised.parts if not part.complete]
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        clips, skipped = _cut_all(db, show_id, plan, finalised.parts, offsets, scratch, min_s)
-        if not clips:
-            raise ClipsRefused(
-                "not_recorded",
-                "None of the products' on-air time is in the recording. " + " ".join(skipped),
-                "商品上架的时段都没有录像。",
-            )
+        clips, skipped = _cut_all(
+            db, show_id, plan, parts=finalised.parts, offsets=offsets, folder=scratch, min_s=min_s
+        )
+        _refuse_if_none(clips, skipped)
         _write_csv(scratch / "clips.csv", clips)
         _replace(out, scratch)
     except BaseException:
@@ -167,10 +167,21 @@ def make_clips(
     return ClipsResult(out, clips, skipped, notes)
 
 
+def _refuse_if_none(clips: list[Clip], skipped: list[str]) -> None:
+    """No clip at all: say why, with the reason each product was skipped."""
+    if not clips:
+        raise ClipsRefused(
+            "not_recorded",
+            "None of the products' on-air time is in the recording. " + " ".join(skipped),
+            "商品上架的时段都没有录像。",
+        )
+
+
 def _cut_all(
     db: sqlite_utils.Database,
     show_id: int,
     plan: pd.DataFrame,
+    *,
     parts: list[Part],
     offsets: list[float],
     folder: Path,

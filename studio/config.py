@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-IceScope = Literal["loopback", "machine", "any"]
-
 from studio.order_guard import OrderLimits
+
+IceScope = Literal["loopback", "machine", "any"]
 
 KEY_FILENAME = "studio.key"
 DEFAULT_DATA_DIR = "data"

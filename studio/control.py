@@ -225,7 +225,9 @@ def order_burst(db: sqlite_utils.Database, show_id: int, threshold: int) -> dict
         "WHERE show_id = ? AND source = 'builtin' AND status != ? AND at >= ?",
         [show_id, CANCELLED, since],
     ).fetchone()
-    return {"orders_last_minute": count, "phones_last_minute": phones, "threshold": threshold, "burst": count >= threshold}
+    return {
+        "orders_last_minute": count, "phones_last_minute": phones, "threshold": threshold, "burst": count >= threshold
+    }
 
 
 # Where put_products reports an error about a column name rather than one product.

@@ -125,9 +125,8 @@ class DbHealth:
         The order path reads this: an order never waits for an integrity check,
         but a failed one refuses orders from then on.
         """
-        if self._cached is None or self.clock() >= self._cached[0]:
-            if self._running is None:
-                self._running = asyncio.ensure_future(self._check_now())
+        if (self._cached is None or self.clock() >= self._cached[0]) and self._running is None:
+            self._running = asyncio.ensure_future(self._check_now())
         return self._cached[1] if self._cached is not None else None
 
     async def _check_now(self) -> Health:

@@ -139,7 +139,8 @@ def _harden(response: web.StreamResponse, request: web.Request, ancestors: str) 
         framable = request.path == "/watch"
         response.headers.setdefault(
             "Content-Security-Policy",
-            f"frame-ancestors {ancestors if framable else NOBODY}; base-uri 'none'; object-src 'none'; form-action 'self'",
+            f"frame-ancestors {ancestors if framable else NOBODY}; base-uri 'none'; object-src 'none'; "
+            "form-action 'self'",
         )
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN" if framable else "DENY")
         # Pages that may carry the studio key in their address leak nothing onwards.

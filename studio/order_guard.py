@@ -43,9 +43,9 @@ class OrderLimits:
     * tokens live 6 h: a form left open through a long show still works.
     """
 
-    per_ip: Rate = Rate(20, 3.0)
-    per_viewer: Rate = Rate(3, 20.0)
-    per_phone: Rate = Rate(3, 300.0)
+    per_ip: Rate = field(default_factory=lambda: Rate(20, 3.0))
+    per_viewer: Rate = field(default_factory=lambda: Rate(3, 20.0))
+    per_phone: Rate = field(default_factory=lambda: Rate(3, 300.0))
     token_ttl: float = 6 * 3600.0
     #: Orders in the last minute at which the control room warns the host of a burst.
     burst_per_minute: int = 20

@@ -68,7 +68,9 @@ class ReplayMaker:
 
     studio: Studio
     _executor: concurrent.futures.ThreadPoolExecutor = field(
-        default_factory=lambda: concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="farmlive-replay")
+        default_factory=lambda: concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="farmlive-replay"
+        )
     )
     _task: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -177,9 +179,13 @@ def chapter_list(listing: Listing) -> list[dict[str, Any]]:
         product = listing.products.get(row["sku"])
         code = listing.links.get(row["sku"])
         image = ""
-        if product and product.image and product.image.startswith(IMAGES_PREFIX):
-            if IMAGE_NAME.match(product.image[len(IMAGES_PREFIX):]):
-                image = f"/{product.image}"
+        if (
+            product
+            and product.image
+            and product.image.startswith(IMAGES_PREFIX)
+            and IMAGE_NAME.match(product.image[len(IMAGES_PREFIX):])
+        ):
+            image = f"/{product.image}"
         result.append(
             {
                 "chapter": int(row["chapter"]),
@@ -266,7 +272,8 @@ async def replay_manifest(request: web.Request) -> web.Response:
     if len(result.parts) > 1:
         notes.append(
             {
-                "en": f"This show was recorded in {len(result.parts)} parts (the phone turned or the studio restarted); they play one after another.",
+                "en": f"This show was recorded in {len(result.parts)} parts "
+                "(the phone turned or the studio restarted); they play one after another.",
                 "zh": f"本场直播的录像分为 {len(result.parts)} 段（手机转向或服务器重启），将依次播放。",
             }
         )
@@ -326,7 +333,7 @@ def _open_replay_session(db: sqlite_utils.Database, show_id: int, viewer_id: str
 
 
 def _beat(
-    db: sqlite_utils.Database, show_id: int, session_id: int, viewer_id: str, position_s: float | None, leave: bool
+    db: sqlite_utils.Database, show_id: int, session_id: int, viewer_id: str, *, position_s: float | None, leave: bool
 ) -> str:
     """Heartbeat one replay session; returns '' or why it was refused ('unknown', 'ended')."""
     row = db.execute(
@@ -368,11 +375,13 @@ async def beat_session(request: web.Request) -> web.StreamResponse:
     if position is not None and position > _duration_s(show) + POSITION_SLACK_S:
         raise Problem(400, "bad_position", "position_s is past the end of the show", "播放位置超出了直播时长")
     viewer_id, _ = viewer_id_of(request)
-    refused = await studio.db(_beat, show.id, int(sid), viewer_id, position, leave)
+    refused = await studio.db(_beat, show.id, int(sid), viewer_id, position_s=position, leave=leave)
     if refused == "unknown":
         raise Problem(404, "unknown_session", "no such replay session for this viewer", "没有这个回放会话")
     if refused == "ended":
-        raise Problem(410, "session_ended", "this replay session has ended: start a new one", "该回放会话已结束，请重新开始")
+        raise Problem(
+            410, "session_ended", "this replay session has ended: start a new one", "该回放会话已结束，请重新开始"
+        )
     return web.Response(status=204)
 
 
@@ -395,9 +404,14 @@ async def _read_beat(request: web.Request) -> tuple[float | None, bool]:
     position = body.get("position_s")
     leave = body.get("leave", False)
     if position is not None and (
-        isinstance(position, bool) or not isinstance(position, (int, float)) or not math.isfinite(position) or position < 0
+        isinstance(position, bool)
+        or not isinstance(position, (int, float))
+        or not math.isfinite(position)
+        or position < 0
     ):
-        raise Problem(400, "bad_position", "position_s must be a number of seconds >= 0", "position_s 必须是不小于 0 的秒数")
+        raise Problem(
+            400, "bad_position", "position_s must be a number of seconds >= 0", "position_s 必须是不小于 0 的秒数"
+        )
     if not isinstance(leave, bool):
         raise Problem(400, "bad_leave", "leave must be true or false", "leave 必须是 true 或 false")
     return (float(position) if position is not None else None), leave

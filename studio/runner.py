@@ -141,7 +141,13 @@ def run_from_args(args: argparse.Namespace) -> int:
         from studio.app import create_app
 
         asyncio.run(
-            serve(create_app(config), config.host, config.port, ssl_context=ssl_context, per_ip=args.max_connections_per_ip)
+            serve(
+                create_app(config),
+                config.host,
+                config.port,
+                ssl_context=ssl_context,
+                per_ip=args.max_connections_per_ip,
+            )
         )
     finally:
         folder.unlock()

@@ -86,7 +86,10 @@ class RepeatFilter(logging.Filter):
         self._first[key] = now
         held = self._held.pop(key, 0)
         if held:
-            record.msg, record.args = f"{record.getMessage()} (and {held} more like it in the last {self.window:g} s)", ()
+            record.msg, record.args = (
+                f"{record.getMessage()} (and {held} more like it in the last {self.window:g} s)",
+                (),
+            )
         if len(self._first) > 10_000:  # bounded: forget the oldest runs
             for old in sorted(self._first, key=self._first.__getitem__)[:5_000]:
                 self._first.pop(old, None)
@@ -194,11 +197,18 @@ async def start_guarded_site(
     server = runner.server
     assert server is not None, "runner.setup() first"
     loop = asyncio.get_running_loop()
-    return await loop.create_server(guard.factory(server), host, port, ssl=ssl_context, reuse_address=True, backlog=1024)
+    return await loop.create_server(
+        guard.factory(server), host, port, ssl=ssl_context, reuse_address=True, backlog=1024
+    )
 
 
 async def serve(
-    app: web.Application, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None, per_ip: int = MAX_CONNECTIONS_PER_IP
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    per_ip: int = MAX_CONNECTIONS_PER_IP,
 ) -> None:
     """Run until SIGINT/SIGTERM, then close connections and the app (its cleanup hooks run)."""
     redact_access_log()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -174,8 +175,40 @@ async def _submit_order(request: web.Request, studio: Studio, guard: OrderGuard,
         page = render_order_form(found, renewed, {}, status=403, alert=FORM_EXPIRED)
         return remember_viewer(page, viewer_id, is_new)
     undo = guard.reserve(viewer_id, normalise_phone(form.get("phone")))
+    placed = await _place_or_refuse(
+        studio, guard, found=found, form=form, token=token, viewer_id=viewer_id, undo=undo, as_json=as_json
+    )
+    if not isinstance(placed, Order):
+        return placed  # the form again, or a page saying why not
+    order = placed
+    if order.replay:
+        undo()  # the same order again: nothing more was taken
+    elif studio.on_air.sku == order.sku:
+        await studio.refresh_on_air()  # the card on the video shows the stock left
+    if as_json:
+        response: web.StreamResponse = json_response(order.to_json(), status=201)
+    else:
+        response = render_confirmation(order, found.product)
+    return remember_viewer(response, viewer_id, is_new)
+
+
+async def _place_or_refuse(
+    studio: Studio,
+    guard: OrderGuard,
+    *,
+    found: Listing,
+    form: dict[str, str],
+    token: str,
+    viewer_id: str,
+    undo: Callable[[], None],
+    as_json: bool,
+) -> Order | web.StreamResponse:
+    """Place the order; when it is refused, release the reservation (``undo``) and return the page saying why.
+
+    A JSON client gets a :class:`Problem` raised instead of a page.
+    """
     try:
-        order = await studio.db_acknowledged(
+        return await studio.db_acknowledged(
             place_order,
             sku=found.product.sku,
             quantity=form.get("quantity"),
@@ -218,15 +251,6 @@ async def _submit_order(request: web.Request, studio: Studio, guard: OrderGuard,
         if as_json:
             raise Problem(410, "not_on_sale", "this product is no longer on sale", "该商品已下架") from None
         return not_on_sale_page(found.product)
-    if order.replay:
-        undo()  # the same order again: nothing more was taken
-    elif studio.on_air.sku == order.sku:
-        await studio.refresh_on_air()  # the card on the video shows the stock left
-    if as_json:
-        response: web.StreamResponse = json_response(order.to_json(), status=201)
-    else:
-        response = render_confirmation(order, found.product)
-    return remember_viewer(response, viewer_id, is_new)
 
 
 async def product_image(request: web.Request) -> web.StreamResponse:

@@ -31,14 +31,18 @@ def rest_credential(secret: str, *, ttl: float, now: float | None = None, name: 
     return {"username": username, "credential": base64.b64encode(digest).decode()}
 
 
-def with_rest_credentials(servers: list[dict[str, str]], secret: str, *, ttl: float, now: float | None = None) -> list[dict[str, str]]:
+def with_rest_credentials(
+    servers: list[dict[str, str]], secret: str, *, ttl: float, now: float | None = None
+) -> list[dict[str, str]]:
     """Every TURN server with fresh REST credentials; STUN servers as they are."""
     return [
         {"urls": s["urls"], **rest_credential(secret, ttl=ttl, now=now)} if is_turn(s) else dict(s) for s in servers
     ]
 
 
-def browser_ice_servers(servers: list[dict[str, str]], secret: str, *, now: float | None = None) -> list[dict[str, str]]:
+def browser_ice_servers(
+    servers: list[dict[str, str]], secret: str, *, now: float | None = None
+) -> list[dict[str, str]]:
     """What a page may know: STUN servers, and TURN servers only with short-lived credentials.
 
     Without a secret, TURN servers (whose static password would be handed to

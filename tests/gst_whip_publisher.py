@@ -55,7 +55,7 @@ class Publisher:
         self.error = reason
         self.loop.quit()
 
-    def on_bus_error(self, bus: Gst.Bus, message: Gst.Message) -> None:
+    def on_bus_error(self, _bus: Gst.Bus, message: Gst.Message) -> None:
         error, debug = message.parse_error()
         self.fail(f"GStreamer error: {error.message} ({debug})")
 

@@ -61,7 +61,7 @@ class NetNs:
                 os.close(fd)
             try:
                 result.append(fn(*args))
-            except BaseException as error:  # handed to the caller's thread
+            except BaseException as error:  # noqa: BLE001  (anything at all is re-raised in the caller's thread)
                 failure.append(error)
 
         thread = threading.Thread(target=run, name=f"netns-{self.name}", daemon=True)

@@ -352,7 +352,9 @@ def test_analytics_splits_live_and_replay_and_offers_clips(farm, room_env):
     assert any(f"/replay/{show_id}" in c.value for c in at.caption)
     at.button(key=f"clips{show_id}").click().run()
     no_exception(at)
-    assert any("无法生成短视频" in w.value and "直播没有录像" in w.value for w in at.warning)  # this hand-made show has no recording
+    assert any(
+        "无法生成短视频" in w.value and "直播没有录像" in w.value for w in at.warning
+    )  # this hand-made show has no recording
 
 
 def test_report_downloads_are_real_reports(db, data_dir):

@@ -43,7 +43,9 @@ ORDER = {"quantity": "1", "name": "李四", "phone": "139 0013 9000", "address":
 
 
 def oranges(**changes: object) -> catalog.Product:
-    values: dict[str, object] = dict(sku="ORANGE-5KG", name="Navel oranges", name_zh="赣南脐橙", price=59.9, stock=120)
+    values: dict[str, object] = {
+        "sku": "ORANGE-5KG", "name": "Navel oranges", "name_zh": "赣南脐橙", "price": 59.9, "stock": 120
+    }
     values.update(changes)
     return catalog.Product(**values)  # type: ignore[arg-type]
 
@@ -60,7 +62,9 @@ def fingerprint(db_file: Path) -> tuple:
     conn = sqlite3.connect(db_file)
     try:
         return (
-            conn.execute("SELECT COUNT(*), COALESCE(SUM(quantity), 0) FROM orders WHERE status != 'cancelled'").fetchone(),
+            conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(quantity), 0) FROM orders WHERE status != 'cancelled'"
+            ).fetchone(),
             conn.execute("SELECT COALESCE(SUM(stock), 0), COUNT(*) FROM products").fetchone(),
             conn.execute("SELECT COUNT(*), COUNT(ended_at) FROM shows").fetchone(),
         )
@@ -82,14 +86,18 @@ async def test_cross_site_post_is_refused_and_changes_nothing(running_studio):
         token = await order_token(http, running_studio.url, code)
         form = {**ORDER, "request_id": token}
         for origin in ("https://evil.example", "null"):
-            async with http.post(f"{running_studio.url}/order/{code}", data=form, headers={"Origin": origin}) as response:
+            async with http.post(
+                f"{running_studio.url}/order/{code}", data=form, headers={"Origin": origin}
+            ) as response:
                 assert response.status == 403 and "只接受本直播间" in await response.text()
         async with http.post(
             f"{running_studio.url}/order/{code}", data=form, headers={"Referer": "https://evil.example/page"}
         ) as response:
             assert response.status == 403
         assert fingerprint(running_studio.studio.db_file) == before
-        async with http.post(f"{running_studio.url}/order/{code}", data=form, headers={"Origin": running_studio.url}) as response:
+        async with http.post(
+            f"{running_studio.url}/order/{code}", data=form, headers={"Origin": running_studio.url}
+        ) as response:
             assert response.status == 201
 
 
@@ -102,7 +110,9 @@ async def test_an_order_needs_a_token_for_this_cookie_and_a_replay_shows_no_deta
         async with other.post(url, json=ORDER, headers={"Accept": "application/json"}) as response:
             assert response.status == 403 and (await response.json())["code"] == "order_token"  # no token
         await order_token(other, running_studio.url, code)  # other has a cookie of its own now
-        async with other.post(url, json={**ORDER, "request_id": token}, headers={"Accept": "application/json"}) as response:
+        async with other.post(
+            url, json={**ORDER, "request_id": token}, headers={"Accept": "application/json"}
+        ) as response:
             assert response.status == 403  # someone else's token
         assert fingerprint(running_studio.studio.db_file) == before
         async with buyer.post(url, data={**ORDER, "request_id": token}) as response:
@@ -133,7 +143,9 @@ async def test_one_client_cannot_drain_the_stock(running_studio):
     url = f"{running_studio.url}/order/{code}"
     async with jar() as http:
         token = await order_token(http, running_studio.url, code)
-        async with http.post(url, json={**ORDER, "quantity": 60, "request_id": token}, headers={"Accept": "application/json"}) as response:
+        async with http.post(
+            url, json={**ORDER, "quantity": 60, "request_id": token}, headers={"Accept": "application/json"}
+        ) as response:
             assert response.status == 400
             assert "每单最多 10 件" in (await response.json())["errors"]["quantity"]
         statuses = []
@@ -189,7 +201,8 @@ async def test_host_cancels_an_order_and_its_stock_returns_and_a_burst_is_flagge
             cookie = buyer_cookie(n)
             token = await order_token(http, running_studio.url, code, cookie)
             async with http.post(
-                f"{running_studio.url}/order/{code}", json={**ORDER, "quantity": 3, "phone": f"1360013{n:04d}", "request_id": token},
+                f"{running_studio.url}/order/{code}",
+                json={**ORDER, "quantity": 3, "phone": f"1360013{n:04d}", "request_id": token},
                 headers={"Accept": "application/json", **cookie},
             ) as response:
                 assert response.status == 201
@@ -200,12 +213,16 @@ async def test_host_cancels_an_order_and_its_stock_returns_and_a_burst_is_flagge
         order_id = state["recent_orders"][0]["id"]
         assert state["recent_orders"][0]["number"] in numbers
         for _ in range(2):  # idempotent
-            async with http.post(f"{running_studio.url}/api/orders/{order_id}/cancel", headers=running_studio.auth) as response:
+            async with http.post(
+                f"{running_studio.url}/api/orders/{order_id}/cancel", headers=running_studio.auth
+            ) as response:
                 assert response.status == 200 and (await response.json())["status"] == "cancelled"
         async with http.post(f"{running_studio.url}/api/orders/{order_id}/cancel") as response:
             assert response.status == 401
         for bad in ("999999", str(2**64), "abc"):
-            async with http.post(f"{running_studio.url}/api/orders/{bad}/cancel", headers=running_studio.auth) as response:
+            async with http.post(
+                f"{running_studio.url}/api/orders/{bad}/cancel", headers=running_studio.auth
+            ) as response:
                 assert response.status == 404
     assert (await studio_.db(catalog.get_product, "ORANGE-5KG")).stock == 50 - 9 + 3
     burst = await studio_.db(order_burst, studio_.show.id, 2)  # the warning at a lower threshold
@@ -224,9 +241,15 @@ def test_imported_orders_are_not_cancelled_here(db):
 
 def test_order_numbers_are_not_sequential(db):
     catalog.upsert_product(db, oranges(stock=100))
-    numbers = [place_order(db, sku="ORANGE-5KG", quantity=1, customer_name="A", phone="13800138000", address="Farm road 1").number
-               for _ in range(20)]
-    assert len(set(numbers)) == 20 and all(re.fullmatch(r"FL-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", n) for n in numbers)
+    numbers = [
+        place_order(
+            db, sku="ORANGE-5KG", quantity=1, customer_name="A", phone="13800138000", address="Farm road 1"
+        ).number
+        for _ in range(20)
+    ]
+    assert len(set(numbers)) == 20 and all(
+        re.fullmatch(r"FL-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", n) for n in numbers
+    )
     assert numbers != sorted(numbers)
 
 
@@ -259,7 +282,9 @@ def test_catalog_export_neutralises_formulas_and_reads_them_back(db, tmp_path):
     fresh = catalog.connect(tmp_path / "again.db")
     assert import_csv(fresh, tmp_path / "out.csv").ok
     # The same text back (import trims the surrounding whitespace of every cell, as it always has).
-    assert [p.description for p in catalog.list_products(fresh)] == [p.description.strip() for p in catalog.list_products(db)]
+    assert [p.description for p in catalog.list_products(fresh)] == [
+        p.description.strip() for p in catalog.list_products(db)
+    ]
 
 
 def test_report_csv_and_xlsx_are_safe_to_open(db, tmp_path):
@@ -267,7 +292,9 @@ def test_report_csv_and_xlsx_are_safe_to_open(db, tmp_path):
 
     catalog.upsert_product(db, catalog.Product(sku="EVIL", name=HOSTILE[0], name_zh="=1+1", price=1.0, stock=5))
     show = create_show(db, "Show")
-    place_order(db, sku="EVIL", quantity=1, customer_name="A", phone="13800138000", address="Farm road", show_id=show.id)
+    place_order(
+        db, sku="EVIL", quantity=1, customer_name="A", phone="13800138000", address="Farm road", show_id=show.id
+    )
     write_report(db, show.id, tmp_path / "r.csv")
     text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in text and not re.search(r'(^|,)"?=HYPERLINK', text, re.MULTILINE)
@@ -290,19 +317,41 @@ async def test_former_500s_are_clear_400s(running_studio):
         token = await order_token(http, running_studio.url, code)
         order_url = f"{running_studio.url}/order/{code}"
         for body in (
-            f'{{"quantity": "{"9" * 5000}", "name": "a", "phone": "13800138000", "address": "road 1", "request_id": "{token}"}}',
-            f'{{"quantity": {"9" * 5000}, "name": "a", "phone": "13800138000", "address": "road 1", "request_id": "{token}"}}',
-            f'{{"quantity": 1, "name": "\\ud800", "phone": "13800138000", "address": "road 1", "request_id": "{token}"}}',
+            (
+                f'{{"quantity": "{"9" * 5000}", "name": "a", "phone": "13800138000", "address": "road 1", '
+                f'"request_id": "{token}"}}'
+            ),
+            (
+                f'{{"quantity": {"9" * 5000}, "name": "a", "phone": "13800138000", "address": "road 1", '
+                f'"request_id": "{token}"}}'
+            ),
+            (
+                f'{{"quantity": 1, "name": "\\ud800", "phone": "13800138000", "address": "road 1", '
+                f'"request_id": "{token}"}}'
+            ),
             "[" * 100_000,
         ):
-            async with http.post(order_url, data=body, headers={"Content-Type": "application/json", "Accept": "application/json"}) as response:
+            async with http.post(
+                order_url, data=body, headers={"Content-Type": "application/json", "Accept": "application/json"}
+            ) as response:
                 assert response.status == 400, (body[:80], await response.text())
         for method, path, body in (
             ("POST", "/api/shows", '{"title": "\\udfff"}'),
             ("PUT", "/api/overlay", '{"sku": "\\ud800"}'),
             ("PUT", "/api/products", '{"products": [{"values": {"sku": "A-1", "name": "\\ud800", "price": 1}}]}'),
-            ("PUT", "/api/products", '{"products": [{"values": {"sku": "A-1", "name": "a", "price": 1, "stock": 1e20}}]}'),
-            ("PUT", "/api/products", '{"products": [{"values": {"sku": "A-1", "name": "a", "price": 1, "buy_url": "https://x.example/\\u0000\\r\\nSet-Cookie: a=b"}}]}'),
+            (
+                "PUT",
+                "/api/products",
+                '{"products": [{"values": {"sku": "A-1", "name": "a", "price": 1, "stock": 1e20}}]}',
+            ),
+            (
+                "PUT",
+                "/api/products",
+                (
+                    '{"products": [{"values": {"sku": "A-1", "name": "a", "price": 1, '
+                    '"buy_url": "https://x.example/\\u0000\\r\\nSet-Cookie: a=b"}}]}'
+                ),
+            ),
             ("POST", "/api/shows", "[" * 100_000),
         ):
             async with http.request(method, running_studio.url + path, data=body, headers=auth) as response:
@@ -337,10 +386,14 @@ async def test_a_failed_show_start_leaves_the_live_show_on_air(running_studio, m
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr("studio.state.create_show", broken)
-    async with jar() as http:
-        async with http.post(f"{running_studio.url}/api/shows", json={"title": "Evening"}, headers=running_studio.auth) as response:
-            assert response.status == 500
-            body = await response.json()
+    async with (
+        jar() as http,
+        http.post(
+            f"{running_studio.url}/api/shows", json={"title": "Evening"}, headers=running_studio.auth
+        ) as response,
+    ):
+        assert response.status == 500
+        body = await response.json()
     assert "disk I/O" not in str(body) and "Traceback" not in str(body)  # internals stay in the log
     assert studio_.show == live
     assert (await studio_.db(catalog.shows.get_show, live.id)).ended_at is None
@@ -349,7 +402,9 @@ async def test_a_failed_show_start_leaves_the_live_show_on_air(running_studio, m
 # -- faults ----------------------------------------------------------------------
 
 async def order_status(http: aiohttp.ClientSession, base: str, code: str, token: str) -> int:
-    async with http.post(f"{base}/order/{code}", json={**ORDER, "request_id": token}, headers={"Accept": "application/json"}) as response:
+    async with http.post(
+        f"{base}/order/{code}", json={**ORDER, "request_id": token}, headers={"Accept": "application/json"}
+    ) as response:
         return response.status
 
 
@@ -381,9 +436,15 @@ async def test_corrupted_database_makes_healthz_503_and_orders_refused(running_s
     async with jar() as http:
         token = await order_token(http, running_studio.url, code)
         db_file = running_studio.studio.db_file
-        await running_studio.studio.db(lambda db: db.execute("PRAGMA wal_checkpoint(TRUNCATE)"))  # pages into the main file
-        with open(db_file, "r+b") as handle:  # garbage over the header and the first pages, in place
-            handle.write(os.urandom(16384))
+        await running_studio.studio.db(
+            lambda db: db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        )  # pages into the main file
+
+        def scribble() -> None:  # garbage over the header and the first pages, in place
+            with open(db_file, "r+b") as handle:
+                handle.write(os.urandom(16384))
+
+        await asyncio.to_thread(scribble)
         await wait_unhealthy(http, running_studio.url)
         assert await order_status(http, running_studio.url, code, token) == 503
 
@@ -434,7 +495,9 @@ def test_repeated_errors_are_logged_once_with_a_count():
 async def test_access_log_redacts_the_key(running_studio, caplog):
     caplog.set_level(logging.INFO, logger="aiohttp.access")
     async with jar() as http:
-        async with http.get(f"{running_studio.url}/publish?key=secret-studio-key", headers={"Referer": "http://x/?key=secret-studio-key"}) as response:
+        async with http.get(
+            f"{running_studio.url}/publish?key=secret-studio-key", headers={"Referer": "http://x/?key=secret-studio-key"}
+        ) as response:
             assert response.status == 200
             assert response.headers["Referrer-Policy"] == "no-referrer"
             assert '<meta name="referrer" content="no-referrer">' in await response.text()
@@ -503,7 +566,10 @@ async def test_connections_per_address_are_capped():
 
 
 def test_turn_credentials_for_browsers_are_short_lived_and_never_static():
-    servers = [{"urls": "stun:stun.farm.lan:3478"}, {"urls": "turn:turn.farm.lan:3478", "username": "farm", "credential": "s3cret"}]
+    servers = [
+        {"urls": "stun:stun.farm.lan:3478"},
+        {"urls": "turn:turn.farm.lan:3478", "username": "farm", "credential": "s3cret"},
+    ]
     assert browser_ice_servers(servers, "") == [{"urls": "stun:stun.farm.lan:3478"}]  # no static password handed out
     now = 1_800_000_000
     stun, turn = browser_ice_servers(servers, "shared-secret", now=now)
@@ -544,7 +610,9 @@ path = folder / "catalog.csv"
 with path.open("w", encoding="utf-8", newline="") as out:
     out.write("sku,name,name_zh,price,stock,description\\r\\n")
     for n in range(rows):
-        out.write(f"SKU-{n:07d},Navel oranges {n},赣南脐橙 {n},59.90,{n % 500},Sweet and juicy batch {n} of the harvest\\r\\n")
+        out.write(
+            f"SKU-{n:07d},Navel oranges {n},赣南脐橙 {n},59.90,{n % 500},Sweet and juicy batch {n} of the harvest\\r\\n"
+        )
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 result = catalog.import_csv(catalog.open_db(folder / "data"), path)
 assert result.ok and result.created == rows, result.summary()
@@ -565,7 +633,10 @@ def test_csv_import_streams_its_rows(tmp_path):
     for rows in (5_000, 60_000):
         folder = tmp_path / str(rows)
         folder.mkdir()
-        out = subprocess.run([sys.executable, "-c", PEAK_CHILD, str(rows), str(folder)], capture_output=True, text=True, timeout=280)
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK_CHILD, str(rows), str(folder)],
+            capture_output=True, text=True, timeout=280, check=False,
+        )
         assert out.returncode == 0, out.stderr
         growth[rows] = int(out.stdout) / 1024  # MB over the interpreter's own start
     assert growth[60_000] - growth[5_000] < 30, growth
@@ -573,7 +644,9 @@ def test_csv_import_streams_its_rows(tmp_path):
 
 def test_oversized_cells_and_control_characters_are_clear_errors(db, tmp_path):
     path = tmp_path / "big.csv"
-    path.write_text("sku,name,price,description\nA-1,Apples,5," + "x" * (200 * 1024) + "\nB-1,Beans,5,ok\n", encoding="utf-8")
+    path.write_text(
+        "sku,name,price,description\nA-1,Apples,5," + "x" * (200 * 1024) + "\nB-1,Beans,5,ok\n", encoding="utf-8"
+    )
     result = import_csv(db, path)
     assert not result.ok and "larger than 128 KiB" in result.errors[0].message and result.errors[0].row == 2
     path.write_text("sku,name,price\nA-1,App\x07les,5\n", encoding="utf-8")
@@ -601,7 +674,9 @@ def test_lan_control_room_answers_only_over_https(data_dir):
         deadline = time.monotonic() + 90
         while True:
             try:
-                with urllib.request.urlopen(f"https://{LOOPBACK}:{ui_port}/_stcore/health", timeout=2, context=tls) as response:
+                with urllib.request.urlopen(
+                    f"https://{LOOPBACK}:{ui_port}/_stcore/health", timeout=2, context=tls
+                ) as response:
                     assert response.status == 200
                     break
             except (urllib.error.URLError, ConnectionError, TimeoutError):

@@ -128,9 +128,9 @@ def netns() -> Iterator[NetNs]:
 def studio_in(netns: NetNs, data_dir: Path, *flags: str, url: str = STUDIO) -> Iterator[NsStudio]:
     """``farmlive up --no-ui --data-dir D --key K [flags]`` in the namespace, with a live show and the orange on air."""
     data_dir.mkdir()
-    log = open(data_dir / "server.log", "ab")
     command = [sys.executable, "-m", "studio.cli", "up", "--no-ui", "--data-dir", str(data_dir), "--key", TEST_KEY]
-    process = subprocess.Popen(netns.argv([*command, *flags]), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    with open(data_dir / "server.log", "ab") as log:  # the child writes to its own copy of the descriptor
+        process = subprocess.Popen(netns.argv([*command, *flags]), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     studio = NsStudio(netns, data_dir, process, url)
     try:
         deadline = time.monotonic() + 60
@@ -148,7 +148,6 @@ def studio_in(netns: NetNs, data_dir: Path, *flags: str, url: str = STUDIO) -> I
         yield studio
     finally:
         stop_process(process)
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +190,9 @@ def viewer_counts(request: pytest.FixtureRequest) -> Iterator[list[int]]:
 @pytest.fixture
 def interface_candidates() -> Iterator[None]:
     """aiortc clients in this process gather interface addresses, as on a laptop (restored after)."""
-    saved = (aioice.ice.get_host_addresses, aioice.ice.StunProtocol.datagram_received, RTCIceGatherer.getDefaultIceServers)
+    saved = (
+        aioice.ice.get_host_addresses, aioice.ice.StunProtocol.datagram_received, RTCIceGatherer.getDefaultIceServers
+    )
     restore_host_candidates()
     try:
         yield
@@ -330,7 +331,7 @@ def test_gstreamer_webrtcbin_publisher_with_an_rsa_certificate(
     default_studio: NsStudio, interface_candidates: None
 ) -> None:
     if not os.path.exists(SYSTEM_PYTHON) or subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstWebRTC', '1.0')"], capture_output=True
+        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstWebRTC', '1.0')"], capture_output=True, check=False
     ).returncode:
         pytest.fail("GStreamer webrtcbin / python3-gi missing: run scripts/setup.sh")
     publisher = subprocess.Popen(
@@ -419,7 +420,9 @@ window.result = {};
   window.pc = pc;
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
-  pc.ontrack = (event) => { document.getElementById("video").srcObject = event.streams[0] || new MediaStream([event.track]); };
+  pc.ontrack = (event) => {
+    document.getElementById("video").srcObject = event.streams[0] || new MediaStream([event.track]);
+  };
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise((resolve) => {
     if (pc.iceGatheringState === "complete") return resolve();
@@ -531,7 +534,9 @@ def test_pages_say_what_to_try_when_ice_cannot_connect(
 ) -> None:
     """A studio this browser cannot reach (here: loopback-only ICE, and Chromium offers no loopback)."""
     url = "http://127.0.0.1:8081"
-    with studio_in(netns, tmp_path_factory.mktemp("unreachable") / "data", "--port", "8081", "--ice-loopback-only", url=url):
+    with studio_in(
+        netns, tmp_path_factory.mktemp("unreachable") / "data", "--port", "8081", "--ice-loopback-only", url=url
+    ):
         phone = stock_chromium.new_context().new_page()
         phone.goto(f"{url}/publish")
         phone.fill("#key", TEST_KEY)

@@ -95,7 +95,9 @@ def test_killed_server_keeps_every_acknowledged_order_and_no_half_orders(studio_
     async def sale() -> None:
         timeout = aiohttp.ClientTimeout(total=20)
         connector = aiohttp.TCPConnector(limit=20)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as http:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+        ) as http:
             tasks = [asyncio.create_task(order(http, n)) for n in range(start_stock)]
             deadline = time.monotonic() + 30
             while len(acknowledged) < 10 and time.monotonic() < deadline:

@@ -158,7 +158,8 @@ async def test_replay_chapters_match_the_on_air_log_and_the_video(running_studio
             assert response.status == 206 and len(await response.read()) == 100
             assert response.headers["Content-Range"].startswith("bytes 100-199/")
     # The faststart replay file: the index up front, so a seek reads a few KB.
-    replay = running_studio.config.data_dir / "replays" / next((running_studio.config.data_dir / "recordings").iterdir()).name
+    data_dir = running_studio.config.data_dir
+    replay = data_dir / "replays" / next((data_dir / "recordings").iterdir()).name
     head = replay.read_bytes()[:64]
     assert head.find(b"moov") < 64 and replay.read_bytes().find(b"mdat") > head.find(b"moov")
     # The card follows the log: at each chapter's middle the picture's QR is that chapter's product.
@@ -177,7 +178,9 @@ async def test_replay_states_are_explained(running_studio: RunningStudio, db) ->
     silent = create_show(db, "No camera")
     end_show(db, silent.id)
     async with aiohttp.ClientSession() as client:
-        for show_id, status, code in ((99, 404, "unknown_show"), (live.id, 409, "show_live"), (silent.id, 404, "no_recording")):
+        for show_id, status, code in (
+            (99, 404, "unknown_show"), (live.id, 409, "show_live"), (silent.id, 404, "no_recording")
+        ):
             async with client.get(f"{url}/replay/{show_id}/manifest") as response:
                 body = await response.json(content_type=None)
                 assert (response.status, body["code"]) == (status, code)
@@ -222,7 +225,9 @@ async def test_a_replay_viewer_makes_a_replay_session(running_studio: RunningStu
         assert response.status == 404
     rows = db.execute("SELECT transport, left_at FROM viewer_sessions WHERE id = ?", [session]).fetchall()
     assert rows[0][0] == "replay" and rows[0][1] is not None
-    positions = db.execute("SELECT position_s FROM replay_positions WHERE session_id = ? ORDER BY id", [session]).fetchall()
+    positions = db.execute(
+        "SELECT position_s FROM replay_positions WHERE session_id = ? ORDER BY id", [session]
+    ).fetchall()
     assert positions == [(4.0,), (5.0,)]
 
 
@@ -235,7 +240,8 @@ def test_clips_are_cut_per_chapter_on_keyframes_with_covers_and_captions(data_di
         customer_name="Li Wei", phone="13800138000", address="Ganzhou",
     )
     log = on_air_log(db, 1)
-    ends = [t for t, _ in log[1:]] + [(parse_iso(get_show(db, 1).ended_at) - parse_iso(get_show(db, 1).started_at)).total_seconds()]  # type: ignore[arg-type]
+    ended = parse_iso(get_show(db, 1).ended_at)  # type: ignore[arg-type]
+    ends = [t for t, _ in log[1:]] + [(ended - parse_iso(get_show(db, 1).started_at)).total_seconds()]
     started = time.monotonic()
     result = make_clips(db, data_dir, 1, data_dir / "out", min_s=1.5, max_s=90)
     took = time.monotonic() - started
@@ -291,7 +297,9 @@ def test_long_chapters_are_trimmed_to_max_seconds(data_dir: Path, db) -> None:  
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "studio.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "studio.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_clips_refuse_bad_input_clearly_and_leave_nothing(data_dir: Path, db) -> None:  # type: ignore[no-untyped-def]
@@ -459,7 +467,7 @@ async def test_end_show_gives_a_replay_within_a_minute_in_parts(running_studio: 
     tea = manifest["chapters"][-1]
     assert tea["sku"] == TEA.sku and second["offset_s"] <= tea["start_s"] + 1.0
     # The second part's picture at the tea chapter carries the tea's QR.
-    replay = running_studio.config.data_dir / "replays" / sorted(recordings.glob("show-1-*.mp4"))[-1].name
+    replay = running_studio.config.data_dir / "replays" / max(recordings.glob("show-1-*.mp4")).name
     with av.open(str(replay)) as container:
         frames = [f for f in container.decode(video=0) if f.time >= tea["start_s"] - second["offset_s"] + 0.5]
     assert qr(frames[0].to_ndarray(format="bgr24")) == link_of(db, 1, TEA.sku).replace(

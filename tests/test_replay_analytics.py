@@ -129,7 +129,10 @@ def test_clip_plan_skips_short_trims_long_and_ranks_by_orders_then_gpm() -> None
         {"id": 3, "sku": "ORANGE", "quantity": 1, "total": 59.0, "at": at(450), "buyer_id": "c"},
     ]
     events = pd.DataFrame(
-        {"sku": ["ORANGE", "ORANGE", "ORANGE", "TEA"], "at": pd.to_datetime([at(120), at(130), at(140), at(320)], utc=True)}
+        {
+            "sku": ["ORANGE", "ORANGE", "ORANGE", "TEA"],
+            "at": pd.to_datetime([at(120), at(130), at(140), at(320)], utc=True),
+        }
     )
     show = data(sessions=sessions, orders=orders)
     plan = clip_plan(show, events, min_s=20, max_s=90)
@@ -155,7 +158,7 @@ def plan_skus(plan: pd.DataFrame) -> list[str]:
 
 
 def test_clip_plan_refuses_nonsense_limits() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="need 0 < min-seconds <= max-seconds"):
         clip_plan(data(), pd.DataFrame({"sku": [], "at": []}), min_s=30, max_s=20)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="need 0 < min-seconds <= max-seconds"):
         clip_plan(data(), pd.DataFrame({"sku": [], "at": []}), min_s=0, max_s=20)

@@ -118,8 +118,8 @@ async def test_form_order_decrements_stock_and_confirms(running_studio):
 
     def saved(db):
         return db.execute(
-            "SELECT show_id, sku, quantity, unit_price, total, source, link_code, buyer_id, customer_name, phone, status "
-            "FROM orders"
+            "SELECT show_id, sku, quantity, unit_price, total, source, link_code, buyer_id, customer_name, phone, "
+            "status FROM orders"
         ).fetchall()
 
     assert await studio.db(saved) == [

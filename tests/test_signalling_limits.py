@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
 import time
 import urllib.error
@@ -29,7 +31,7 @@ def rsa_server_context() -> SSL.Context:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = generate_certificate(key)  # type: ignore[arg-type]  # aiortc's self-signed helper, any key type
     context = SSL.Context(SSL.DTLS_METHOD)
-    context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, lambda *args: True)
+    context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, lambda *_: True)
     context.use_certificate(cert)
     context.use_privatekey(key)
     context.set_tlsext_use_srtp(b":".join(p.openssl_profile for p in SRTP_PROFILES))
@@ -43,15 +45,11 @@ def handshake(client_context: SSL.Context, server_context: SSL.Context) -> bytes
     server.set_accept_state()
     for _ in range(20):
         for side in (client, server):
-            try:
+            with contextlib.suppress(SSL.WantReadError):
                 side.do_handshake()
-            except SSL.WantReadError:
-                pass
         for source, target in ((client, server), (server, client)):
-            try:
+            with contextlib.suppress(SSL.WantReadError):
                 target.bio_write(source.bio_read(65536))
-            except SSL.WantReadError:
-                pass
         if client.get_cipher_name() and server.get_cipher_name() and not client.want_read():
             break
     name = client.get_cipher_name()
@@ -62,7 +60,7 @@ def handshake(client_context: SSL.Context, server_context: SSL.Context) -> bytes
 def test_aiortc_alone_cannot_be_the_dtls_client_of_an_rsa_peer() -> None:
     """The bug: aiortc's own cipher list has ECDSA suites only."""
     ours = RTCCertificate.generateCertificate()
-    with pytest.raises(SSL.Error, match="(?i)no shared cipher|handshake failure"):
+    with pytest.raises(SSL.Error, match=r"(?i)no shared cipher|handshake failure"):
         handshake(dtls._original_context(ours, SRTP_PROFILES), rsa_server_context())
 
 
@@ -100,7 +98,7 @@ async def test_machine_scope_keeps_only_this_machines_candidates(monkeypatch: py
     assert hosts == ["127.0.0.1", "127.0.0.1", *own[:1]]  # loopback, the resolved name, an interface
     assert "m=video" in kept
     # A name nobody on this machine answers for is dropped, never handed to aioice (which would ask the LAN).
-    monkeypatch.setattr(ice, "resolve_mdns_names", lambda names: asyncio.sleep(0, result={}))
+    monkeypatch.setattr(ice, "resolve_mdns_names", lambda _names: asyncio.sleep(0, result={}))
     kept = await ice.admit_remote_candidates(OFFER_WITH_CANDIDATES, "machine")
     assert ".local" not in kept and "198.51.100.7" not in kept and "203.0.113.9" not in kept
     assert await ice.admit_remote_candidates(OFFER_WITH_CANDIDATES, "any") == OFFER_WITH_CANDIDATES
@@ -108,7 +106,7 @@ async def test_machine_scope_keeps_only_this_machines_candidates(monkeypatch: py
 
 def test_datagrams_from_other_machines_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
     received: list[tuple[str, int]] = []
-    monkeypatch.setattr(ice, "_original_datagram_received", lambda self, data, addr: received.append(addr))
+    monkeypatch.setattr(ice, "_original_datagram_received", lambda _self, _data, addr: received.append(addr))
     for addr in (("127.0.0.1", 1), ("198.51.100.7", 2), *((address, 3) for address in ice.own_addresses())):
         ice._machine_datagram_received(None, b"x", addr)  # type: ignore[arg-type]
     assert ("198.51.100.7", 2) not in received
@@ -185,7 +183,9 @@ async def test_negotiations_are_limited(running_studio, monkeypatch: pytest.Monk
         async def post(pc) -> int:  # type: ignore[no-untyped-def]
             # The studio key: not subject to the anonymous pending limits, only to the slots.
             headers = {**SDP, **running_studio.auth}
-            async with http.post(f"{running_studio.url}/whep", data=pc.localDescription.sdp, headers=headers) as response:
+            async with http.post(
+                f"{running_studio.url}/whep", data=pc.localDescription.sdp, headers=headers
+            ) as response:
                 return response.status
 
         statuses = await asyncio.gather(*(post(pc) for pc in offers))
@@ -317,9 +317,12 @@ async def test_hostile_offers_do_not_stall_a_watching_viewer(studio: StudioProce
         window = [t for t in frames if t >= started]
         for squatter in never_connect:
             await squatter.close()
-    gaps = [b - a for a, b in zip(window, window[1:])]
-    quiet = max(b - a for a, b in zip(baseline, baseline[1:]))
-    print(f"attack {attack_seconds:.2f} s, {len(window)} frames, longest gap {max(gaps) * 1000:.0f} ms (before: {quiet * 1000:.0f} ms)")
+    gaps = [b - a for a, b in itertools.pairwise(window)]
+    quiet = max(b - a for a, b in itertools.pairwise(baseline))
+    print(
+        f"attack {attack_seconds:.2f} s, {len(window)} frames, longest gap {max(gaps) * 1000:.0f} ms "
+        f"(before: {quiet * 1000:.0f} ms)"
+    )
     assert len(window) > 10, (len(window), attack_seconds)
     assert max(gaps) < 0.2, (
         f"longest gap between the viewer's frames during the attack: {max(gaps) * 1000:.0f} ms"

@@ -56,7 +56,7 @@ class RecordingSink:
         self.audio.extend(packets)
 
 
-async def test_sinks_get_the_viewers_packets_and_aac_once(studio: Studio, pipeline: ShowPipeline) -> None:  # noqa: F811
+async def test_sinks_get_the_viewers_packets_and_aac_once(studio: Studio, pipeline: ShowPipeline) -> None:
     assert pipeline.aac is None  # nobody wants AAC: none is encoded
     silent = RecordingSink(wants_audio=False)
     pipeline.add_sink(silent)
@@ -87,7 +87,7 @@ async def test_sinks_get_the_viewers_packets_and_aac_once(studio: Studio, pipeli
     pipeline.remove_sink(silent)
 
 
-async def test_a_sink_that_never_drains_costs_only_itself(studio: Studio, pipeline: ShowPipeline) -> None:  # noqa: F811
+async def test_a_sink_that_never_drains_costs_only_itself(studio: Studio, pipeline: ShowPipeline) -> None:
     class DeadNetwork:
         wants_audio = True
 

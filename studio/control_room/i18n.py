@@ -109,8 +109,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "recent_orders": ("Latest orders", "最新订单"),
     "no_orders_yet": ("No orders yet", "暂无订单"),
     "order_burst": (
-        "Order burst: {n} orders in the last minute from {phones} phone numbers. Check them for fakes; "
-        "cancel a fake order below and its stock comes back.",
+        (
+            "Order burst: {n} orders in the last minute from {phones} phone numbers. Check them for fakes; "
+            "cancel a fake order below and its stock comes back."
+        ),
         "订单激增：最近一分钟有 {n} 笔订单（{phones} 个手机号）。请检查是否有虚假订单，可在下方取消，库存会自动退回。",
     ),
     "cancel_pick": ("Cancel an order", "取消订单"),

@@ -55,7 +55,13 @@ class Recording:
     """One MP4 file being written. Opened on a keyframe; every call from one thread."""
 
     def __init__(
-        self, path: Path, keyframe: av.Packet, *, show_id: int = 0, started_at: str | None = None, with_audio: bool = True
+        self,
+        path: Path,
+        keyframe: av.Packet,
+        *,
+        show_id: int = 0,
+        started_at: str | None = None,
+        with_audio: bool = True,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path

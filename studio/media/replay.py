@@ -123,7 +123,9 @@ def remux(source: Path, dest: Path) -> Part:
                 out.metadata[SHOW_TAG] = inp.metadata.get(SHOW_TAG, "")
                 out.metadata[STARTED_TAG] = to_iso(started)
                 out.metadata[COMPLETE_TAG] = "1" if complete else "0"
-                streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
+                streams = {
+                    s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")
+                }
                 written = _copy_packets(inp, out, streams, drop_last=not complete)
         if not written:
             raise BadRecording(f"{source.name} holds no complete video packet")

@@ -164,7 +164,9 @@ NUMBER_COLUMNS: dict[str, tuple[str, str]] = {
 
 
 def number_columns(keys: list[str]) -> dict[str, Any]:
-    return {key: st.column_config.NumberColumn(ui.t(NUMBER_COLUMNS[key][0]), format=NUMBER_COLUMNS[key][1]) for key in keys}
+    return {
+        key: st.column_config.NumberColumn(ui.t(NUMBER_COLUMNS[key][0]), format=NUMBER_COLUMNS[key][1]) for key in keys
+    }
 
 
 def product_section(products: pd.DataFrame) -> None:

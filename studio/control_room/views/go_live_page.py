@@ -316,7 +316,8 @@ def cancel_panel(api: ControlClient, recent: list[dict[str, Any]]) -> None:
     order_id = pick.selectbox(
         ui.t("cancel_pick"),
         list(builtin),
-        format_func=lambda i: f"{builtin[i].get('number') or i} · {ui.short_name(builtin[i]['name'], builtin[i]['name_zh'])}"
+        format_func=lambda i: f"{builtin[i].get('number') or i} · "
+        f"{ui.short_name(builtin[i]['name'], builtin[i]['name_zh'])}"
         f" × {builtin[i]['quantity']}",
         key="cancel_order_id",
     )
