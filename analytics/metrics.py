@@ -312,5 +312,6 @@ def platform_spans(data: ShowData) -> pd.DataFrame:
         if since is not None:
             rows.append({"destination": destination, "start": since, "end": max(data.end, since), "ended_by": "live"})
     spans = pd.DataFrame(rows, columns=["destination", "start", "end", "ended_by"])
-    spans.insert(3, "live_s", (spans["end"] - spans["start"]).dt.total_seconds() if rows else pd.Series(dtype="float64"))
+    live_s = (spans["end"] - spans["start"]).dt.total_seconds() if rows else pd.Series(dtype="float64")
+    spans.insert(3, "live_s", live_s)
     return spans.reset_index(drop=True)

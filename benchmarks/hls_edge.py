@@ -123,7 +123,8 @@ def main() -> None:
             one_stream = sum(size for uri, size in produced.items() if uri.endswith(".ts"))
             print(f"{args.viewers} HLS viewers for {elapsed:.0f} s through 2 NGINX edges ({failed} failed requests)")
             print(f"  edge egress to viewers: {sent / 1e6:,.1f} MB ({sent / elapsed * 8 / 1e6:,.1f} Mbit/s)")
-            print(f"  origin egress to edges: {fetched / 1e6:,.2f} MB = {fetched / max(one_stream, 1):.2f} streams' worth "
+            streams = fetched / max(one_stream, 1)
+            print(f"  origin egress to edges: {fetched / 1e6:,.2f} MB = {streams:.2f} streams' worth "
                   f"(one stream = {one_stream / 1e6:.2f} MB of segments in that time; target <= 3)")
             print(f"  cache hit ratio: {hits / max(requests, 1):.2%} of {requests:,} requests (target >= 99%)")
 

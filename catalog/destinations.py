@@ -310,6 +310,6 @@ def redact(text: str, *secrets: str) -> str:
 def _server_only(match: re.Match[str]) -> str:
     try:
         parts = urlsplit(match.group(0))
-        return f"{parts.scheme}://{parts.hostname}/****"
     except ValueError:
         return "rtmp://****"
+    return f"{parts.scheme}://{parts.hostname}/****"

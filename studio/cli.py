@@ -149,7 +149,11 @@ def _add_destinations_parser(commands: argparse._SubParsersAction[argparse.Argum
     source.add_argument("--key-file", type=Path, help="file holding the stream key (never on the command line)")
     source.add_argument("--key-stdin", action="store_true", help="read the stream key from standard input")
     add.add_argument("--preset", default="custom", help=f"one of {', '.join(PRESETS)} (default custom)")
-    add.add_argument("--own-qr", action="store_true", help="recorded for per-platform QR codes (not effective yet: see docs/scale-out.md)")
+    add.add_argument(
+        "--own-qr",
+        action="store_true",
+        help="recorded for per-platform QR codes (not effective yet: see docs/scale-out.md)",
+    )
     _add_data_dir(add)
     for name, text in (
         ("list", "list destinations (keys masked)"),

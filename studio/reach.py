@@ -273,14 +273,16 @@ async def get_hls(request: web.Request) -> web.StreamResponse:
         path = hls_dir(studio_of(request).config.data_dir, int(show_id)) / name
     if path is None or not path.is_file():
         raise Problem(
-            404, "no_such_hls", f"no HLS file {show_id}/{name} (is that show live?)", f"找不到 HLS 文件 {show_id}/{name}（该场直播是否在播？）"
+            404,
+            "no_such_hls",
+            f"no HLS file {show_id}/{name} (is that show live?)",
+            f"找不到 HLS 文件 {show_id}/{name}（该场直播是否在播？）",
         )
     headers = {"Access-Control-Allow-Origin": "*"}
     if name == PLAYLIST:
         body = await asyncio.to_thread(path.read_bytes)
-        return web.Response(
-            body=body, content_type="application/vnd.apple.mpegurl", headers={**headers, "Cache-Control": PLAYLIST_CACHE}
-        )
+        playlist_headers = {**headers, "Cache-Control": PLAYLIST_CACHE}
+        return web.Response(body=body, content_type="application/vnd.apple.mpegurl", headers=playlist_headers)
     return web.FileResponse(path, headers={**headers, "Cache-Control": SEGMENT_CACHE, "Content-Type": "video/mp2t"})
 
 

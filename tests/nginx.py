@@ -46,7 +46,8 @@ class Nginx:
         self.process = subprocess.Popen(
             [
                 NGINX, "-p", str(self.directory), "-c", str(self.config), "-e", str(self.error_log),
-                "-g", f"daemon off; master_process off; pid {self.directory / 'nginx.pid'}; error_log {self.error_log} info;",
+                "-g",
+                f"daemon off; master_process off; pid {self.directory / 'nginx.pid'}; error_log {self.error_log} info;",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,

@@ -19,7 +19,10 @@ def edge_for(origin_port: int, directory: Path) -> Nginx:
     port = free_port()
     directory.mkdir(parents=True)
     config = render(
-        "hls-edge.conf", EDGE_LISTEN=f"{LOOPBACK}:{port}", ORIGIN_HOST=f"{LOOPBACK}:{origin_port}", EDGE_DIR=str(directory)
+        "hls-edge.conf",
+        EDGE_LISTEN=f"{LOOPBACK}:{port}",
+        ORIGIN_HOST=f"{LOOPBACK}:{origin_port}",
+        EDGE_DIR=str(directory),
     )
     return Nginx(directory, config, port)
 

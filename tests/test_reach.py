@@ -7,6 +7,7 @@ with PyAV and its QR must decode to the show's own buy link.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import stat
 import time
@@ -84,12 +85,14 @@ async def live_show_with_oranges(running_studio: RunningStudio) -> str:
 
 
 async def add_destination(running_studio: RunningStudio, **body: object) -> dict[str, object]:
-    async with aiohttp.ClientSession(headers=running_studio.auth) as http:
-        async with http.post(f"{running_studio.url}/api/destinations", json=body) as response:
-            text = await response.text()
-            assert response.status == 201, text
-            assert KEY not in text
-            return dict(await response.json())
+    async with (
+        aiohttp.ClientSession(headers=running_studio.auth) as http,
+        http.post(f"{running_studio.url}/api/destinations", json=body) as response,
+    ):
+        text = await response.text()
+        assert response.status == 201, text
+        assert KEY not in text
+        return dict(await response.json())
 
 
 def push_state(running_studio: RunningStudio, name: str) -> str:
@@ -142,10 +145,12 @@ async def test_the_show_reaches_nginx_rtmp_with_its_own_qr(
     # The same packets as the viewers: the push costs no encode.
     pipeline = running_studio.app[PIPELINE]
     assert pipeline.figures.frames_encoded == pipeline.figures.frames_out
-    async with aiohttp.ClientSession(headers=running_studio.auth) as http:
-        async with http.get(f"{running_studio.url}/api/destinations") as response:
-            assert KEY not in await response.text()
-            [listed] = (await response.json())["destinations"]
+    async with (
+        aiohttp.ClientSession(headers=running_studio.auth) as http,
+        http.get(f"{running_studio.url}/api/destinations") as response,
+    ):
+        assert KEY not in await response.text()
+        [listed] = (await response.json())["destinations"]
     assert listed["push"]["state"] == "live" and listed["push"]["kbps"] > 0
 
     # The host switches it off and on again mid-show: the push stops, then comes back.
@@ -195,12 +200,14 @@ async def test_a_refused_key_fails_once_and_never_shows_the_key(
     # Nowhere in what the studio logged, stored or answered.
     assert wrong not in caplog.text
     assert all(wrong not in str(event) for event in destination_events(running_studio))
-    async with aiohttp.ClientSession(headers=running_studio.auth) as http:
-        async with http.get(f"{running_studio.url}/api/destinations") as response:
-            assert wrong not in await response.text()
+    async with (
+        aiohttp.ClientSession(headers=running_studio.auth) as http,
+        http.get(f"{running_studio.url}/api/destinations") as response,
+    ):
+        assert wrong not in await response.text()
 
 
-async def test_nginx_killed_mid_show_viewers_and_recording_keep_going(
+async def test_nginx_killed_mid_show_viewers_and_recording_keep_going(  # noqa: PLR0915 -- one story, kill to recovery
     running_studio: RunningStudio, rtmp_server: Nginx
 ) -> None:
     await live_show_with_oranges(running_studio)
@@ -247,7 +254,7 @@ async def test_nginx_killed_mid_show_viewers_and_recording_keep_going(
     assert running_studio.app[REACH].status("relay").reconnects == 1
     during = [t for arrival, t in received if arrival >= watched_from]
     assert len(during) > 60
-    frame_gaps = [b - a for a, b in zip(during, during[1:], strict=False)]
+    frame_gaps = [b - a for a, b in itertools.pairwise(during)]
     arrivals = [arrival for arrival, _ in received if arrival >= watched_from]
     worst = frame_gaps.index(max(frame_gaps))
     assert max(frame_gaps) <= 0.1, (
@@ -263,7 +270,7 @@ async def test_nginx_killed_mid_show_viewers_and_recording_keep_going(
         times = sorted(float(p.pts * p.time_base) for p in file.demux(video=0) if p.pts is not None)
     # From a little before the kill to the end: the push's loss and return are in there.
     window = [t for t in times if t - times[0] >= watched_from - recording_from - 0.5]
-    recorded_gaps = [b - a for a, b in zip(window, window[1:], strict=False)]
+    recorded_gaps = [b - a for a, b in itertools.pairwise(window)]
     assert window[-1] - window[0] > 3 and max(recorded_gaps) <= 0.1, f"recording gap {max(recorded_gaps):.3f} s"
     states = [e[2] for e in destination_events(running_studio)]
     assert states[:2] == ["connecting", "live"] and "retrying" in states

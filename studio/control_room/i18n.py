@@ -234,7 +234,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     # reach: simulcast destinations on the Go live page
     "destinations": ("Simulcast to platforms", "多平台同步推流"),
     "destinations_none": (
-        "No platform yet: add WeChat Channels, Douyin, YouTube… below. While a show is live the studio pushes it to every enabled one.",
+        ("No platform yet: add WeChat Channels, Douyin, YouTube… below. "
+        "While a show is live the studio pushes it to every enabled one."),
         "还没有推流平台：在下方添加视频号、抖音、YouTube 等。开播后会同时推流到所有已启用的平台。",
     ),
     "dest_add": ("Add a platform", "添加平台"),
@@ -261,7 +262,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_from": ("From", "开始"),
     "col_until": ("Until", "结束"),
     "col_live_min": ("Live (min)", "推流时长（分钟）"),
-    "dest_figures": ("{kbps:,.0f} kbps · up {uptime} · {reconnects} reconnects", "{kbps:,.0f} kbps · 已推 {uptime} · 重连 {reconnects} 次"),
+    "dest_figures": (
+        "{kbps:,.0f} kbps · up {uptime} · {reconnects} reconnects",
+        "{kbps:,.0f} kbps · 已推 {uptime} · 重连 {reconnects} 次",
+    ),
 }
 
 

@@ -24,6 +24,7 @@ studio's WebRTC stack to load.
 
 from __future__ import annotations
 
+import contextlib
 import fractions
 import io
 import json
@@ -105,10 +106,8 @@ def main() -> int:
         _say({"error": str(error), "errno": error.errno or 0, "phase": phase})
         return 1
     finally:
-        try:
+        with contextlib.suppress(Exception):
             container.close()
-        except Exception:  # the connection is gone anyway
-            pass
     return 0
 
 

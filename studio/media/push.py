@@ -17,6 +17,7 @@ only be refused again, so it waits for the host to fix the destination.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -158,10 +159,8 @@ class FlvWriter:
 
     def close(self, timeout: float = 5.0) -> None:
         """EOF ends the stream cleanly; a writer stuck on the network is killed."""
-        try:
+        with contextlib.suppress(OSError):  # the writer already ended
             self._stdin.close()
-        except OSError:
-            pass
         try:
             self._process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -255,7 +254,7 @@ class RtmpPusher:
             except StreamRefused as error:
                 self._set("failed", str(error))
                 break
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 -- any failure to connect is retried, with its reason shown
                 self._retry(self._redact(error), attempt)
                 attempt += 1
                 continue
@@ -263,7 +262,7 @@ class RtmpPusher:
             attempt = 0
             try:
                 self._stream(writer)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 -- a lost push reconnects whatever broke it
                 self._close(writer)
                 self._status = replace(self._status, reconnects=self._status.reconnects + 1)
                 self._retry(f"connection lost: {self._redact(error)}", 0)
