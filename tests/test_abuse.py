@@ -171,9 +171,12 @@ def test_order_post_never_fails_and_refusals_change_nothing(
     if as_json:
         body, headers["Content-Type"] = dump(fields), "application/json"
     else:
+        # Lone surrogates are sent as the raw bytes a hostile client would send (quote() refuses them).
         body = "&".join(
-            f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in fields.items()
-        ).encode("utf-8", "surrogatepass")
+            f"{quote(str(k).encode('utf-8', 'surrogatepass'), safe='')}"
+            f"={quote(str(v).encode('utf-8', 'surrogatepass'), safe='')}"
+            for k, v in fields.items()
+        ).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     target.check("POST", f"/order/{target.code}", body, headers)
 
