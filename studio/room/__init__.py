@@ -37,7 +37,9 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
     ip = client_ip(request)
     room.admit(ip)
     viewer_id, is_new = viewer_id_of(request)
-    socket = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE)
+    # No per-message deflate: a comment is a few hundred bytes, and compressing it once per page
+    # (20,000 times a second in a busy room) would cost more CPU than the bytes it saves.
+    socket = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE, compress=False)
     remember_viewer(socket, viewer_id, is_new)
     await socket.prepare(request)
     await room.serve(Client(viewer_id, ip, socket))
