@@ -60,7 +60,7 @@
       drawTimer = setInterval(tick, 500);
     } else if (draw.status === "drawn") {
       $("draw-how").textContent = `${draw.entrants} 人参与 · ${draw.entrants} entered`;
-      $("draw-clock").textContent = `🎉 中奖 Winner: ${draw.winner}`;
+      $("draw-clock").textContent = `中奖 Winner: ${draw.winner}`;
     } else {
       $("draw-how").textContent = "无人参与 · Nobody entered";
       $("draw-clock").textContent = "";

@@ -39,7 +39,7 @@ def room_panel(api: ControlClient, products: dict[str, Product]) -> None:
     for sku, count in sorted(room["wants"].items(), key=lambda item: -item[1]):
         product = products.get(sku)
         name = ui.short_name(product.name, product.name_zh) if product else sku
-        st.markdown(f"🔥 **{ui.t('wants_line', n=count, name=name)}**")
+        st.markdown(f":material/local_fire_department: **{ui.t('wants_line', n=count, name=name)}**")
     pin_form(api, room.get("pinned"))
     comments = list(reversed(room["comments"]))  # newest first for the host
     if not comments:
@@ -87,27 +87,28 @@ def draw_form(api: ControlClient) -> None:
 
 
 def comment_row(api: ControlClient, comment: dict[str, Any], muted: bool) -> None:
-    text, hide, mute = st.columns([6, 1, 1], vertical_alignment="center")
+    # Icon buttons with the word as a tooltip: the room column is narrow on a laptop.
+    text, hide, mute = st.columns([5, 1, 1], vertical_alignment="center")
     marks = [ui.t("hidden_mark")] * comment["hidden"] + [ui.t("muted_mark")] * muted
     # st.text never renders markup: a viewer's comment stays plain text here too.
     text.text(f"{ui.local_time(comment['at'], '%H:%M:%S')} {comment['nickname']}: {comment['text']}")
     if marks:
         text.caption(" · ".join(marks))
     hide.button(
-        ui.t("hide"), key=f"hide_{comment['id']}", disabled=comment["hidden"],
+        ":material/visibility_off:", key=f"hide_{comment['id']}", help=ui.t("hide"), disabled=comment["hidden"],
         on_click=_call, args=(api.hide_comment, comment["id"]),
     )
     mute.button(
-        ui.t("mute"), key=f"mute_{comment['id']}", disabled=muted,
+        ":material/voice_over_off:", key=f"mute_{comment['id']}", help=ui.t("mute"), disabled=muted,
         on_click=_call, args=(api.mute, comment["viewer_id"]),
     )
 
 
 def pin_form(api: ControlClient, pinned: dict[str, Any] | None) -> None:
     if pinned:
-        text, button = st.columns([6, 2], vertical_alignment="center")
+        text, button = st.columns([5, 1], vertical_alignment="center")
         text.info(ui.t("pinned_now", text=pinned["text"]))
-        button.button(ui.t("unpin"), key="unpin", on_click=_call, args=(api.unpin,))
+        button.button(":material/keep_off:", key="unpin", help=ui.t("unpin"), on_click=_call, args=(api.unpin,))
         return
     with st.form("pin_form", clear_on_submit=True, border=False):
         text, button = st.columns([6, 2], vertical_alignment="bottom")
