@@ -7,6 +7,7 @@ import csv
 import json
 import subprocess
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -100,13 +101,21 @@ def test_the_host_edits_the_word_file_mid_show(tmp_path: Path) -> None:
 
 
 # -- a real studio, real WebSockets -----------------------------------------------------------------
+#: Messages a socket received in a batch but a test has not asked for yet.
+_unread: dict[int, deque[dict[str, Any]]] = {}
+
+
 async def receive(socket: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 5.0) -> dict[str, Any]:
-    """The next message of ``kind`` (others are skipped), within ``timeout`` seconds."""
+    """The next message of ``kind`` (others are skipped; batches are unpacked), within ``timeout`` seconds."""
+    unread = _unread.setdefault(id(socket), deque())
     async with asyncio.timeout(timeout):
         while True:
+            while unread:
+                message = unread.popleft()
+                if message["type"] == kind:
+                    return message
             message = json.loads(await socket.receive_str())
-            if message["type"] == kind:
-                return message
+            unread.extend(message["messages"] if message["type"] == "batch" else [message])
 
 
 async def api(studio: RunningStudio, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -247,3 +256,29 @@ def test_comments_export_is_safe_to_open_in_a_spreadsheet(db: Any, tmp_path: Pat
         capture_output=True, text=True, check=False,
     )
     assert missing.returncode == 2 and "999" in missing.stderr and not (tmp_path / "none.csv").exists()
+
+
+async def test_a_burst_of_comments_reaches_a_page_in_few_messages(seeded: Any, running_studio: RunningStudio) -> None:
+    """What happens within 100 ms goes out as one message: a busy room costs each page few sends."""
+    await running_studio.studio.start_show("Burst")
+    url = running_studio.url
+    async with aiohttp.ClientSession() as http:
+        page = await http.ws_connect(f"{url.replace('http', 'ws')}/room/ws")
+        await receive(page, "hello")
+
+        async def post(n: int) -> int:
+            headers = {"Cookie": f"fl_viewer=burst-viewer-{n:04d}"}
+            async with http.post(f"{url}/room/comments", json={"text": f"扣1 #{n}"}, headers=headers) as response:
+                return response.status
+
+        assert await asyncio.gather(*(post(n) for n in range(8))) == [201] * 8
+        raw: list[dict[str, Any]] = []
+        texts: list[str] = []
+        while len(texts) < 8:
+            message = json.loads(await asyncio.wait_for(page.receive_str(), 5))
+            raw.append(message)
+            items = message["messages"] if message["type"] == "batch" else [message]
+            texts.extend(item["comment"]["text"] for item in items)
+        assert sorted(texts) == sorted(f"扣1 #{n}" for n in range(8))  # every comment, once
+        assert len(raw) < 8 and any(m["type"] == "batch" for m in raw)
+        await page.close()

@@ -85,6 +85,8 @@
       showDraw(message.draw);
     },
     draw: (message) => showDraw(message.draw),
+    // What happened within 100 ms comes as one message.
+    batch: (message) => message.messages.forEach(handle),
     comment: (message) => addComment(message.comment),
     hide: (message) => {
       const item = document.querySelector(`[data-comment-id="${Number(message.id)}"]`);
@@ -94,6 +96,11 @@
     error: (message) => say(message.detail, message.detail_zh),
   };
 
+  function handle(message) {
+    const handler = handlers[message && message.type];
+    if (handler) handler(message);
+  }
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     socket = new WebSocket(`${scheme}//${location.host}/room/ws`);
@@ -101,8 +108,7 @@
     socket.addEventListener("message", (event) => {
       let message = null;
       try { message = JSON.parse(event.data); } catch (_) { return; }
-      const handle = handlers[message && message.type];
-      if (handle) handle(message);
+      handle(message);
     });
     socket.addEventListener("close", () => {
       // Reconnect with backoff (a restarting studio, a phone switching networks).

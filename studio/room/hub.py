@@ -1,9 +1,12 @@
 """The live room: comments, mutes and the pinned message, pushed to every viewer over one WebSocket each.
 
 :class:`Room` is the one writer of the room's live state (connected clients,
-muted viewers, the pinned message). Every message is serialised once and
-queued to each client; a client that cannot keep up is disconnected instead
-of slowing the others (its page reconnects and gets the recent comments again).
+muted viewers, the pinned message). What happens in the room is gathered for
+:data:`BATCH_S` and sent to every page as one message, serialised once: a page
+gets at most ten sends a second however fast the comments come, so a busy
+room never crowds the studio's event loop (which also runs the show's output
+clock). A client that cannot keep up is disconnected instead of slowing the
+others (its page reconnects and gets the recent comments again).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ CLIENT_QUEUE = 256
 #: One WebSocket message from a viewer: a comment and its JSON, with room to spare.
 MAX_MESSAGE = 4096
 MAX_CLIENTS = 5000
+#: How long the room gathers what happened before sending it to every page in one message.
+BATCH_S = 0.1
 MAX_CLIENTS_PER_IP = 1000  # rural carriers put whole villages behind one address (CGNAT)
 #: How long the winner's name stays across the top of the picture.
 WINNER_SHOWN_S = 20.0
@@ -73,6 +78,8 @@ class Room:
         self.draw: draws.Draw | None = None  # the draw running now
         self._timers: set[asyncio.Task[None]] = set()
         self._closing: set[asyncio.Future[bool]] = set()  # slow clients being disconnected
+        self._outbox: list[dict[str, Any]] = []  # gathered for the next batch
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     @property
     def clients(self) -> int:
@@ -255,8 +262,22 @@ class Room:
 
     # -- delivery ------------------------------------------------------------
     def broadcast(self, message: dict[str, Any]) -> None:
-        """Serialise once, queue to every client; a full queue drops that client, not the message for others."""
-        text = json.dumps(message, ensure_ascii=False)
+        """Send ``message`` to every page with whatever else happens within :data:`BATCH_S`."""
+        self._outbox.append(message)
+        if self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(BATCH_S, self._flush)
+
+    def _flush(self) -> None:
+        """One message for everything gathered (a ``batch`` when more than one), serialised once.
+
+        A full queue drops that client, not the message for the others.
+        """
+        self._flush_timer = None
+        messages, self._outbox = self._outbox, []
+        if not messages:
+            return
+        batch = messages[0] if len(messages) == 1 else {"type": "batch", "messages": messages}
+        text = json.dumps(batch, ensure_ascii=False)
         for client in list(self._clients):
             try:
                 client.queue.put_nowait(text)
@@ -314,6 +335,9 @@ class Room:
                 return
 
     async def close(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush()  # what was said just before shutdown still goes out
         for task in list(self._timers):
             task.cancel()
         await asyncio.gather(*self._timers, return_exceptions=True)
