@@ -75,7 +75,10 @@
     session.stop();
     const url = `/hls/${showId}/index.m3u8`;
     video.srcObject = null;
-    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    // hls.js wherever Media Source Extensions exist (it follows the live edge the same way in every
+    // browser); the browser's own HLS only where they do not (iPhone Safari before 17.1).
+    const mse = "MediaSource" in window || "ManagedMediaSource" in window;
+    if (!mse && video.canPlayType("application/vnd.apple.mpegurl")) {
       window.farmliveHlsPlayer = "native";
       video.src = url;
     } else {
