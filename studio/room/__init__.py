@@ -20,6 +20,7 @@ from aiohttp import web
 from analytics import comments as store
 from analytics import draws
 from studio.auth import require_key
+from studio.bodies import row_id
 from studio.errors import Problem, dumps
 from studio.room.hub import MAX_MESSAGE, Client, Room
 from studio.state import STUDIO, studio_of
@@ -68,9 +69,10 @@ async def post_comment(request: web.Request) -> web.Response:
 def _path_id(request: web.Request, code: str, what: str, what_zh: str) -> int:
     """The ``{id}`` of the path; anything that is not a row id is simply not found (404, never a 500)."""
     text = request.match_info["id"]
-    if not text.isdigit() or len(text) > 18:
+    row = row_id(text)
+    if row is None:
         raise Problem(404, code, f"unknown {what} {text}", f"找不到{what_zh} {text}")
-    return int(text)
+    return row
 
 
 def _int_query(request: web.Request, name: str, default: int, limit: int) -> int:
