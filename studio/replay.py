@@ -29,6 +29,7 @@ from analytics.replay import BEAT_S, chapters, records
 from catalog.products import Product, get_product
 from catalog.shows import Show, UnknownShow, get_show
 from catalog.timestamps import parse_iso
+from studio.bodies import row_id
 from studio.errors import Problem
 from studio.media.replay import (
     RECORDING_NAME,
@@ -211,9 +212,10 @@ def chapter_list(listing: Listing) -> list[dict[str, Any]]:
 
 def _show_id(request: web.Request) -> int:
     text = request.match_info["show_id"]
-    if not text.isdigit() or len(text) > 12:
+    show_id = row_id(text)
+    if show_id is None:
         raise Problem(404, "unknown_show", f"no show {text!r}", f"没有这场直播：{text}")
-    return int(text)
+    return show_id
 
 
 async def _show(request: web.Request) -> Show:
@@ -368,14 +370,14 @@ async def beat_session(request: web.Request) -> web.StreamResponse:
     """``POST /replay/{id}/sessions/{sid}`` ``{"position_s": 12.5, "leave": false}``: ``204``."""
     studio = studio_of(request)
     show = await _show(request)
-    sid = request.match_info["session"]
-    if not sid.isdigit() or len(sid) > 18:
+    sid = row_id(request.match_info["session"])
+    if sid is None:
         raise Problem(404, "unknown_session", "no such replay session", "没有这个回放会话")
     position, leave = await _read_beat(request)
     if position is not None and position > _duration_s(show) + POSITION_SLACK_S:
         raise Problem(400, "bad_position", "position_s is past the end of the show", "播放位置超出了直播时长")
     viewer_id, _ = viewer_id_of(request)
-    refused = await studio.db(_beat, show.id, int(sid), viewer_id, position_s=position, leave=leave)
+    refused = await studio.db(_beat, show.id, sid, viewer_id, position_s=position, leave=leave)
     if refused == "unknown":
         raise Problem(404, "unknown_session", "no such replay session for this viewer", "没有这个回放会话")
     if refused == "ended":
