@@ -15,7 +15,7 @@ from catalog import now_iso
 from catalog.schema import inserted_id
 
 Transport = Literal["webrtc", "hls", "external", "replay"]
-LinkEventKind = Literal["scan", "click"]
+LinkEventKind = Literal["scan", "click", "shelf"]
 StreamEventKind = Literal["connect", "disconnect", "stats"]
 
 

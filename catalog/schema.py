@@ -244,6 +244,35 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX destination_events_show ON destination_events (show_id, at);
     """,
+    # the live room sells: an order remembers how the buyer came (the QR
+    # scan, the Buy button, the shelf 小黄车, a draw, the replay page), the
+    # coupon it used and the list price before any promo, so analytics can
+    # show orders by channel and the discounts given. Shelf taps are link
+    # events of their own (the CHECK cannot widen in place: rebuild). A
+    # simulated show is marked, so analytics of real shows can leave it out.
+    """
+    ALTER TABLE orders ADD COLUMN channel TEXT
+        CHECK (channel IS NULL OR channel IN ('scan', 'click', 'shelf', 'draw', 'replay'));
+    ALTER TABLE orders ADD COLUMN coupon TEXT;
+    ALTER TABLE orders ADD COLUMN list_price REAL CHECK (list_price IS NULL OR list_price >= 0);
+    CREATE TABLE link_events_shelf (
+        id INTEGER PRIMARY KEY,
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        code TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('scan', 'click', 'shelf')),
+        viewer_id TEXT
+    );
+    INSERT INTO link_events_shelf (id, show_id, code, sku, at, kind, viewer_id)
+        SELECT id, show_id, code, sku, at, kind, viewer_id FROM link_events;
+    DROP TABLE link_events;
+    ALTER TABLE link_events_shelf RENAME TO link_events;
+    CREATE INDEX link_events_show ON link_events (show_id, at);
+    CREATE INDEX link_events_product ON link_events (show_id, sku, kind);
+    CREATE INDEX link_events_viewer ON link_events (show_id, viewer_id);
+    ALTER TABLE shows ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1));
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -43,3 +43,41 @@ async def test_healthz_on_loopback(running_studio):
     async with aiohttp.ClientSession() as http, http.get(f"{running_studio.url}/healthz") as response:
         assert response.status == 200
         assert (await response.json())["ok"] is True
+
+
+def test_live_room_migration_keeps_link_events_and_admits_shelf_taps(tmp_path):
+    """A database written by the release before the live room migrates without losing a scan."""
+    import sqlite3
+
+    from catalog.schema import MIGRATIONS, _statements
+
+    path = tmp_path / catalog.schema.DB_FILENAME
+    before = MIGRATIONS.index(next(step for step in MIGRATIONS if "link_events_shelf" in step))
+    old = sqlite3.connect(path)
+    for step in MIGRATIONS[:before]:
+        for statement in _statements(step):
+            old.execute(statement)
+    old.execute(f"PRAGMA user_version = {before}")
+    old.execute("INSERT INTO shows (id, title, started_at) VALUES (1, 'Harvest', '2026-01-01T10:00:00.000Z')")
+    old.execute(
+        "INSERT INTO link_events (show_id, code, sku, at, kind, viewer_id) "
+        "VALUES (1, 'abc', 'ORANGE-5KG', '2026-01-01T10:01:00.000Z', 'scan', 'v1')"
+    )
+    old.commit()
+    old.close()
+    db = catalog.connect(path)
+    assert [row["kind"] for row in db["link_events"].rows] == ["scan"]
+    db.execute(
+        "INSERT INTO link_events (show_id, code, sku, at, kind) VALUES (1, 'abc', 'ORANGE-5KG', '2026-01-01T10:02:00.000Z', 'shelf')"
+    )
+    assert {"link_events_show", "link_events_product", "link_events_viewer"} <= {
+        index.name for index in db["link_events"].indexes
+    }
+    assert db["shows"].get(1)["simulated"] == 0
+    assert {"channel", "coupon", "list_price"} <= set(db["orders"].columns_dict)
+    try:
+        db.execute("INSERT INTO link_events (show_id, code, sku, at, kind) VALUES (1, 'abc', 'X', 'now', 'bogus')")
+    except sqlite3.IntegrityError:
+        pass
+    else:
+        raise AssertionError("an unknown link event kind was stored")
