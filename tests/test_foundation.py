@@ -68,7 +68,8 @@ def test_live_room_migration_keeps_link_events_and_admits_shelf_taps(tmp_path):
     db = catalog.connect(path)
     assert [row["kind"] for row in db["link_events"].rows] == ["scan"]
     db.execute(
-        "INSERT INTO link_events (show_id, code, sku, at, kind) VALUES (1, 'abc', 'ORANGE-5KG', '2026-01-01T10:02:00.000Z', 'shelf')"
+        "INSERT INTO link_events (show_id, code, sku, at, kind) "
+        "VALUES (1, 'abc', 'ORANGE-5KG', '2026-01-01T10:02:00.000Z', 'shelf')"
     )
     assert {"link_events_show", "link_events_product", "link_events_viewer"} <= {
         index.name for index in db["link_events"].indexes
