@@ -273,6 +273,43 @@ MIGRATIONS: list[str] = [
     CREATE INDEX link_events_viewer ON link_events (show_id, viewer_id);
     ALTER TABLE shows ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1));
     """,
+    # pairing the farmer's phone without typing: the control room shows a
+    # short-lived single-use pairing code (only its SHA-256 is kept, so the
+    # database never holds a usable secret), the phone exchanges it once for
+    # a publish-only token (also kept hashed) that may publish through WHIP
+    # and read the phone's status, nothing else. In SQLite, not memory, so a
+    # restart does not break the code on screen or unpair the phone. The
+    # studio's automatic hold slate (uplink unusable) and its end are stream
+    # events of their own (the CHECK cannot widen in place: rebuild).
+    """
+    CREATE TABLE pairing_codes (
+        hash TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+    );
+    CREATE TABLE publish_tokens (
+        hash TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT,
+        user_agent TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE stream_events_hold (
+        id INTEGER PRIMARY KEY,
+        show_id INTEGER REFERENCES shows(id),
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('connect', 'disconnect', 'stats', 'hold', 'resume')),
+        bitrate_kbps REAL,
+        fps REAL,
+        detail TEXT
+    );
+    INSERT INTO stream_events_hold (id, show_id, at, kind, bitrate_kbps, fps, detail)
+        SELECT id, show_id, at, kind, bitrate_kbps, fps, detail FROM stream_events;
+    DROP TABLE stream_events;
+    ALTER TABLE stream_events_hold RENAME TO stream_events;
+    CREATE INDEX stream_events_show ON stream_events (show_id, at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from studio import control, media, pages, reach, replay, room, shop
+from studio import control, media, pages, phone, reach, replay, room, shop
 from studio.config import StudioConfig
 from studio.errors import Problem, problem_middleware
 from studio.limits import body_deadline_middleware, security_headers_middleware
@@ -52,6 +52,7 @@ def create_app(config: StudioConfig) -> web.Application:
     app.router.add_get("/healthz", healthz)
     shop.setup_routes(app)
     control.setup_routes(app)
+    phone.setup_routes(app)
     media.setup_routes(app)
     reach.setup_routes(app)  # after media: the pushes tap its pipeline
     pages.setup_routes(app)

@@ -207,7 +207,8 @@ class WebRtcEndpoint(Generic[SessionT]):
         """The endpoint's own session type for one offer."""
         raise NotImplementedError
 
-    def authorize(self, request: web.Request) -> None:
+    async def authorize(self, request: web.Request) -> None:
+        """The studio key (WHIP also takes a phone's publish token)."""
         check_bearer(request, self.studio.config.key)
 
     def admit(self, request: web.Request) -> None:
@@ -273,12 +274,12 @@ class WebRtcEndpoint(Generic[SessionT]):
         return session
 
     async def delete(self, request: web.Request) -> web.Response:
-        self.authorize(request)
+        await self.authorize(request)
         await self.close(self.session_of(request))
         return web.Response(status=200, headers=CORS_HEADERS)
 
     async def post(self, request: web.Request) -> web.Response:
-        self.authorize(request)
+        await self.authorize(request)
         text, offer = await read_offer(request, self.direction)
         self.admit(request)
         config = self.studio.config

@@ -68,7 +68,7 @@ class WhepEndpoint(WebRtcEndpoint[ViewerSession]):
         self.max_viewers = max_viewers
         self._sync_task: asyncio.Task[None] | None = None
 
-    def authorize(self, request: web.Request) -> None:
+    async def authorize(self, request: web.Request) -> None:
         """Viewers are public; a client that does send a key must send the right one.
 
         A client with the studio key is the studio's own monitor (the control

@@ -1,7 +1,8 @@
 """WHIP ingest (RFC 9725): the farmer's phone or OBS publishes the camera.
 
-Only one publisher is on air: a new one (the phone reconnecting, or OBS taking
-over) replaces the previous session. The pipeline keeps the show going on a
+Publishing takes the studio key or a paired phone's publish token. Only one
+publisher is on air: a new one (the phone reconnecting, or OBS taking over)
+replaces the previous session. The pipeline keeps the show going on a
 hold slate whenever no publisher is connected.
 """
 
@@ -20,6 +21,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpCodecCapability, R
 from studio.media.fanout import h264_preferences
 from studio.media.pipeline import ShowPipeline
 from studio.media.sessions import CORS_HEADERS, PeerSession, WebRtcEndpoint, signalling_error
+from studio.phone import require_publisher
 from studio.state import Studio
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,10 @@ class WhipEndpoint(WebRtcEndpoint[PublisherSession]):
         # Sessions another publisher took over: their page must not reconnect and take it back.
         self.replaced: OrderedDict[str, None] = OrderedDict()
 
+    async def authorize(self, request: web.Request) -> None:
+        """The studio key (OBS, scripts) or the publish token of a phone paired by QR (``studio.phone``)."""
+        await require_publisher(self.studio, request, CORS_HEADERS)
+
     def add_routes(self, app: web.Application) -> None:
         super().add_routes(app)
         app.router.add_get("/whip/{id}", self.status)
@@ -69,7 +75,7 @@ class WhipEndpoint(WebRtcEndpoint[PublisherSession]):
         A page whose connection dropped asks this before reconnecting, so the
         phone does not fight OBS (or a second phone) for the show.
         """
-        self.authorize(request)
+        await self.authorize(request)
         if request.match_info["id"] in self.replaced:
             raise signalling_error(
                 410, "replaced", "another publisher replaced this one", "另一台设备已接替推流"

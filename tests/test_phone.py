@@ -1,0 +1,191 @@
+"""Pairing the farmer's phone by QR, its publish-only token, and the phone's status route (real HTTP, real WebRTC)."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+import sqlite_utils
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import catalog
+from analytics import comments as room_store
+from studio.media import PIPELINE
+from studio.phone import (
+    EXCHANGE_LIMITS,
+    PairingRefused,
+    create_pairing_code,
+    digest,
+    exchange_pairing_code,
+    token_is_valid,
+)
+from tests.conftest import ORANGES, TEA, RunningStudio
+from tests.test_whip_whep import SDP, eventually, post_offer, publisher_offer
+
+
+async def pair(http: aiohttp.ClientSession, studio: RunningStudio) -> str:
+    """What the control room does: a new pairing code (from the QR's ``#pair=``)."""
+    async with http.post(f"{studio.url}/api/pairing", headers=studio.auth) as response:
+        assert response.status == 201, await response.text()
+        body = await response.json()
+    assert body["pair_url"] == f"{studio.config.public_url}/publish#pair={body['code']}"
+    assert body["expires_in"] == 600
+    return str(body["code"])
+
+
+async def exchange(http: aiohttp.ClientSession, studio: RunningStudio, code: object) -> tuple[int, dict]:
+    async with http.post(f"{studio.url}/api/pairing/exchange", json={"code": code}) as response:
+        return response.status, await response.json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_pairing_code_is_single_use_and_stored_only_hashed(running_studio: RunningStudio) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{running_studio.url}/api/pairing") as response:
+            assert response.status == 401  # only the host makes codes
+        code = await pair(http, running_studio)
+        assert len(code) >= 16  # 128 random bits, url-safe
+
+        status, body = await exchange(http, running_studio, code)
+        assert status == 200, body
+        token = body["token"]
+        assert token.startswith("flpub_") and body["expires_at"]
+
+        status, body = await exchange(http, running_studio, code)  # scanned twice, or stolen afterwards
+        assert (status, body["code"]) == (410, "pairing_code_used")
+        assert body["detail_zh"]
+
+        status, body = await exchange(http, running_studio, code[:-2] + "xx")
+        assert (status, body["code"]) == (404, "pairing_code_unknown")
+        for bad in (None, 7, "x" * 65):  # with the two refusals above: the burst of five guesses
+            status, body = await exchange(http, running_studio, bad)
+            assert (status, body["code"]) == (400, "bad_request")
+
+    studio = running_studio.studio
+    rows = await studio.db(lambda db: db.execute("SELECT hash, used_at FROM pairing_codes").fetchall())
+    assert rows == [(digest(code), rows[0][1])] and rows[0][1]  # the hash, never the code
+    tokens = await studio.db(lambda db: [r[0] for r in db.execute("SELECT hash FROM publish_tokens")])
+    assert tokens == [digest(token)]
+
+
+async def test_an_expired_pairing_code_is_refused(running_studio: RunningStudio) -> None:
+    async with aiohttp.ClientSession() as http:
+        code = await pair(http, running_studio)
+        # Eleven minutes later (the code lives ten).
+        await running_studio.studio.db(
+            lambda db: db.execute(
+                "UPDATE pairing_codes SET expires_at = '2020-01-01T00:00:00.000Z' WHERE hash = ?", [digest(code)]
+            )
+        )
+        status, body = await exchange(http, running_studio, code)
+        assert (status, body["code"]) == (410, "pairing_code_expired")
+
+
+async def test_the_exchange_is_rate_limited(running_studio: RunningStudio) -> None:
+    per_client, _ = running_studio.app[EXCHANGE_LIMITS]
+    async with aiohttp.ClientSession() as http:
+        statuses = [(await exchange(http, running_studio, f"guess-{n}"))[0] for n in range(per_client.rate.burst + 2)]
+        assert statuses[: per_client.rate.burst] == [404] * per_client.rate.burst
+        async with http.post(f"{running_studio.url}/api/pairing/exchange", json={"code": "guess"}) as response:
+            assert response.status == 429
+            assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_a_publish_token_publishes_through_whip_and_does_nothing_else(running_studio: RunningStudio) -> None:
+    studio = running_studio.studio
+    pipeline = running_studio.app[PIPELINE]
+    pc = await publisher_offer()
+    async with aiohttp.ClientSession() as http:
+        _, body = await exchange(http, running_studio, await pair(http, running_studio))
+        token = bearer(body["token"])
+
+        # The one thing it is for: a real aiortc publish, with the token instead of the studio key.
+        location, _ = await post_offer(http, f"{running_studio.url}/whip", pc, token)
+        await eventually(lambda: pc.connectionState == "connected")
+        await eventually(lambda: pipeline.stats()["publishing"] and pipeline.stats()["ingest_fps"] > 0)
+        async with http.get(running_studio.url + location, headers=token) as response:
+            assert (response.status, (await response.json())["state"]) == (200, "live")
+
+        # Everything else that needs the studio key refuses it with 403, not a vague 401.
+        refused = [
+            ("GET", "/api/state", None),
+            ("PUT", "/api/overlay", {"sku": ORANGES.sku}),
+            ("POST", "/api/shows", {"title": "taken over"}),
+            ("POST", "/api/pairing", None),
+            ("DELETE", "/api/pairing/tokens", None),
+            ("GET", "/api/comments", None),
+            ("PUT", "/api/pin", {"text": "hi"}),
+            ("GET", "/api/destinations", None),
+            ("PUT", "/api/auto-hold", {"enabled": False}),
+        ]
+        for method, path, json in refused:
+            async with http.request(method, running_studio.url + path, json=json, headers=token) as response:
+                assert response.status == 403, (path, await response.text())
+                assert (await response.json())["code"] == "publish_token_not_allowed"
+        # Nor may it watch as the studio's uncounted monitor.
+        async with http.post(f"{running_studio.url}/whep", data="v=0\r\n", headers={**SDP, **token}) as response:
+            assert response.status == 403
+        assert studio.on_air.sku is None and studio.show is None and studio.auto_hold
+
+        # Unpairing (the host's button) ends the token: the next publish is told to pair again.
+        async with http.delete(f"{running_studio.url}/api/pairing/tokens", headers=running_studio.auth) as response:
+            assert (await response.json())["revoked"] == 1
+        second = await publisher_offer()
+        offer = second.localDescription.sdp
+        async with http.post(f"{running_studio.url}/whip", data=offer, headers={**SDP, **token}) as response:
+            assert response.status == 401
+            assert (await response.json())["code"] == "publish_token_invalid"
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+        await second.close()
+        async with http.delete(running_studio.url + location, headers=running_studio.auth) as response:
+            assert response.status == 200
+    await pc.close()
+
+
+async def test_the_phone_status_shows_the_farmer_the_show(running_studio: RunningStudio) -> None:
+    studio = running_studio.studio
+    db = catalog.open_db(running_studio.config.data_dir)
+    catalog.upsert_product(db, ORANGES)
+    catalog.upsert_product(db, TEA)
+    db.conn.close()
+    async with aiohttp.ClientSession() as http:
+        _, body = await exchange(http, running_studio, await pair(http, running_studio))
+        token = bearer(body["token"])
+        async with http.get(f"{running_studio.url}/api/phone/status") as response:
+            assert response.status == 401
+        async with http.get(f"{running_studio.url}/api/phone/status", headers=token) as response:
+            before = await response.json()
+        assert before["show"] is None and before["on_air"] is None and before["comments"] == []
+
+        show = await studio.start_show("Harvest live 丰收直播")
+        await studio.put_on_air(TEA.sku)
+        for n in range(7):
+            await studio.db(room_store.record_comment, show.id, f"viewer-{n}", f"阿{n}", f"comment {n}")
+        async with http.get(f"{running_studio.url}/api/phone/status", headers=token) as response:
+            assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
+            live = await response.json()
+        assert live["show"]["id"] == show.id and live["show"]["title"] == "Harvest live 丰收直播"
+        assert (live["on_air"]["name_zh"], live["on_air"]["price"]) == ("高山绿茶", 88.0)
+        assert (live["orders"], live["revenue"], live["viewers_now"]) == (0, 0.0, 0)
+        assert [c["text"] for c in live["comments"]] == [f"comment {n}" for n in (6, 5, 4, 3, 2)]  # newest first
+        assert "viewer_id" not in live["comments"][0]
+        assert live["alert"]["level"] == "ok"
+
+        await studio.end_show()  # the host's 下播
+        async with http.get(f"{running_studio.url}/api/phone/status", headers=token) as response:
+            assert (await response.json())["show"] is None
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(guess=st.text(max_size=80))
+def test_a_guess_never_pairs_and_never_spends_the_real_code(db: sqlite_utils.Database, guess: str) -> None:
+    code, _ = create_pairing_code(db)
+    with pytest.raises(PairingRefused) as refused:
+        exchange_pairing_code(db, guess)
+    assert refused.value.reason == "unknown"
+    assert token_is_valid(db, guess) is False
+    token, _ = exchange_pairing_code(db, code)  # the real one still works, once
+    assert token_is_valid(db, token)
