@@ -16,7 +16,7 @@ from catalog.schema import inserted_id
 
 Transport = Literal["webrtc", "hls", "external", "replay"]
 LinkEventKind = Literal["scan", "click", "shelf"]
-StreamEventKind = Literal["connect", "disconnect", "stats"]
+StreamEventKind = Literal["connect", "disconnect", "stats", "hold", "resume"]
 
 
 def record_overlay(

@@ -42,6 +42,12 @@ def _add_up_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
     )
     up.add_argument("--base-url", default="", help="public origin viewers use, encoded in QR codes")
     up.add_argument(
+        "--no-auto-hold",
+        dest="auto_hold",
+        action="store_false",
+        help="never switch to the hold slate by itself while the phone's uplink is unusable (default: it does)",
+    )
+    up.add_argument(
         "--max-connections-per-ip",
         type=int,
         default=MAX_CONNECTIONS_PER_IP,

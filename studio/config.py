@@ -35,6 +35,9 @@ class StudioConfig:
     order_limits: OrderLimits = field(default_factory=OrderLimits)
     # ``--ice-loopback-only``: WebRTC on 127.0.0.1 alone (tests, benchmarks).
     ice_loopback_only: bool = False
+    # The studio may switch to the hold slate by itself while the phone's uplink is unusable
+    # (``--no-auto-hold`` turns it off; the host can also toggle it in the control room).
+    auto_hold: bool = True
 
     @property
     def public_url(self) -> str:

@@ -110,6 +110,8 @@ async def get_state(request: web.Request) -> web.Response:
             "revenue": stats.get("revenue", 0.0),
             "recent_orders": stats.get("recent_orders", []),
             "order_burst": burst,
+            "alert": figures.alert.to_json(),
+            "auto_hold": studio.auto_hold,
             "publish_url": f"{public}/publish",
             "watch_url": f"{public}/watch",
         },
@@ -323,6 +325,18 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+@authorized
+async def put_auto_hold(request: web.Request) -> web.Response:
+    """``PUT /api/auto-hold`` ``{"enabled": bool}``: may the studio hold the slate by itself on an unusable uplink?"""
+    body = await json_object(request)
+    enabled = body.get("enabled")
+    if not isinstance(enabled, bool):
+        raise bad_request("enabled must be true or false", "enabled 必须是 true 或 false")
+    studio = studio_of(request)
+    studio.set_auto_hold(enabled)
+    return web.json_response({"auto_hold": studio.auto_hold})
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/state", get_state)
     app.router.add_post("/api/shows", start_show)
@@ -331,3 +345,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_put("/api/overlay", put_overlay)
     app.router.add_put("/api/products", put_products)
     app.router.add_post("/api/orders/{order_id}/cancel", cancel)
+    app.router.add_put("/api/auto-hold", put_auto_hold)

@@ -8,8 +8,10 @@ Everyone else (control API, watch page, tests) only reads ``studio.figures``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from studio.alerts import Alert
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,14 @@ class LiveFigures:
     idle: bool = True
     viewer_drops: int = 0
     viewer_resyncs: int = 0
+    # Counters of the live show: reset when a show starts.
     reconnects: int = 0
+    drops: int = 0  # times the phone dropped during the show
+    peak_viewers: int = 0
     recording: str | None = None
+    alert: Alert = field(default_factory=Alert)  # ok / amber / red, see studio.alerts
+    holding: bool = False  # the studio holds the slate by itself: the uplink is unusable
+    auto_hold: bool = True  # the host's setting: may the studio hold the slate by itself?
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -72,6 +72,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
         turn_secret=args.turn_secret or os.environ.get("FARMLIVE_TURN_SECRET", ""),
         order_limits=replace(OrderLimits(), per_ip=replace(OrderLimits().per_ip, burst=args.orders_per_ip)),
         ice_loopback_only=args.ice_loopback_only,
+        auto_hold=getattr(args, "auto_hold", True),
     )
     return config, created
 
@@ -179,7 +180,10 @@ def print_banner(config: StudioConfig) -> None:
     print(f"  control room / 控制台:   {control_room_url(config)}")
     print(f"  WebRTC / 连接范围:       {ICE_SCOPE_TEXT[config.ice_scope]}")
     if config.lan:
-        print("Scan with the phone to go live (the code carries the studio key) / 用手机扫码开播（含直播密钥）:")
+        print(
+            "Scan with the phone to go live (the code carries the studio key; the control room's QR pairs "
+            "without it) / 用手机扫码开播（含直播间密钥；控制台的配对二维码不含密钥）:"
+        )
         segno.make(publish_url_with_key(config), error="m").terminal(compact=True)
 
 

@@ -90,6 +90,8 @@ class Studio:
         self.on_air = OnAir()
         self._listeners: list[OnAirListener] = []
         self._figures: FiguresSource = LiveFigures
+        # The host's setting (one writer: set_auto_hold); the pipeline reads it every second.
+        self.auto_hold = config.auto_hold
 
     # -- live figures (written by the pipeline only) ------------------------
     @property
@@ -100,6 +102,10 @@ class Studio:
     def read_figures_from(self, source: FiguresSource) -> None:
         """The pipeline names itself the one source of :attr:`figures`."""
         self._figures = source
+
+    def set_auto_hold(self, enabled: bool) -> None:
+        """May the pipeline hold the slate by itself while the phone's uplink is unusable?"""
+        self.auto_hold = enabled
 
     # -- database -------------------------------------------------------
     def _connection(self) -> sqlite_utils.Database:

@@ -28,6 +28,7 @@ from av.video.frame import VideoFrame
 
 from analytics import events
 from overlays import Compositor, OverlaySpec, render_slate
+from studio.alerts import UplinkSample, assess, hold_slate
 from studio.figures import LiveFigures
 from studio.media.audio import ShowAudio
 from studio.media.encoder import VIDEO_TIME_BASE, AacEncoder, H264Encoder, H264Settings
@@ -47,6 +48,8 @@ KEYFRAME_INTERVAL = 0.5
 #: How often the live figures are refreshed, and how often a stats event is stored.
 HEALTH_EVERY = 1.0
 STATS_EVENT_EVERY = 10.0
+#: Once-a-second uplink samples kept for the alerts (more than any alert's window).
+UPLINK_HISTORY = 30
 
 
 class SlateCache:
@@ -124,8 +127,14 @@ class ShowPipeline:
         self._last_shown: VideoFrame | None = None
         self.keyframes_forced = 0
         self.reconnects = 0
+        self.drops = 0
+        self.peak_viewers = 0
+        self._counted_show: int | None = None  # the show the counters above belong to
         self._publisher_agent = ""
-        self._uplink_kbps = 0.0
+        self._uplink_kbps: float | None = None  # None until WHIP has measured the new publisher
+        self._uplink: deque[UplinkSample] = deque(maxlen=UPLINK_HISTORY)  # since the phone (re)connected
+        self._dropped_at: float | None = None
+        self._holding = False
         # The one writer of the show's live figures; the studio reads them from here.
         self.figures = LiveFigures()
         studio.read_figures_from(lambda: self.figures)
@@ -179,7 +188,9 @@ class ShowPipeline:
         if self._publishers:
             self.reconnects += 1
         self._publishers += 1
-        self._publisher_agent, self._uplink_kbps = user_agent, 0.0
+        self._publisher_agent, self._uplink_kbps = user_agent, None
+        self._uplink.clear()
+        self._set_holding(False, "a new publisher")  # a phone that comes back starts on camera
         self._ingest = LatestFrame(video, self.detach_publisher)
         self._ingest.start()
         if audio is not None:
@@ -197,7 +208,11 @@ class ShowPipeline:
         self._ingest.stop()
         self._ingest = None
         self._audio.detach()
-        self._uplink_kbps = 0.0
+        self._uplink_kbps = None
+        self._uplink.clear()
+        self._dropped_at = time.monotonic()
+        self.drops += 1
+        self._set_holding(False, "the phone is gone")
         self._record_stream_event("disconnect")
         self._update_figures()
 
@@ -207,6 +222,39 @@ class ShowPipeline:
             return
         self._uplink_kbps = kbps
         self.figures = replace(self.figures, uplink_kbps=kbps)
+
+    # -- alerts and the automatic hold slate ------------------------------
+    def _count_for_show(self) -> None:
+        """The counters belong to one show: a new show starts them from zero."""
+        show = self.studio.show
+        if show is None or show.id == self._counted_show:
+            return
+        self._counted_show = show.id
+        self.reconnects = self.drops = 0
+        self.peak_viewers = 0
+        self._publishers = 1 if self._ingest is not None else 0
+        self._dropped_at = None  # a drop before the show is not this show's
+
+    def _sample_uplink(self, now: float) -> None:
+        """One sample a second; hold the slate while it is unusable (when the host allows it)."""
+        ingest = self._ingest
+        if ingest is None:
+            return
+        self._uplink.append(UplinkSample(now, True, self._uplink_kbps, ingest.fps(now)))
+        holding = self.studio.auto_hold and hold_slate(self._uplink, now, True, self._holding)
+        self._set_holding(holding, "uplink unusable" if holding else "uplink recovered")
+
+    def _set_holding(self, holding: bool, why: str) -> None:
+        if holding == self._holding:
+            return
+        self._holding = holding
+        last = self._uplink[-1] if self._uplink else None
+        self._record_stream_event(
+            "hold" if holding else "resume",
+            fps=last.fps if last else None,
+            bitrate_kbps=last.kbps if last else None,
+            detail=why,
+        )
 
     @property
     def publishing(self) -> bool:
@@ -291,7 +339,7 @@ class ShowPipeline:
         while self._running:  # (and cancelled by stop(): either ends it)
             await self._next_moment(last, interval)
             now = time.monotonic()
-            frame = self._ingest.fresh(STALE_AFTER, now) if self._ingest is not None else None
+            frame = self._ingest.fresh(STALE_AFTER, now) if self._ingest is not None and not self._holding else None
             if frame is not None:
                 self.size = output_size(frame.width, frame.height, self.width, self.height)
             size = self.size
@@ -400,12 +448,15 @@ class ShowPipeline:
         output_fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 2 else 0.0
         feeds = self._fanout.feeds
         ingest = self._ingest
+        viewers_now = sum(1 for feed in feeds if feed.audience and feed.connected)
+        self.peak_viewers = max(self.peak_viewers, viewers_now)
+        dropped_at = self._dropped_at if self.studio.show is not None else None
         return LiveFigures(
-            viewers_now=sum(1 for feed in feeds if feed.audience and feed.connected),
+            viewers_now=viewers_now,
             pending_viewers=sum(1 for feed in feeds if feed.audience and not feed.connected),
             publishing=ingest is not None,
             publisher=self._publisher_agent if ingest is not None else "",
-            uplink_kbps=self._uplink_kbps,
+            uplink_kbps=self._uplink_kbps or 0.0,
             ingest_fps=round(ingest.fps(now), 1) if ingest is not None else 0.0,
             ingest_size=(
                 f"{ingest.frame.width}x{ingest.frame.height}"
@@ -430,6 +481,11 @@ class ShowPipeline:
             viewer_drops=sum(feed.video.dropped for feed in feeds),
             viewer_resyncs=sum(feed.video.resyncs for feed in feeds),
             reconnects=self.reconnects,
+            drops=self.drops,
+            peak_viewers=self.peak_viewers,
+            alert=assess(self._uplink, now, ingest is not None, dropped_at),
+            holding=self._holding,
+            auto_hold=self.studio.auto_hold,
             recording=(
                 str(self._recorder.current.path)
                 if self._recorder is not None and self._recorder.current is not None
@@ -447,6 +503,8 @@ class ShowPipeline:
         self._output_kbps = round((self._encoder.bytes_out - self._bytes_at_health) * 8 / 1000 / elapsed, 1)
         self._bytes_at_health = self._encoder.bytes_out
         self._last_health = now
+        self._count_for_show()
+        self._sample_uplink(now)
         figures = self._update_figures()
         if figures.publishing and now - self._last_stats_event >= STATS_EVENT_EVERY:
             self._last_stats_event = now
