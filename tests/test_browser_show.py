@@ -221,7 +221,7 @@ def test_a_replaced_phone_does_not_take_the_show_back(browser: Any, studio_proce
     first.wait_for_function(
         "document.getElementById('status').dataset.state === 'replaced'", timeout=30000
     )
-    assert "其他设备已接管直播" in first.text_content("#status")
+    assert "其他设备已接管推流" in first.text_content("#status")
     time.sleep(3)
     assert second.evaluate("document.getElementById('status').dataset.state") == "live"
     assert first.is_visible("#golive")  # the farmer can take it back on purpose
@@ -253,11 +253,11 @@ def test_a_wrong_key_says_so_and_does_not_retry(browser: Any, studio_process: St
     page.goto(f"{studio_process.url}/publish")
     page.click("#golive")
     assert page.get_attribute("#status", "data-state") == "error"  # no key: asked for one, nothing sent
-    assert "请输入直播密钥" in page.text_content("#status")
+    assert "输入直播间密钥" in page.text_content("#status")
     page.fill("#key", "not-the-key")
     page.click("#golive")
     page.wait_for_function("document.getElementById('status').dataset.state === 'error'", timeout=20000)
-    assert "直播密钥错误" in page.text_content("#status")
+    assert "直播间密钥错误" in page.text_content("#status")
     time.sleep(2)
     assert page.get_attribute("#status", "data-state") == "error"  # no reconnect loop on 401
     assert not api(studio_process, "GET", "/api/state")["stream_health"].get("publishing")

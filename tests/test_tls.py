@@ -81,7 +81,7 @@ def test_farmlive_up_lan_serves_https_with_the_certificate(data_dir: Path) -> No
         context = ssl.create_default_context(cafile=str(cert_path))
         with urllib.request.urlopen(f"{base}/publish", timeout=10, context=context) as response:
             assert response.status == 200
-            assert "开始直播" in response.read().decode()
+            assert "开始推流" in response.read().decode()
         with pytest.raises(urllib.error.URLError):
             urllib.request.urlopen(f"{base}/healthz", timeout=10)  # not trusted by default: self-signed
         log = (data_dir / f"server-{port}.log").read_text()

@@ -145,6 +145,7 @@ class ShowPipeline:
             return
         self._started_at = self._last_health = time.monotonic()
         self._wall_at_start = time.time()
+        self._count_for_show()
         self._unsubscribe = self.studio.add_listener(self._on_air_changed)
         self._on_air_changed(self.studio.on_air)
         self._audio.start()
@@ -183,6 +184,7 @@ class ShowPipeline:
         self, video: MediaStreamTrack, audio: MediaStreamTrack | None = None, *, user_agent: str = ""
     ) -> None:
         """The phone's tracks go on air; a previous publisher (the same phone reconnecting) is replaced."""
+        self._count_for_show()
         if self._ingest is not None:
             self._ingest.stop()
         if self._publishers:
@@ -205,6 +207,7 @@ class ShowPipeline:
         """That publisher is gone: hold slate until one attaches again."""
         if self._ingest is None or self._ingest.track is not video:
             return  # already replaced by a newer publisher
+        self._count_for_show()
         self._ingest.stop()
         self._ingest = None
         self._audio.detach()

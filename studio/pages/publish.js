@@ -1,8 +1,12 @@
 // /publish: the farmer's phone camera -> WHIP. Reconnects by itself.
+// Paired by the control room's QR (/publish#pair=<code>): the code is exchanged once for a
+// publish-only token kept on the phone, so nobody types the studio key.
 "use strict";
 
 (() => {
   const KEY_STORAGE = "farmlive.studioKey";
+  const TOKEN_STORAGE = "farmlive.publishToken";
+  const STATUS_EVERY_MS = 2000;
   // Bitrate ceilings for a farm uplink: enough for the studio to decode cleanly.
   const MAX_BITRATE = { 480: 900000, 720: 1800000, 1080: 3500000 };
   const SIZES = { 480: [640, 480], 720: [1280, 720], 1080: [1920, 1080] };
@@ -15,43 +19,87 @@
   const keyInput = $("key");
   const goButton = $("golive");
   const stopButton = $("stop");
+  const stopConfirm = $("stop-confirm");
 
   const choice = { facing: "environment", quality: "720", orientation: "portrait" };
   let stream = null;
   let statsTimer = null;
   let wakeLock = null;
 
-  // #key= from the LAN or control-room QR code (a fragment never reaches a server, a log or a
-  // Referer): remember it on the phone, then take it out of the address bar.
-  const fragment = new URLSearchParams(location.hash.slice(1));
-  if (fragment.get("key")) {
-    localStorage.setItem(KEY_STORAGE, fragment.get("key"));
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-  keyInput.value = localStorage.getItem(KEY_STORAGE) || "";
+  // -- pairing: the credential the phone publishes with ---------------------------------------
+  // The publish token from pairing, else the studio key (typed, or #key= from `farmlive up --lan`'s QR).
+  const credential = () => localStorage.getItem(TOKEN_STORAGE) || keyInput.value.trim();
 
+  function showPaired() {
+    const paired = Boolean(localStorage.getItem(TOKEN_STORAGE));
+    $("paired").hidden = !paired;
+    $("key-field").hidden = paired;
+  }
+
+  function showPairError(text) {
+    $("pair-error").textContent = text || "";
+    $("pair-error").hidden = !text;
+  }
+
+  // #pair=<code> or #key=<key> (a fragment never reaches a server, a log or a Referer):
+  // take it out of the address bar at once, then exchange the code once for a publish token.
+  async function readFragment() {
+    const fragment = new URLSearchParams(location.hash.slice(1));
+    if (!fragment.get("pair") && !fragment.get("key")) return;
+    history.replaceState(null, "", location.pathname + location.search);
+    if (fragment.get("key")) localStorage.setItem(KEY_STORAGE, fragment.get("key"));
+    if (fragment.get("pair")) await exchangePairingCode(fragment.get("pair"));
+  }
+
+  async function exchangePairingCode(code) {
+    try {
+      const response = await fetch("/api/pairing/exchange", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ code }),
+        cache: "no-store",
+      });
+      const body = await response.json();
+      if (!response.ok) {
+        showPairError(`配对失败 · Pairing failed: ${body.detail_zh || ""} · ${body.detail || response.status}`);
+        return;
+      }
+      localStorage.setItem(TOKEN_STORAGE, body.token);
+      showPairError("");
+    } catch (error) {
+      showPairError("配对失败：连不上直播间 · Pairing failed: the studio is not reachable");
+    }
+  }
+
+  function unpair() {
+    localStorage.removeItem(TOKEN_STORAGE);
+    showPaired();
+  }
+
+  // -- the page's state -------------------------------------------------------------------------
   const MESSAGES = {
-    stopped: ["Off air", "未开播"],
-    camera: ["Starting camera…", "正在打开摄像头…"],
-    connecting: ["Connecting to the studio…", "正在连接直播间…"],
-    live: ["LIVE — viewers see you now", "直播中 — 观众正在观看"],
-    reconnecting: ["Connection lost, reconnecting", "网络中断，正在重连"],
-    replaced: ["Another camera took over the show", "其他设备已接管直播"],
-    error: ["Could not go live", "无法开播"],
+    stopped: ["未推流", "Camera off"],
+    camera: ["正在打开摄像头…", "Starting camera…"],
+    connecting: ["正在连接直播间…", "Connecting to the studio…"],
+    live: ["推流中 — 观众正在看你的画面", "LIVE — viewers see you now"],
+    reconnecting: ["网络中断，正在重连", "Connection lost, reconnecting"],
+    replaced: ["其他设备已接管推流", "Another camera took over the show"],
+    error: ["无法推流", "Could not start the camera"],
   };
 
   function show(state, detail) {
-    const [en, zh] = MESSAGES[state] || [state, ""];
-    let text = `${en} · ${zh}`;
+    const [zh, en] = MESSAGES[state] || ["", state];
+    let text = `${zh} · ${en}`;
     if (state === "reconnecting") text += ` (${Math.round(detail / 1000)} s)`;
     if (state === "error" && detail) text += ` — ${detail}`;
     statusLine.textContent = text;
     statusLine.dataset.state = state;
     const active = !["stopped", "error", "replaced"].includes(state);
     badge.className = "badge " + (state === "live" ? "live" : active ? "wait" : "off");
-    badge.textContent = state === "live" ? "LIVE · 直播中" : active ? "… · 连接中" : "OFF AIR · 未开播";
+    badge.textContent = state === "live" ? "推流中 · LIVE" : active ? "连接中 · …" : "未推流 · OFF";
     goButton.hidden = active;
     stopButton.hidden = !active;
+    if (!active) stopConfirm.hidden = true;
     if (state === "live") keepAwake();
   }
 
@@ -116,7 +164,7 @@
     }
   }
 
-  const auth = () => ({ Authorization: "Bearer " + keyInput.value.trim() });
+  const auth = () => ({ Authorization: "Bearer " + credential() });
   const session = new FarmliveRTC.LiveSession({
     endpoint: "/whip",
     headers: auth,
@@ -135,7 +183,12 @@
       });
     },
     onState: (state, detail) => {
-      if (state === "error" && detail && detail.includes("studio key")) detail = "wrong studio key · 直播密钥错误";
+      if (state === "error" && detail && detail.includes("no longer paired")) {
+        unpair();  // expired or unpaired by the host: scan a new QR
+        detail = "配对已失效，请重新扫描控制台的二维码 · pairing expired: scan the control room's QR again";
+      } else if (state === "error" && detail && detail.includes("studio key")) {
+        detail = "直播间密钥错误 · wrong studio key";
+      }
       show(state, detail);
     },
   });
@@ -178,10 +231,59 @@
     });
   }
 
+  // -- while live: the show, the product on air, viewers, orders, newest comments -----------------
+  let seenShow = null;
+
+  function money(amount) {
+    return "¥" + Number(amount || 0).toLocaleString("zh-CN", { maximumFractionDigits: 2 });
+  }
+
+  function renderStatus(status) {
+    const showInfo = status.show;
+    $("show-line").textContent = showInfo
+      ? `直播中 · Live: ${showInfo.title}`
+      : "等待主播开播 · Waiting for the host to start the show";
+    // The host's 下播: the show this phone saw is over (a new show hides the notice again).
+    const ended = !showInfo && seenShow !== null;
+    if (showInfo) seenShow = showInfo.id;
+    $("show-ended").hidden = !ended;
+    document.body.classList.toggle("show-over", ended);
+    $("watching").textContent = String(status.viewers_now || 0);
+    $("orders").textContent = String(status.orders || 0);
+    $("gmv").textContent = money(status.revenue);
+    const product = status.on_air;
+    $("on-air").textContent = product
+      ? `${product.name_zh || product.name} · ${money(product.price)}${product.unit ? " / " + product.unit : ""}`
+      : "—";
+    const comments = status.comments || [];
+    $("comments-box").hidden = comments.length === 0;
+    $("phone-comments").replaceChildren(...comments.map((c) => {
+      const item = document.createElement("li");
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = c.nickname;
+      item.append(who, document.createTextNode(c.text));
+      return item;
+    }));
+  }
+
+  async function pollStatus() {
+    if (!credential()) return;
+    try {
+      const response = await fetch("/api/phone/status", { headers: auth(), cache: "no-store" });
+      if (response.ok) renderStatus(await response.json());
+    } catch (error) { /* offline for a moment: the next poll catches up */ }
+  }
+
+  // -- buttons ----------------------------------------------------------------------------------
   goButton.addEventListener("click", async () => {
-    const key = keyInput.value.trim();
-    if (!key) { show("error", "enter the studio key · 请输入直播密钥"); keyInput.focus(); return; }
-    localStorage.setItem(KEY_STORAGE, key);
+    const key = credential();
+    if (!key) {
+      show("error", "请扫描控制台的二维码，或输入直播间密钥 · scan the control room's QR, or enter the studio key");
+      keyInput.focus();
+      return;
+    }
+    if (!localStorage.getItem(TOKEN_STORAGE)) localStorage.setItem(KEY_STORAGE, key);
     show("camera");
     try {
       await openCamera();
@@ -194,7 +296,17 @@
     statsTimer = setInterval(updateStats, 2000);
   });
 
+  // Stop asks first: a mis-tap must not cut the show.
   stopButton.addEventListener("click", () => {
+    stopButton.hidden = true;
+    stopConfirm.hidden = false;
+  });
+  $("stop-no").addEventListener("click", () => {
+    stopConfirm.hidden = true;
+    stopButton.hidden = false;
+  });
+  $("stop-yes").addEventListener("click", () => {
+    stopConfirm.hidden = true;
     session.stop();
     clearInterval(statsTimer);
     statsLine.textContent = "";
@@ -205,6 +317,14 @@
     if (document.visibilityState === "visible" && session.wanted) keepAwake();
   });
 
+  $("unpair").addEventListener("click", unpair);
+
   window.farmlivePublisher = session; // for tests and the curious
   show("stopped");
+  keyInput.value = localStorage.getItem(KEY_STORAGE) || "";
+  readFragment().then(() => {
+    showPaired();
+    pollStatus();
+  });
+  setInterval(pollStatus, STATUS_EVERY_MS);
 })();
