@@ -10,7 +10,10 @@ from tests.conftest import RunningStudio
 
 async def test_pages_are_bilingual_and_load_only_local_assets(running_studio: RunningStudio) -> None:
     async with aiohttp.ClientSession() as http:
-        pages = (("/publish", ("Start camera", "开始推流", "Studio key", "直播间密钥")), ("/watch", ("Buy now", "立即购买", "人在看")))
+        pages = (
+            ("/publish", ("Start camera", "开始推流", "Studio key", "直播间密钥")),
+            ("/watch", ("Buy now", "立即购买", "人在看")),
+        )
         for path, words in pages:
             async with http.get(running_studio.url + path) as response:
                 assert response.status == 200
