@@ -68,6 +68,17 @@ class ControlClient:
     def save_products(self, products: list[dict[str, Any]]) -> dict[str, Any]:
         return self._call("PUT", "/api/products", {"products": products})
 
+    # -- the farmer's phone ------------------------------------------------------
+    def new_pairing(self) -> dict[str, Any]:
+        """A single-use pairing code and its ``pair_url`` for the phone QR (no key in it)."""
+        return self._call("POST", "/api/pairing")
+
+    def unpair_phones(self) -> dict[str, Any]:
+        return self._call("DELETE", "/api/pairing/tokens")
+
+    def set_auto_hold(self, enabled: bool) -> dict[str, Any]:
+        return self._call("PUT", "/api/auto-hold", {"enabled": enabled})
+
     # -- the live room ----------------------------------------------------------
     def comments(self, after: int = 0, limit: int = 100) -> dict[str, Any]:
         return self._call("GET", f"/api/comments?after={after}&limit={limit}")

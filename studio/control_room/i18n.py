@@ -48,24 +48,25 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Start it with `farmlive up` (the control room reads FARMLIVE_URL, FARMLIVE_KEY, FARMLIVE_DATA_DIR).",
         "请先运行 `farmlive up`（控制台读取 FARMLIVE_URL、FARMLIVE_KEY、FARMLIVE_DATA_DIR）。",
     ),
-    "studio_key": ("Studio key", "工作室密钥"),
+    "studio_key": ("Studio key", "直播间密钥"),
     "studio_key_help": (
         "Printed by `farmlive up` and saved in DATA_DIR/studio.key.",
         "由 `farmlive up` 打印，并保存在 DATA_DIR/studio.key。",
     ),
-    "wrong_key": ("That is not the studio key", "密钥不正确"),
+    "wrong_key": ("That is not the studio key", "直播间密钥不正确"),
     # show start / end
     "not_live": ("Not live", "未开播"),
     "live_badge": ("LIVE", "直播中"),
     "live_since": ("since {time}", "{time} 开始"),
     "show_title": ("Show title", "直播标题"),
     "show_title_default": ("Fresh from the farm", "产地直发 新鲜到家"),
-    "start_show": ("Start show", "开始直播"),
-    "end_show": ("End show", "结束直播"),
-    "end_confirm": ("End the show for every viewer?", "确定为所有观众结束本场直播？"),
-    "end_yes": ("Yes, end it", "确定结束"),
+    # the host's words: 开播/下播 (the farmer's phone says 开始推流/停止推流: start/stop camera)
+    "start_show": ("Start show", "开播"),
+    "end_show": ("End show", "下播"),
+    "end_confirm": ("End the show for every viewer?", "确定下播？所有观众的直播将结束。"),
+    "end_yes": ("Yes, end the show", "确定下播"),
     "show_started": ("Show started: {title}", "已开播：{title}"),
-    "show_ended": ("Show ended", "直播已结束"),
+    "show_ended": ("Show ended", "已下播"),
     # products on air
     "products": ("Products", "商品"),
     "no_products": ("No active products. Add some on the Catalog page.", "没有在售商品，请到“商品”页添加。"),
@@ -124,7 +125,44 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_total": ("Total", "金额"),
     # phone and preview
     "phone_camera": ("Phone camera", "手机摄像头"),
-    "phone_scan": ("Scan with the farmer's phone to open the camera page.", "用农户手机扫码，打开开播页面。"),
+    "phone_scan": (
+        (
+            "Scan with the farmer's phone: the camera page opens already paired, no key to type. "
+            "The code works once, for 10 minutes."
+        ),
+        "用农户手机扫码：直接打开已配对的推流页面，无需输入密钥。二维码只能用一次，10 分钟内有效。",
+    ),
+    "pair_until": ("QR valid until {time}", "二维码 {time} 前有效"),
+    "pair_new": ("New QR code", "重新生成二维码"),
+    "pair_unpair": ("Unpair all phones", "解除所有手机配对"),
+    "pair_unpaired": ("{n} phones unpaired: each must scan a new QR", "已解除 {n} 部手机的配对，需重新扫码"),
+    # loud alerts
+    "alert_sound": ("Alarm sound", "报警声音"),
+    "alert_sound_help": (
+        "Beep in this browser while the phone is dropped (red).", "手机断线（红色警报）时，在本浏览器中发出提示音。"
+    ),
+    "auto_hold": ("Hold slate by itself", "自动切换等待画面"),
+    "auto_hold_help": (
+        (
+            "While the phone's picture is unusable (under 5 fps for 3 s) viewers see the hold slate with "
+            "the product and its QR; the camera comes back after 3 good seconds."
+        ),
+        "手机画面无法使用时（连续 3 秒低于 5 帧/秒），观众看到带商品和二维码的等待画面；网络恢复 3 秒后切回摄像头。",
+    ),
+    "holding_now": (
+        "The studio is holding the slate: the phone's picture is unusable", "手机画面不可用，已自动切换到等待画面"
+    ),
+    "drops_n": ("{n} drops", "断线 {n} 次"),
+    # the recap after 下播
+    "recap_title": ("Show recap: {title}", "本场回顾：{title}"),
+    "recap_duration": ("Duration", "直播时长"),
+    "recap_peak": ("Peak viewers", "最高在线"),
+    "recap_orders": ("Orders this show", "本场订单"),
+    "recap_gmv": ("GMV this show", "本场成交额"),
+    "recap_top": ("Top product", "销量冠军"),
+    "recap_no_sales": ("No sales", "暂无成交"),
+    "recap_analytics": ("Open the full analytics", "查看完整数据"),
+    "recap_close": ("Close recap", "关闭回顾"),
     "live_preview": ("Live preview", "直播预览"),
     "open_watch": ("Open the viewer page", "打开观众页面"),
     "preview_on": ("Show", "显示"),

@@ -22,8 +22,11 @@ from catalog.products import Product
 from overlays import LAYOUTS, Promo
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
-from studio.control_room.preview import preview_image, publish_qr_png
+from studio.control_room.preview import preview_image
+from studio.control_room.views.alerts import alert_banner
 from studio.control_room.views.destinations_panel import destinations_panel
+from studio.control_room.views.pairing import pairing_panel
+from studio.control_room.views.recap import recap_panel
 from studio.control_room.views.room_panel import room_panel
 
 LIVE_REFRESH_S = 2.0
@@ -282,6 +285,7 @@ def live_figures(api: ControlClient) -> None:
         return
     health = state.get("stream_health") or {}
     st.subheader(ui.t("live_now"))
+    alert_banner(api, state)
     first = st.columns([2, 2, 3])
     first[0].metric(ui.t("viewers_now"), state.get("viewers_now", 0), border=True)
     first[1].metric(ui.t("orders"), state.get("orders", 0), border=True)
@@ -330,8 +334,8 @@ def cancel_panel(api: ControlClient, recent: list[dict[str, Any]]) -> None:
 
 
 def stream_line(health: dict[str, Any]) -> str:
-    """One line on the phone's uplink: live or not, bitrate, frame rate, reconnects."""
-    reconnects = ui.t("reconnects_n", n=health.get("reconnects", 0))
+    """One line on the phone's uplink: live or not, bitrate, frame rate, reconnects and drops this show."""
+    reconnects = ui.t("reconnects_n", n=health.get("reconnects", 0)) + " · " + ui.t("drops_n", n=health.get("drops", 0))
     if not health.get("publishing"):
         return f'<span class="fl-badge fl-off">{ui.t("uplink_off")}</span> <span class="fl-muted">{reconnects}</span>'
     kbps, fps = health.get("uplink_kbps"), health.get("ingest_fps")
@@ -349,13 +353,6 @@ def phone_and_preview(state: dict[str, Any], studio_key: str) -> None:
         # With the studio key (in the fragment: never sent in a URL) the watch
         # page is served as a studio monitor, left out of the viewer figures.
         st.iframe(f"{state['watch_url']}#key={quote(studio_key, safe='')}", height=420)
-    with st.container(border=True):
-        code, text = st.columns([1, 2], vertical_alignment="center")
-        # The key rides in the fragment (#key=): the phone's page keeps it, no server or log ever sees it.
-        code.image(publish_qr_png(f"{state['publish_url']}#key={quote(studio_key, safe='')}"), width="stretch")
-        text.markdown(f"**{ui.t('phone_camera')}**")
-        text.caption(ui.t("phone_scan"))
-        text.markdown(f'<span class="fl-muted">{html.escape(state["publish_url"])}</span>', unsafe_allow_html=True)
 
 
 def main() -> None:
@@ -369,6 +366,8 @@ def main() -> None:
     products = catalog.list_products(ui.database(), active_only=True)
     by_sku = {p.sku: p for p in products}
     show_bar(api, state["show"])
+    if state["show"] is None:
+        recap_panel()  # after 下播: how the show went
     on_air_panel(api, by_sku)
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -379,6 +378,7 @@ def main() -> None:
         if state["show"]:
             room_panel(api, by_sku)
         phone_and_preview(state, api.key)
+        pairing_panel(api)  # the phone QR: pairs without the key
         destinations_panel(api)
 
 
