@@ -1,0 +1,108 @@
+"""A farmer goes live by scanning one QR code: real Chromium phone, real ``farmlive up`` process.
+
+The control room's pairing QR is rendered exactly as the Go live page renders
+it, decoded with OpenCV (the phone's camera app), and opened on a phone-sized
+page; from there one tap publishes, with no key typed or stored.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+import catalog
+from studio.control_room.preview import publish_qr_png
+from tests.conftest import StudioProcess
+from tests.test_browser_show import PHONE, api, decode_qr, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+STATE = "document.getElementById('status').dataset.state"
+
+
+def scan(png: bytes) -> str:
+    """What a phone's camera app reads off the control room's screen."""
+    return decode_qr(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
+
+
+def visible_without_scrolling(page: Any, selector: str) -> bool:
+    return bool(page.evaluate(
+        """(selector) => {
+          const box = document.querySelector(selector).getBoundingClientRect();
+          return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
+        }""",
+        selector,
+    ))
+
+
+def test_a_farmer_goes_live_by_scanning_one_qr_code(browser: Any, studio_process: StudioProcess) -> None:
+    server = studio_process
+    show = api(server, "POST", "/api/shows", {"title": "Morning harvest 早市"})
+    api(server, "PUT", "/api/overlay", {"sku": "ORANGE-GANNAN-5KG"})
+
+    # The control room's phone QR: a pairing link, no key in it.
+    pairing = api(server, "POST", "/api/pairing")
+    link = scan(publish_qr_png(pairing["pair_url"]))
+    assert link == pairing["pair_url"] and "#pair=" in link and server.key not in link
+
+    phone = browser.new_context(**PHONE).new_page()
+    phone.goto(link)
+    phone.wait_for_function("localStorage.getItem('farmlive.publishToken') !== null", timeout=10000)
+    assert "pair" not in phone.url  # the code left the address bar at once
+    assert phone.evaluate("localStorage.getItem('farmlive.studioKey')") is None  # no key on the phone
+    assert phone.is_visible("#paired") and not phone.is_visible("#key-field")
+
+    # Start camera is on screen without scrolling; one tap and the phone is live.
+    assert phone.text_content("#golive").startswith("开始推流")
+    assert visible_without_scrolling(phone, "#golive")
+    phone.click("#golive")
+    phone.wait_for_function(f"{STATE} === 'live'", timeout=30000)
+    wait_until(lambda: api(server, "GET", "/api/state")["stream_health"].get("publishing"), 15, "publishing")
+    assert visible_without_scrolling(phone, "#stop")  # and Stop stays on screen too
+
+    # While live the phone shows the product on air, the show's orders and the newest comments.
+    with sqlite3.connect(server.data_dir / catalog.DB_FILENAME) as db:
+        db.execute(
+            "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at) VALUES (?, ?, ?, ?, ?, ?)",
+            [show["id"], "ORANGE-GANNAN-5KG", 2, 59.9, 119.8, catalog.now_iso()],
+        )
+        db.execute(
+            "INSERT INTO comments (show_id, at, viewer_id, nickname, text) VALUES (?, ?, ?, ?, ?)",
+            [show["id"], catalog.now_iso(), "viewer-1", "小王", "橙子甜吗？"],
+        )
+    phone.wait_for_function("document.getElementById('orders').textContent === '1'", timeout=10000)
+    assert "赣南脐橙" in phone.text_content("#on-air")
+    assert "119.8" in phone.text_content("#gmv")
+    assert phone.text_content("#watching") == "0"
+    assert phone.is_visible("#comments-box") and "橙子甜吗？" in phone.text_content("#phone-comments")
+    assert "Morning harvest" in phone.text_content("#show-line")
+
+    # Stop asks first; keeping on leaves the show live.
+    phone.click("#stop")
+    assert phone.is_visible("#stop-confirm") and "确定停止推流" in phone.text_content("#stop-confirm")
+    phone.click("#stop-no")
+    assert phone.evaluate(STATE) == "live" and phone.is_visible("#stop")
+
+    # The host ends the show (下播): the phone is told.
+    api(server, "POST", f"/api/shows/{show['id']}/end")
+    phone.wait_for_selector("#show-ended", state="visible", timeout=10000)
+    assert "主播已下播" in phone.text_content("#show-ended")
+
+    phone.click("#stop")
+    phone.click("#stop-yes")
+    phone.wait_for_function(f"{STATE} === 'stopped'", timeout=10000)
+    wait_until(lambda: not api(server, "GET", "/api/state")["stream_health"].get("publishing"), 15, "unpublished")
+
+    # A reload stays paired (the token is kept on the phone), and the used code pairs nobody else.
+    phone.goto(f"{server.url}/publish")
+    assert phone.is_visible("#paired")
+    other = browser.new_context(**PHONE).new_page()
+    other.goto(link)
+    other.wait_for_selector("#pair-error", state="visible", timeout=10000)
+    assert "已被使用" in other.text_content("#pair-error")
+    other.context.close()
+    phone.context.close()
