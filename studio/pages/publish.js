@@ -47,7 +47,10 @@
     const fragment = new URLSearchParams(location.hash.slice(1));
     if (!fragment.get("pair") && !fragment.get("key")) return;
     history.replaceState(null, "", location.pathname + location.search);
-    if (fragment.get("key")) localStorage.setItem(KEY_STORAGE, fragment.get("key"));
+    if (fragment.get("key")) {
+      localStorage.setItem(KEY_STORAGE, fragment.get("key"));
+      keyInput.value = fragment.get("key");
+    }
     if (fragment.get("pair")) await exchangePairingCode(fragment.get("pair"));
   }
 
@@ -248,6 +251,10 @@
     if (showInfo) seenShow = showInfo.id;
     $("show-ended").hidden = !ended;
     document.body.classList.toggle("show-over", ended);
+    // The studio's own view of this phone's uplink (amber: weak network; the host sees it too).
+    const alert = status.alert || {};
+    $("phone-alert").hidden = alert.level !== "amber" || !status.publishing;
+    $("phone-alert").textContent = `${alert.reason_zh || ""} · ${alert.reason || ""}`;
     $("watching").textContent = String(status.viewers_now || 0);
     $("orders").textContent = String(status.orders || 0);
     $("gmv").textContent = money(status.revenue);
