@@ -197,16 +197,17 @@ REFUSALS = {
 
 async def exchange(request: web.Request) -> web.Response:
     """``POST /api/pairing/exchange`` ``{"code": ...}`` (no key): the phone's publish token, once."""
+    body = await json_object(request)
+    code = body.get("code")
+    if not isinstance(code, str) or not 0 < len(code) <= MAX_CODE_LENGTH:
+        raise Problem(400, "bad_request", "code must be the pairing code from the QR", "code 必须是二维码中的配对码")
+    # Every guess that reaches the codes spends from the budget; only a right one is given back.
     limiters: list[RateLimiter] = request.app[EXCHANGE_LIMITS]
     limits = list(zip(limiters, (request.remote or "unknown", "all"), strict=True))
     for limiter, key in limits:
         wait = limiter.take(key)
         if wait:
             raise too_many(wait, "pairing attempts", "配对尝试")
-    body = await json_object(request)
-    code = body.get("code")
-    if not isinstance(code, str) or not 0 < len(code) <= MAX_CODE_LENGTH:
-        raise Problem(400, "bad_request", "code must be the pairing code from the QR", "code 必须是二维码中的配对码")
     studio = studio_of(request)
     try:
         token, expires = await studio.db(exchange_pairing_code, code, request.headers.get("User-Agent", ""))

@@ -432,3 +432,17 @@ def test_a_used_data_folder_is_never_seeded_with_the_demo_shop(tmp_path: Path) -
     db = catalog.open_db(fresh)
     assert db.execute("SELECT COUNT(*) FROM products").fetchone()[0] == 7
     db.conn.close()
+
+
+@FUZZ
+@given(body=json_values, raw=st.binary(max_size=300), use_raw=st.booleans(), token=st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=60,
+))
+def test_phone_pairing_and_status_refuse_cleanly(
+    target: Target, body: object, raw: bytes, use_raw: bool, token: str
+) -> None:
+    """The phone's routes: any body, any bearer token; never a 5xx, never a pairing from a guess."""
+    payload = raw if use_raw else dump({"code": body})
+    assert target.check("POST", "/api/pairing/exchange", payload, {"Content-Type": "application/json"}) != 200
+    for bearer in (token, f"flpub_{token}"):
+        assert target.check("GET", "/api/phone/status", headers={"Authorization": f"Bearer {bearer}"}) == 401

@@ -60,7 +60,7 @@ async def test_a_pairing_code_is_single_use_and_stored_only_hashed(running_studi
 
         status, body = await exchange(http, running_studio, code[:-2] + "xx")
         assert (status, body["code"]) == (404, "pairing_code_unknown")
-        for bad in (None, 7, "x" * 65):  # with the two refusals above: the burst of five guesses
+        for bad in (None, 7, "x" * 65, "", [code]):  # not a code: no guess spent
             status, body = await exchange(http, running_studio, bad)
             assert (status, body["code"]) == (400, "bad_request")
 
