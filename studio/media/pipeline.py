@@ -251,6 +251,7 @@ class ShowPipeline:
         if holding == self._holding:
             return
         self._holding = holding
+        log.info("automatic hold slate %s: %s", "on" if holding else "off", why)
         last = self._uplink[-1] if self._uplink else None
         self._record_stream_event(
             "hold" if holding else "resume",

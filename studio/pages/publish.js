@@ -103,6 +103,7 @@
     goButton.hidden = active;
     stopButton.hidden = !active;
     if (!active) stopConfirm.hidden = true;
+    document.body.classList.toggle("is-live", active);  // a smaller preview: the figures fit on screen
     if (state === "live") keepAwake();
   }
 
@@ -238,7 +239,7 @@
   let seenShow = null;
 
   function money(amount) {
-    return "¥" + Number(amount || 0).toLocaleString("zh-CN", { maximumFractionDigits: 2 });
+    return "¥" + Number(amount || 0).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   }
 
   function renderStatus(status) {
