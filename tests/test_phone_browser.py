@@ -1,8 +1,9 @@
 """A farmer goes live by scanning one QR code: real Chromium phone, real ``farmlive up`` process.
 
-The control room's pairing QR is rendered exactly as the Go live page renders
-it, decoded with OpenCV (the phone's camera app), and opened on a phone-sized
-page; from there one tap publishes, with no key typed or stored.
+The pairing QR is read off the real control room's screen (a screenshot of the
+Go live page in Chromium, decoded with OpenCV: the phone's camera app) and
+opened on a phone-sized page; from there one tap publishes, with no key typed
+or stored. The control room then raises the red alert when the phone stops.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import numpy as np
 import pytest
 
 import catalog
-from studio.control_room.preview import publish_qr_png
 from tests.conftest import StudioProcess
 from tests.test_browser_show import PHONE, api, decode_qr, wait_until
+from tests.test_control_room_browser import control_room  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -39,15 +40,21 @@ def visible_without_scrolling(page: Any, selector: str) -> bool:
     ))
 
 
-def test_a_farmer_goes_live_by_scanning_one_qr_code(browser: Any, studio_process: StudioProcess) -> None:
+def test_a_farmer_goes_live_by_scanning_one_qr_code(
+    browser: Any, studio_process: StudioProcess, control_room: str  # noqa: F811
+) -> None:
     server = studio_process
     show = api(server, "POST", "/api/shows", {"title": "Morning harvest 早市"})
     api(server, "PUT", "/api/overlay", {"sku": "ORANGE-GANNAN-5KG"})
 
-    # The control room's phone QR: a pairing link, no key in it.
-    pairing = api(server, "POST", "/api/pairing")
-    link = scan(publish_qr_png(pairing["pair_url"]))
-    assert link == pairing["pair_url"] and "#pair=" in link and server.key not in link
+    # The host's Go live page shows the phone QR: a pairing link, no key in it.
+    host = browser.new_page(viewport={"width": 1440, "height": 1400})
+    host.goto(control_room)
+    qr = host.locator(".st-key-phone-pairing img").first
+    qr.wait_for(timeout=60_000)
+    host.wait_for_timeout(500)  # the image finishes drawing
+    link = scan(qr.screenshot())
+    assert link.startswith(f"{server.url}/publish#pair=") and server.key not in link
 
     phone = browser.new_context(**PHONE).new_page()
     phone.goto(link)
@@ -87,15 +94,19 @@ def test_a_farmer_goes_live_by_scanning_one_qr_code(browser: Any, studio_process
     phone.click("#stop-no")
     assert phone.evaluate(STATE) == "live" and phone.is_visible("#stop")
 
-    # The host ends the show (下播): the phone is told.
-    api(server, "POST", f"/api/shows/{show['id']}/end")
-    phone.wait_for_selector("#show-ended", state="visible", timeout=10000)
-    assert "主播已下播" in phone.text_content("#show-ended")
-
+    # The farmer stops for real: the host's page turns red, counting the seconds.
     phone.click("#stop")
     phone.click("#stop-yes")
     phone.wait_for_function(f"{STATE} === 'stopped'", timeout=10000)
     wait_until(lambda: not api(server, "GET", "/api/state")["stream_health"].get("publishing"), 15, "unpublished")
+    host.locator(".fl-alert-red").first.wait_for(timeout=20_000)
+    assert "手机已断线" in host.locator(".fl-alert-red").first.text_content()
+    host.close()
+
+    # The host ends the show (下播): the phone is told.
+    api(server, "POST", f"/api/shows/{show['id']}/end")
+    phone.wait_for_selector("#show-ended", state="visible", timeout=10000)
+    assert "主播已下播" in phone.text_content("#show-ended")
 
     # A reload stays paired (the token is kept on the phone), and the used code pairs nobody else.
     phone.goto(f"{server.url}/publish")

@@ -54,7 +54,7 @@ def pairing_panel(api: ControlClient) -> None:
     except ControlError as error:
         ui.show_error(error)
         return
-    with st.container(border=True):
+    with st.container(border=True, key="phone-pairing"):
         code, text = st.columns([1, 2], vertical_alignment="center")
         code.image(publish_qr_png(pairing["pair_url"]), width="stretch")
         text.markdown(f"**{ui.t('phone_camera')}**")
