@@ -12,7 +12,7 @@ import catalog
 from analytics import comments as room_store
 from studio.media import PIPELINE
 from studio.phone import (
-    EXCHANGE_LIMITS,
+    EXCHANGE_LIMIT,
     PairingRefused,
     create_pairing_code,
     digest,
@@ -85,7 +85,7 @@ async def test_an_expired_pairing_code_is_refused(running_studio: RunningStudio)
 
 
 async def test_the_exchange_is_rate_limited(running_studio: RunningStudio) -> None:
-    per_client, _ = running_studio.app[EXCHANGE_LIMITS]
+    per_client = running_studio.app[EXCHANGE_LIMIT]
     async with aiohttp.ClientSession() as http:
         statuses = [(await exchange(http, running_studio, f"guess-{n}"))[0] for n in range(per_client.rate.burst + 2)]
         assert statuses[: per_client.rate.burst] == [404] * per_client.rate.burst

@@ -279,7 +279,12 @@
     if (!credential()) return;
     try {
       const response = await fetch("/api/phone/status", { headers: auth(), cache: "no-store" });
-      if (response.ok) renderStatus(await response.json());
+      if (response.ok) {
+        renderStatus(await response.json());
+      } else if (response.status === 401 && localStorage.getItem(TOKEN_STORAGE)) {
+        unpair();  // expired or unpaired by the host: say so now, not when the farmer taps Start
+        showPairError("配对已失效，请重新扫描控制台的二维码 · This phone is no longer paired: scan the control room's QR again");
+      }
     } catch (error) { /* offline for a moment: the next poll catches up */ }
   }
 
