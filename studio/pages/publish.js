@@ -101,8 +101,8 @@
     badge.className = "badge " + (state === "live" ? "live" : active ? "wait" : "off");
     badge.textContent = state === "live" ? "推流中 · LIVE" : active ? "连接中 · …" : "未推流 · OFF";
     goButton.hidden = active;
-    stopButton.hidden = !active;
     if (!active) stopConfirm.hidden = true;
+    stopButton.hidden = !active || !stopConfirm.hidden;  // a reconnect must not hide the open question
     document.body.classList.toggle("is-live", active);  // a smaller preview: the figures fit on screen
     if (state === "live") keepAwake();
   }
