@@ -40,6 +40,28 @@ def visible_without_scrolling(page: Any, selector: str) -> bool:
     ))
 
 
+def open_control_room_and_scan(browser: Any, control_room: str) -> tuple[Any, str]:  # noqa: F811
+    """The host's page, and what the phone's camera reads off its pairing QR."""
+    host = browser.new_page(viewport={"width": 1440, "height": 1400})
+    host.goto(control_room)
+    qr = host.locator(".st-key-phone-pairing img").first
+    qr.wait_for(timeout=60_000)
+    host.wait_for_timeout(500)  # the image finishes drawing
+    return host, scan(qr.screenshot())
+
+
+def an_order_and_a_comment(server: StudioProcess, show_id: int) -> None:
+    with sqlite3.connect(server.data_dir / catalog.DB_FILENAME) as db:
+        db.execute(
+            "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at) VALUES (?, ?, ?, ?, ?, ?)",
+            [show_id, "ORANGE-GANNAN-5KG", 2, 59.9, 119.8, catalog.now_iso()],
+        )
+        db.execute(
+            "INSERT INTO comments (show_id, at, viewer_id, nickname, text) VALUES (?, ?, ?, ?, ?)",
+            [show_id, catalog.now_iso(), "viewer-1", "小王", "橙子甜吗？"],
+        )
+
+
 def test_a_farmer_goes_live_by_scanning_one_qr_code(
     browser: Any, studio_process: StudioProcess, control_room: str  # noqa: F811
 ) -> None:
@@ -48,12 +70,7 @@ def test_a_farmer_goes_live_by_scanning_one_qr_code(
     api(server, "PUT", "/api/overlay", {"sku": "ORANGE-GANNAN-5KG"})
 
     # The host's Go live page shows the phone QR: a pairing link, no key in it.
-    host = browser.new_page(viewport={"width": 1440, "height": 1400})
-    host.goto(control_room)
-    qr = host.locator(".st-key-phone-pairing img").first
-    qr.wait_for(timeout=60_000)
-    host.wait_for_timeout(500)  # the image finishes drawing
-    link = scan(qr.screenshot())
+    host, link = open_control_room_and_scan(browser, control_room)
     assert link.startswith(f"{server.url}/publish#pair=") and server.key not in link
 
     phone = browser.new_context(**PHONE).new_page()
@@ -72,15 +89,7 @@ def test_a_farmer_goes_live_by_scanning_one_qr_code(
     assert visible_without_scrolling(phone, "#stop")  # and Stop stays on screen too
 
     # While live the phone shows the product on air, the show's orders and the newest comments.
-    with sqlite3.connect(server.data_dir / catalog.DB_FILENAME) as db:
-        db.execute(
-            "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at) VALUES (?, ?, ?, ?, ?, ?)",
-            [show["id"], "ORANGE-GANNAN-5KG", 2, 59.9, 119.8, catalog.now_iso()],
-        )
-        db.execute(
-            "INSERT INTO comments (show_id, at, viewer_id, nickname, text) VALUES (?, ?, ?, ?, ?)",
-            [show["id"], catalog.now_iso(), "viewer-1", "小王", "橙子甜吗？"],
-        )
+    an_order_and_a_comment(server, show["id"])
     phone.wait_for_function("document.getElementById('orders').textContent === '1'", timeout=10000)
     assert "赣南脐橙" in phone.text_content("#on-air")
     assert "119.8" in phone.text_content("#gmv")
