@@ -27,9 +27,8 @@ def live_offer(studio: Studio, show_id: int | None, sku: str) -> Offer | None:
     return on_air.promo.offer()
 
 
-def quote_json(product: Product, price: Price, offer: Offer | None, now: datetime) -> dict[str, Any]:
-    """What a buyer is shown before ordering: list and unit price, the coupon, a running flash sale."""
-    running = offer is not None and offer.flash_running(now)
+def product_json(product: Product) -> dict[str, Any]:
+    """The product as the buy sheet and the shelf name it."""
     return {
         "sku": product.sku,
         "name": product.name,
@@ -37,6 +36,14 @@ def quote_json(product: Product, price: Price, offer: Offer | None, now: datetim
         "unit": product.unit,
         "currency": product.currency,
         "stock": product.stock,
+    }
+
+
+def quote_json(product: Product, price: Price, offer: Offer | None, now: datetime) -> dict[str, Any]:
+    """What a buyer is shown before ordering: list and unit price, the coupon, a running flash sale."""
+    running = offer is not None and offer.flash_running(now)
+    return {
+        **product_json(product),
         "max_quantity": product.order_limit,
         "list_price": price.list_price,
         "unit_price": price.unit_price,

@@ -491,11 +491,17 @@ def discount_line(order: Order, currency: str) -> str:
     )
 
 
-def product_section(product: Product) -> str:
-    image = ""
+def image_url(product: Product) -> str | None:
+    """``/images/<file>`` for a product picture in the data folder; None for none or a bad name."""
     file_name = product.image[len(IMAGES_PREFIX) :] if product.image else ""
     if product.image and product.image.startswith(IMAGES_PREFIX) and IMAGE_NAME.match(file_name):
-        image = f'<img src="/{escape(product.image)}" alt="{escape(product.name)}">'
+        return f"/{product.image}"
+    return None
+
+
+def product_section(product: Product) -> str:
+    url = image_url(product)
+    image = f'<img src="{escape(url)}" alt="{escape(product.name)}">' if url else ""
     return template("product").substitute(
         image=image,
         name=escape(product.name),
