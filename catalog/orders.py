@@ -32,6 +32,8 @@ MIN_ADDRESS = 4
 # Digits with an optional leading +, 6 to 15 of them (E.164) once spaces, dashes, dots and brackets are gone.
 PHONE_PATTERN = re.compile(r"^\+?\d{6,15}$")
 PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+# A mainland mobile number, with or without the country code: 13800138000, +8613800138000, 008613800138000.
+CN_MOBILE = re.compile(r"^(?:\+86|0086|86)?(1\d{10})$")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 FORM_EXPIRED = "The form has expired: reload the page / 页面已过期，请刷新后重试"
 
@@ -210,6 +212,15 @@ def normalise_phone(phone: Any) -> str:
     return PHONE_SEPARATORS.sub("", _clean(phone))
 
 
+def phone_spellings(phone: str) -> list[str]:
+    """Every stored spelling of one (normalised) phone number: a per-buyer limit counts them all."""
+    mobile = CN_MOBILE.match(phone)
+    if mobile is None:
+        return [phone]
+    number = mobile.group(1)
+    return [number, f"+86{number}", f"86{number}", f"0086{number}"]
+
+
 def place_order(
     db: sqlite_utils.Database,
     *,
@@ -333,9 +344,11 @@ def _check_buyer_limit(
     db: sqlite_utils.Database, limit: int, show_id: int | None, sku: str, customer: Customer
 ) -> None:
     """Inside the order's transaction: this phone's units of ``sku`` in this show, cancelled orders excluded."""
+    spellings = phone_spellings(customer.phone)
     bought = db.execute(
-        "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE show_id IS ? AND sku = ? AND phone = ? AND status != ?",
-        [show_id, sku, customer.phone, CANCELLED],
+        "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE show_id IS ? AND sku = ? AND status != ? "
+        f"AND phone IN ({', '.join('?' * len(spellings))})",
+        [show_id, sku, CANCELLED, *spellings],
     ).fetchone()[0]
     if bought + customer.quantity > limit:
         raise OverBuyerLimit(limit, int(bought), customer.quantity)
