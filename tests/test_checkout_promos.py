@@ -146,6 +146,8 @@ async def test_a_flash_price_holds_until_the_countdown_ends_then_the_list_price(
         async with http.get(f"{running_studio.url}/watch/state") as response:
             card = (await response.json())["on_air"]
         assert (card["price"], card["flash_price"]) == (59.9, 49.0)
+        async with http.get(f"{running_studio.url}/order/{code}") as response:
+            assert "限时秒杀 Flash sale <b>¥49.00</b> <s>¥59.90</s>" in await response.text()
         status, body = await order(http, running_studio, code, n=1, expected_total="98.00")
         assert status == 201 and body["unit_price"] == 49.0
         await asyncio.sleep(max(0.0, (ends - catalog.utc_now()).total_seconds()) + 0.1)
