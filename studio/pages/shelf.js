@@ -13,7 +13,7 @@
   function item(product) {
     const watch = window.FarmliveWatch;
     const row = document.createElement("li");
-    row.className = "shelf-item" + (product.on_air ? " on-air" : "");
+    row.className = "shelf-item" + (product.on_air ? " live" : "");
     row.dataset.sku = product.sku;
     if (product.image) {
       const picture = document.createElement("img");
