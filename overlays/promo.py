@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
+from catalog.money import DEFAULT_CURRENCY, format_money
 from catalog.pricing import MAX_LIMIT_PER_BUYER, MAX_PERCENT, MIN_PERCENT, Offer
 from catalog.timestamps import parse_iso, to_iso
 
@@ -146,8 +147,12 @@ class Promo:
         """Time left on a countdown (never negative); None for other kinds."""
         return time_left(self.ends_at, now) if self.kind == "countdown" else None
 
-    def banner_text(self, now: datetime) -> str:
-        """The one line the banner shows at ``now``, e.g. "限时秒杀 Flash sale 04:59"."""
+    def banner_text(self, now: datetime, currency: str = DEFAULT_CURRENCY) -> str:
+        """The one line the banner shows at ``now``, e.g. "限时秒杀 Flash sale 04:59".
+
+        A running flash sale also shows its price ("限时秒杀 Flash sale ¥49.00 04:59"): the card
+        shows the list price, and people watching on another screen should see what they pay.
+        """
         if self.kind == "coupon":
             off = f" -{self.discount_percent}%" if self.discount_percent else ""
             return f"{self.label}: {self.code}{off}"
@@ -157,7 +162,8 @@ class Promo:
         if left <= timedelta(0):
             return f"{self.label} 已结束 ended"
         # Round up: a sale with 0.4 s left still shows 00:01, and 00:00 means over.
-        return f"{self.label} {format_clock(math.ceil(left.total_seconds()))}"
+        price = f" {format_money(self.flash_price, currency)}" if self.flash_price else ""
+        return f"{self.label}{price} {format_clock(math.ceil(left.total_seconds()))}"
 
     def next_change(self, now: datetime) -> datetime | None:
         """When :meth:`banner_text` next shows something else (countdowns tick each second)."""

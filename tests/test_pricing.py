@@ -60,6 +60,10 @@ def test_promo_terms_reach_the_offer() -> None:
         {"kind": "countdown", "ends_at": "2026-11-30T12:05:00Z", "flash_price": 49, "limit_per_buyer": 2}
     )
     assert sale.offer() == SALE
+    # The video's banner shows the flash price while the sale runs (in the product's currency), not after.
+    assert sale.banner_text(NOW) == "限时秒杀 Flash sale ¥49.00 05:00"
+    assert sale.banner_text(NOW, "USD") == "限时秒杀 Flash sale $49.00 05:00"
+    assert sale.banner_text(NOW + timedelta(minutes=5)) == "限时秒杀 Flash sale 已结束 ended"
     coupon = Promo.from_dict({"kind": "coupon", "code": " FARM10 ", "discount_percent": 10})
     assert coupon.offer() == COUPON
     assert coupon.banner_text(NOW) == "优惠券 Coupon: FARM10 -10%"
