@@ -275,3 +275,13 @@ async def test_the_shelf_lists_the_show_from_one_cached_read(running_studio: Any
     assert (tea["on_air"], tea["price"], tea["list_price"], tea["flash"]) == (True, 49.0, 88.0, True)
     assert (orange["on_air"], orange["price"], orange["flash"]) == (False, 59.9, False)
     assert tea["buy_href"] == f"/b/{codes['TEA-250G']}?via=shelf" and tea["stock"] == 50
+
+
+async def test_the_control_api_refuses_promo_terms_out_of_range(running_studio: Any) -> None:
+    await live(running_studio)
+    bad = {"kind": "coupon", "code": "FARM10", "discount_percent": 95}
+    async with aiohttp.ClientSession(headers=running_studio.auth) as http:
+        async with http.put(f"{running_studio.url}/api/overlay", json={"sku": "ORANGE-5KG", "promo": bad}) as response:
+            problem = await response.json()
+        assert response.status == 400 and "discount_percent" in problem["detail"] and problem["detail_zh"]
+    assert running_studio.studio.on_air.promo is None  # nothing changed on air
