@@ -9,6 +9,7 @@ The order stored in SQLite is checked for the charged price, coupon and channel.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from tests.test_room_browser import api
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+# The screenshots go to the test's data folder; FARMLIVE_SHOTS=docs refreshes the ones in docs/.
+SHOTS = os.environ.get("FARMLIVE_SHOTS")
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
 ORANGE = "ORANGE-GANNAN-5KG"  # ¥59.90 in the demo catalog; 10 % off is ¥53.91
 PLAYHEAD = "document.getElementById('video').currentTime"
@@ -54,7 +56,12 @@ def comment_and_see_the_pin(page: Any, server: StudioProcess) -> None:
     assert page.inner_text("#pinned") == "今晚包邮 free shipping"
 
 
-def buy_from_the_shelf_with_the_coupon(page: Any) -> str:
+def shot(page: Any, server: StudioProcess, name: str) -> None:
+    folder = Path(SHOTS) if SHOTS else server.data_dir
+    page.screenshot(path=str(folder / name))
+
+
+def buy_from_the_shelf_with_the_coupon(page: Any, server: StudioProcess) -> str:
     """Shelf, then the buy sheet over the playing video with the coupon applied; the order number."""
     page.click("#shelf-open")
     page.wait_for_function("document.querySelectorAll('#shelf-list .shelf-item').length === 7")
@@ -74,7 +81,7 @@ def buy_from_the_shelf_with_the_coupon(page: Any) -> str:
     page.fill("#buy-name", "张三")
     page.fill("#buy-phone", "138 0013 8000")
     page.fill("#buy-address", "江西省赣州市信丰县")
-    page.screenshot(path=str(DOCS / "watch-phone-buy.png"))
+    shot(page, server, "watch-phone-buy.png")
     page.click("#buy-submit")
     page.wait_for_selector("#buy-done:not([hidden])")
     assert page.inner_text("#buy-done-total") == "¥107.82"
@@ -110,8 +117,8 @@ def test_a_phone_viewer_does_everything_without_leaving_the_stream(
         started = page.evaluate(PLAYHEAD)
         check_pop_up_and_coupon(page)
         comment_and_see_the_pin(page, server)
-        page.screenshot(path=str(DOCS / "watch-phone.png"))
-        number = buy_from_the_shelf_with_the_coupon(page)
+        shot(page, server, "watch-phone.png")
+        number = buy_from_the_shelf_with_the_coupon(page, server)
         win_a_draw(page, server)
         # Never left the stream: same URL, the video still playing.
         assert page.url == watch_url
