@@ -120,6 +120,10 @@ def test_a_phone_viewer_does_everything_without_leaving_the_stream(
         shot(page, server, "watch-phone.png")
         number = buy_from_the_shelf_with_the_coupon(page, server)
         win_a_draw(page, server)
+        # The show ends: no pop-up, no Buy, no promo (the stream page itself stays).
+        api(server, "POST", f"/api/shows/{show['id']}/end")
+        page.wait_for_selector("#card", state="hidden")
+        assert page.is_hidden("#promo-strip") and page.is_visible("#no-card")
         # Never left the stream: same URL, the video still playing.
         assert page.url == watch_url
         assert page.evaluate(PLAYHEAD) > started + 10

@@ -22,7 +22,7 @@
   }
 
   function render(state) {
-    const card = state.on_air;
+    const card = state.live ? state.on_air : null;
     const promo = card && card.promo;
     strip.hidden = !promo;
     endsAt = null;

@@ -122,7 +122,8 @@
     if (transport === "hls" && !video.paused) setBadge(state.live ? "live" : "off");
     if (state.show) $("show-title").textContent = state.show.title;
     showId = state.show ? state.show.id : null;
-    const product = state.on_air;
+    // No show live (not started, or ended): no pop-up and no Buy, whatever was last on air.
+    const product = state.live ? state.on_air : null;
     $("card").hidden = !product;
     $("no-card").hidden = !!product;
     if (!product) return;
