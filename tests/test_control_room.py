@@ -139,7 +139,7 @@ def test_go_live_stage_then_take_with_a_promo(farm, room_env):
     assert (on_air["promo"]["flash_price"], on_air["promo"]["limit_per_buyer"]) == (49.9, 2)
     left = catalog.parse_iso(on_air["promo"]["ends_at"]) - catalog.utc_now()
     assert 4 * 60 < left.total_seconds() <= 5 * 60
-    assert "限时秒杀 Flash sale 0" in texts(at)  # the on-air bar shows the countdown ticking
+    assert "限时秒杀 Flash sale ¥49.90 0" in texts(at)  # the on-air bar shows the flash price and the countdown
 
     at.button(key="clear").click().run()
     assert api(room_env, "GET", "/api/state")["on_air"]["sku"] is None
