@@ -12,14 +12,16 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Literal, get_args
 
 import sqlite_utils
 
+from catalog.pricing import CouponNotValid, Offer, Price, price_for, to_cents
 from catalog.products import UnknownProduct, get_product
 from catalog.schema import inserted_id, transaction
 from catalog.shows import resolve_link
-from catalog.timestamps import now_iso
+from catalog.timestamps import now_iso, parse_iso
 
 MAX_QUANTITY = 999
 # Longest quantity text read as a number: "0000000005" is fine, 4,000 digits never reach int().
@@ -30,17 +32,23 @@ MIN_ADDRESS = 4
 # Digits with an optional leading +, 6 to 15 of them (E.164) once spaces, dashes, dots and brackets are gone.
 PHONE_PATTERN = re.compile(r"^\+?\d{6,15}$")
 PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+# A mainland mobile number, with or without the country code: 13800138000, +8613800138000, 008613800138000.
+CN_MOBILE = re.compile(r"^(?:\+86|0086|86)?(1\d{10})$")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 FORM_EXPIRED = "The form has expired: reload the page / 页面已过期，请刷新后重试"
 
 OrderSource = Literal["builtin", "import"]
+#: How the buyer came to the order (attribution only, never trusted for anything else):
+#: the QR scan, the watch page's Buy, the shelf 小黄车, a draw winner's prompt, the replay page.
+Channel = Literal["scan", "click", "shelf", "draw", "replay"]
+CHANNELS: tuple[str, ...] = get_args(Channel)
 #: What the built-in form takes: pay on delivery, or waiting for a payment step. Never "paid".
 BuiltinStatus = Literal["cod", "pending"]
 CANCELLED = "cancelled"
 # The SELECT list an Order is built from (`Order(*row)`), in field order.
 ORDER_SELECT_LIST = (
     "id, show_id, sku, quantity, unit_price, total, at, source, link_code, "
-    "status, buyer_id, customer_name, phone, address, number"
+    "status, buyer_id, customer_name, phone, address, number, list_price, coupon, channel"
 )
 # Public order numbers: FL-XXXX-XXXX from an alphabet without 0/O, 1/I/L (read aloud on the phone).
 NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -63,6 +71,9 @@ class Order:
     phone: str | None = None
     address: str | None = None
     public_number: str | None = None
+    list_price: float | None = None
+    coupon: str | None = None
+    channel: str | None = None
     # True when a resubmitted form got this earlier order back (not stored).
     replay: bool = field(default=False, compare=False)
 
@@ -74,6 +85,13 @@ class Order:
         """
         return self.public_number or f"FL-{self.id:06d}"
 
+    @property
+    def discount(self) -> float:
+        """Saved on the whole order against the list price (0 without a promo)."""
+        if self.list_price is None:
+            return 0.0
+        return round(max(to_cents(self.list_price) - to_cents(self.unit_price), 0) * self.quantity / 100, 2)
+
     def to_json(self) -> dict[str, Any]:
         """What the buyer is told: no row id (it would count the shop's orders)."""
         return {
@@ -82,6 +100,10 @@ class Order:
             "sku": self.sku,
             "quantity": self.quantity,
             "unit_price": self.unit_price,
+            "list_price": self.list_price if self.list_price is not None else self.unit_price,
+            "discount": self.discount,
+            "coupon": self.coupon,
+            "channel": self.channel,
             "total": self.total,
             "at": self.at,
             "link_code": self.link_code,
@@ -119,6 +141,31 @@ class NotCancellable(OrderError):
     def __init__(self, order: Order) -> None:
         self.order = order
         super().__init__(f"order {order.number} came from {order.source}: cancel it on that platform")
+
+
+class CouponRefused(OrderError):
+    """The coupon code is not the one on air for this product and show right now."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"coupon {code!r} is not valid for this product now")
+
+
+class PriceChanged(OrderError):
+    """The total the buyer was shown is not what the order would cost now (a flash sale ended, a coupon went)."""
+
+    def __init__(self, expected: float, price: Price, quantity: int) -> None:
+        self.expected, self.price, self.quantity = expected, price, quantity
+        self.total = price.total(quantity)
+        super().__init__(f"the total is now {self.total:.2f}, not {expected:.2f}")
+
+
+class OverBuyerLimit(OrderError):
+    """A flash sale's per-buyer limit (per phone, product and show) would be passed."""
+
+    def __init__(self, limit: int, bought: int, requested: int) -> None:
+        self.limit, self.bought, self.requested = limit, bought, requested
+        super().__init__(f"at most {limit} per buyer in this sale: {bought} bought already, {requested} requested")
 
 
 class NotOnSale(OrderError):
@@ -165,6 +212,15 @@ def normalise_phone(phone: Any) -> str:
     return PHONE_SEPARATORS.sub("", _clean(phone))
 
 
+def phone_spellings(phone: str) -> list[str]:
+    """Every stored spelling of one (normalised) phone number: a per-buyer limit counts them all."""
+    mobile = CN_MOBILE.match(phone)
+    if mobile is None:
+        return [phone]
+    number = mobile.group(1)
+    return [number, f"+86{number}", f"86{number}", f"0086{number}"]
+
+
 def place_order(
     db: sqlite_utils.Database,
     *,
@@ -180,6 +236,10 @@ def place_order(
     at: str | None = None,
     request_id: str | None = None,
     status: BuiltinStatus = "cod",
+    offer: Offer | None = None,
+    coupon: str | None = None,
+    expected_total: float | None = None,
+    channel: Channel | None = None,
 ) -> Order:
     """Sell ``quantity`` of ``sku`` or raise; the stock and the order change together or not at all.
 
@@ -190,15 +250,28 @@ def place_order(
     resubmitted form) returns the first order, marked ``replay``, and takes
     no more stock; a ``request_id`` another viewer used is refused, so a
     replay never shows someone else's order.
+
+    The unit price is :func:`catalog.pricing.price_for` of the product's price
+    *inside the transaction* under ``offer`` (the promo on air for this product
+    and show, passed by the caller) and ``coupon``: :class:`CouponRefused` for a
+    code the offer does not carry, :class:`PriceChanged` when ``expected_total``
+    (what the buyer was shown) differs from the total now, and
+    :class:`OverBuyerLimit` when a running flash sale's per-buyer limit would
+    be passed by this phone's units of this product in this show (cancelled
+    orders excluded). The order keeps ``list_price``, the charged
+    ``unit_price``, the ``coupon`` and the ``channel``.
     """
     customer, errors = validate_order_form(
         quantity=quantity, customer_name=customer_name, phone=phone, address=address
     )
     if request_id is not None and not REQUEST_ID.match(request_id):
         errors["request_id"] = FORM_EXPIRED
+    if channel is not None and channel not in CHANNELS:
+        errors["channel"] = f"channel must be one of {', '.join(CHANNELS)}"
     if customer is None or errors:
         raise InvalidOrder(errors)
     at = at or now_iso()
+    moment = parse_iso(at)
     with transaction(db):
         if request_id is not None:
             row = db.execute(f"SELECT {ORDER_SELECT_LIST} FROM orders WHERE request_id = ?", [request_id]).fetchone()
@@ -215,21 +288,27 @@ def place_order(
         if customer.quantity > product.order_limit:
             limit = product.order_limit
             raise InvalidOrder({"quantity": f"At most {limit} per order / 每单最多 {limit} 件"})
+        price = _price(product.price, offer, moment, coupon)
+        total = price.total(customer.quantity)
+        if expected_total is not None and to_cents(expected_total) != to_cents(total):
+            raise PriceChanged(expected_total, price, customer.quantity)
+        if price.limit_per_buyer is not None:
+            _check_buyer_limit(db, price.limit_per_buyer, show_id, sku, customer)
         taken = db.execute(
             "UPDATE products SET stock = stock - ? WHERE sku = ? AND active = 1 AND stock >= ?",
             [customer.quantity, sku, customer.quantity],
         ).rowcount
         if taken != 1:
             raise OutOfStock(sku, customer.quantity, product.stock)
-        total = round(customer.quantity * product.price, 2)
         number = _new_number(db)
         cursor = db.execute(
             "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at, source, link_code, "
-            "status, buyer_id, customer_name, phone, address, request_id, number) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "status, buyer_id, customer_name, phone, address, request_id, number, list_price, coupon, channel) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                show_id, sku, customer.quantity, product.price, total, at, source, link_code,
+                show_id, sku, customer.quantity, price.unit_price, total, at, source, link_code,
                 status, viewer_id, customer.name, customer.phone, customer.address, request_id, number,
+                price.list_price, price.coupon, channel,
             ],
         )
     return Order(
@@ -237,7 +316,7 @@ def place_order(
         show_id=show_id,
         sku=sku,
         quantity=customer.quantity,
-        unit_price=product.price,
+        unit_price=price.unit_price,
         total=total,
         at=at,
         source=source,
@@ -248,7 +327,31 @@ def place_order(
         phone=customer.phone,
         address=customer.address,
         public_number=number,
+        list_price=price.list_price,
+        coupon=price.coupon,
+        channel=channel,
     )
+
+
+def _price(list_price: float, offer: Offer | None, now: datetime, coupon: str | None) -> Price:
+    try:
+        return price_for(list_price, offer, now, coupon)
+    except CouponNotValid as error:
+        raise CouponRefused(error.code) from None
+
+
+def _check_buyer_limit(
+    db: sqlite_utils.Database, limit: int, show_id: int | None, sku: str, customer: Customer
+) -> None:
+    """Inside the order's transaction: this phone's units of ``sku`` in this show, cancelled orders excluded."""
+    spellings = phone_spellings(customer.phone)
+    bought = db.execute(
+        "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE show_id IS ? AND sku = ? AND status != ? "
+        f"AND phone IN ({', '.join('?' * len(spellings))})",
+        [show_id, sku, CANCELLED, *spellings],
+    ).fetchone()[0]
+    if bought + customer.quantity > limit:
+        raise OverBuyerLimit(limit, int(bought), customer.quantity)
 
 
 def _new_number(db: sqlite_utils.Database) -> str:
@@ -303,12 +406,17 @@ def _clean(value: Any) -> str:
 
 
 __all__ = [
+    "CHANNELS",
+    "Channel",
+    "CouponRefused",
     "InvalidOrder",
     "NotCancellable",
     "NotOnSale",
     "Order",
     "OrderError",
     "OutOfStock",
+    "OverBuyerLimit",
+    "PriceChanged",
     "UnknownProduct",
     "cancel_order",
     "get_order",

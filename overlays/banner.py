@@ -7,6 +7,7 @@ from datetime import datetime
 
 from PIL import Image
 
+from catalog.money import DEFAULT_CURRENCY
 from overlays.draw import RGBA, draw_stack, fit_line, pad_even, rounded_panel
 from overlays.headline import Headline
 from overlays.promo import Promo
@@ -22,9 +23,11 @@ HEADLINE_COLOURS: dict[str, RGBA] = {
 }
 
 
-def render_banner(promo: Promo, now: datetime, scale: float, max_width: int) -> Image.Image:
+def render_banner(
+    promo: Promo, now: datetime, scale: float, max_width: int, currency: str = DEFAULT_CURRENCY
+) -> Image.Image:
     """The banner as shown at ``now``; its size does not change while a countdown ticks."""
-    return _pill(promo.banner_text(now), BANNER_COLOURS[promo.kind], scale, max_width)
+    return _pill(promo.banner_text(now, currency), BANNER_COLOURS[promo.kind], scale, max_width)
 
 
 def render_headline(headline: Headline, now: datetime, scale: float, max_width: int) -> Image.Image:

@@ -16,6 +16,7 @@ from datetime import datetime
 import numpy as np
 from PIL import Image
 
+from catalog.money import DEFAULT_CURRENCY
 from catalog.timestamps import utc_now
 from overlays.banner import render_banner, render_headline
 from overlays.card import render_card
@@ -125,7 +126,7 @@ def render_overlay(spec: OverlaySpec | None, width: int, height: int, now: datet
         column -= qr.width + frame.gap * 2
     card = render_card(spec.product, frame.scale, column, spec.image_root) if spec.product else None
     banner = spec.banner
-    banner_img = render_banner(banner, now, frame.scale, column) if banner else None
+    banner_img = render_banner(banner, now, frame.scale, column, _currency(spec)) if banner else None
     regions = _place(frame, qr, card, banner_img)
     if spec.headline is not None:
         headline = _headline_region(spec, frame, now)
@@ -135,6 +136,11 @@ def render_overlay(spec: OverlaySpec | None, width: int, height: int, now: datet
         changes_at=_next_change(spec, now),
         banner_max_width=column,
     )
+
+
+def _currency(spec: OverlaySpec) -> str:
+    """A flash price on the banner is in the product's currency."""
+    return spec.product.currency if spec.product is not None else DEFAULT_CURRENCY
 
 
 def _next_change(spec: OverlaySpec, now: datetime) -> datetime | None:
@@ -165,7 +171,7 @@ def refresh_overlay(rendered: RenderedOverlay, spec: OverlaySpec | None, now: da
     fresh: dict[str, OverlayRegion | None] = {}
     old = rendered.region("promo")
     if old is not None and spec.banner is not None:
-        image = np.asarray(render_banner(spec.banner, now, frame.scale, rendered.banner_max_width))
+        image = np.asarray(render_banner(spec.banner, now, frame.scale, rendered.banner_max_width, _currency(spec)))
         x = old.x if rendered.layout == "landscape" else even(old.x + (old.width - image.shape[1]) / 2)
         fresh["promo"] = _clip("promo", image, x, old.y + old.height - image.shape[0], frame)
     if rendered.region("headline") is not None and spec.headline is not None:

@@ -25,33 +25,52 @@ from yarl import URL
 
 from analytics import events
 from catalog.orders import (
+    CHANNELS,
     FORM_EXPIRED,
     MAX_QUANTITY,
+    CouponRefused,
     InvalidOrder,
     NotOnSale,
     Order,
     OutOfStock,
+    OverBuyerLimit,
+    PriceChanged,
     normalise_phone,
     place_order,
 )
+from catalog.pricing import CouponNotValid, Offer, price_for
 from catalog.products import Product, UnknownProduct, get_product
 from catalog.shows import Link, UnknownLink, resolve_link
+from catalog.timestamps import utc_now
 from catalog.validation import has_control_characters
 from studio.bodies import json_body
 from studio.errors import Problem, dumps
 from studio.health import DatabaseLost, Health
 from studio.order_guard import ORDER_GUARD, OrderGuard, cross_site, same_origin
+from studio.promos import live_offer, quote_json
 from studio.state import STUDIO, Studio, studio_of
 from studio.viewers import remember_viewer, viewer_id_of
 
 IMAGE_NAME = re.compile(r"^[\w][\w.-]{0,127}\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
 IMAGES_PREFIX = "images/"
 TEMPLATES = Path(__file__).parent / "pages" / "shop"
-FORM_FIELDS = ("quantity", "name", "phone", "address")
+FORM_FIELDS = ("quantity", "name", "phone", "address", "coupon")
+# Read with the form but not shown as fields: how the buyer came (attribution only) and the total the
+# buy sheet showed (an order that would cost something else now is refused with the new total).
+HIDDEN_FIELDS = ("channel", "expected_total")
+EXPECTED_TOTAL = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
+COUPON_NOT_VALID = ("coupon not valid", "优惠码无效")
 # The hidden server-issued order token (studio.order_guard): a second tap or a reload after a lost
 # answer returns the same order, and a form from another browser or another site is refused.
 REQUEST_FIELD = "request_id"
 FORM_TYPES = ("application/x-www-form-urlencoded", "application/json")
+#: ``/b/<code>?via=...``: the link event it records and the order channel it carries.
+VIA: dict[str, tuple[events.LinkEventKind, str]] = {
+    "click": ("click", "click"),
+    "shelf": ("shelf", "shelf"),
+    "draw": ("click", "draw"),
+    "replay": ("click", "replay"),
+}
 
 
 @dataclass(frozen=True)
@@ -81,9 +100,9 @@ def record_visit(db: sqlite_utils.Database, code: str, kind: events.LinkEventKin
 async def buy_link(request: web.Request) -> web.StreamResponse:
     """Record the scan or click, then send the buyer to the shop that sells the product."""
     studio = studio_of(request)
-    # A tap on the watch page's or the replay page's Buy is a click; a bare link is a QR scan.
-    # (After the show every visit counts as the replay's, see docs/replay.md.)
-    kind: events.LinkEventKind = "click" if request.query.get("via") in ("click", "replay") else "scan"
+    # A tap on the watch page's or the replay page's Buy is a click, on the shelf 小黄车 a shelf tap;
+    # a bare link is a QR scan. (After the show every visit counts as the replay's, see docs/replay.md.)
+    kind, channel = VIA.get(request.query.get("via", ""), ("scan", "scan"))
     viewer_id, is_new = viewer_id_of(request)
     # HEAD is what link checkers and chat-app previews send: answer it, but it is nobody's scan.
     visit = listing if request.method == "HEAD" else functools.partial(record_visit, kind=kind, viewer_id=viewer_id)
@@ -91,11 +110,12 @@ async def buy_link(request: web.Request) -> web.StreamResponse:
         found = await studio.db(visit, request.match_info["code"])
     except UnknownLink:
         return unknown_link_page()
-    response = web.Response(status=302, headers={"Location": redirect_target(found), "Cache-Control": "no-store"})
+    location = redirect_target(found, channel)
+    response = web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
     return remember_viewer(response, viewer_id, is_new)
 
 
-def redirect_target(found: Listing) -> str:
+def redirect_target(found: Listing, channel: str = "scan") -> str:
     """The product's own shop link (as it is now), ASCII-encoded; else the built-in order page.
 
     A stored link with control characters (saved before the catalog refused
@@ -107,7 +127,12 @@ def redirect_target(found: Listing) -> str:
             return str(URL(url))
         except ValueError:
             pass
-    return f"/order/{found.link.code}"
+    return f"/order/{found.link.code}" + ("" if channel == "scan" else f"?via={channel}")
+
+
+def channel_of(value: str | None) -> str:
+    """The order page's channel from ``?via=`` (the buy link passes it on); a QR scan by default."""
+    return value if value in CHANNELS else "scan"
 
 
 async def order_page(request: web.Request) -> web.StreamResponse:
@@ -121,17 +146,27 @@ async def order_page(request: web.Request) -> web.StreamResponse:
         return not_on_sale_page(found.product)
     viewer_id, is_new = viewer_id_of(request)
     token = request.app[ORDER_GUARD].tokens.issue(viewer_id, found.link.code)
+    channel = channel_of(request.query.get("via"))
+    offer = live_offer(studio, found.link.show_id, found.product.sku)
+    now = utc_now()
     if "application/json" in request.headers.get("Accept", ""):
-        response: web.StreamResponse = json_response(
-            {
-                "order_token": token,
-                "sku": found.product.sku,
-                "stock": found.product.stock,
-                "max_quantity": found.product.order_limit,
-            }
-        )
+        # A quote: with ?coupon= the price with that code, or why it is not valid (the sheet says so).
+        coupon_error = None
+        try:
+            price = price_for(found.product.price, offer, now, request.query.get("coupon"))
+        except CouponNotValid:
+            price = price_for(found.product.price, offer, now)
+            coupon_error = {"detail": COUPON_NOT_VALID[0], "detail_zh": COUPON_NOT_VALID[1]}
+        body = {
+            "order_token": token,
+            **quote_json(found.product, price, offer, now),
+            "coupon_error": coupon_error,
+            "channel": channel,
+        }
+        response: web.StreamResponse = json_response(body)
     else:
-        response = render_order_form(found, {REQUEST_FIELD: token})
+        coupon = offer.coupon_code if offer is not None and offer.coupon_code else ""
+        response = render_order_form(found, {REQUEST_FIELD: token, "channel": channel, "coupon": coupon}, offer=offer)
     return remember_viewer(response, viewer_id, is_new)
 
 
@@ -172,7 +207,8 @@ async def _submit_order(request: web.Request, studio: Studio, guard: OrderGuard,
                 "订单凭证缺失、过期或不属于您：请先打开订单页面",
             )
         renewed = {**form, REQUEST_FIELD: guard.tokens.issue(viewer_id, found.link.code)}
-        page = render_order_form(found, renewed, {}, status=403, alert=FORM_EXPIRED)
+        offer = live_offer(studio, found.link.show_id, found.product.sku)
+        page = render_order_form(found, renewed, {}, status=403, alert=FORM_EXPIRED, offer=offer)
         return remember_viewer(page, viewer_id, is_new)
     undo = guard.reserve(viewer_id, normalise_phone(form.get("phone")))
     placed = await _place_or_refuse(
@@ -207,6 +243,7 @@ async def _place_or_refuse(
 
     A JSON client gets a :class:`Problem` raised instead of a page.
     """
+    offer = live_offer(studio, found.link.show_id, found.product.sku)
     try:
         return await studio.db_acknowledged(
             place_order,
@@ -219,6 +256,10 @@ async def _place_or_refuse(
             link_code=found.link.code,
             viewer_id=viewer_id,
             request_id=token,
+            offer=offer,
+            coupon=form.get("coupon") or None,
+            expected_total=expected_total(form.get("expected_total", "")),
+            channel=form.get("channel") or None,  # place_order checks it
         )
     except DatabaseLost as lost:
         undo()
@@ -236,7 +277,7 @@ async def _place_or_refuse(
             ) from None
         if REQUEST_FIELD in error.errors:
             form = {**form, REQUEST_FIELD: guard.tokens.issue(viewer_id, found.link.code)}
-        return render_order_form(found, form, error.errors, status=400)
+        return render_order_form(found, form, error.errors, status=400, offer=offer)
     except OutOfStock as error:
         undo()
         message, message_zh = stock_message(error)
@@ -245,12 +286,62 @@ async def _place_or_refuse(
                 409, "out_of_stock", message, message_zh, available=error.available, requested=error.requested
             ) from None
         fresh = Listing(found.link, await studio.db(get_product, found.product.sku))
-        return render_order_form(fresh, form, {}, status=409, alert=f"{message} / {message_zh}")
+        return render_order_form(fresh, form, {}, status=409, alert=f"{message} / {message_zh}", offer=offer)
+    except (CouponRefused, PriceChanged, OverBuyerLimit) as error:
+        undo()
+        problem = promo_problem(error)
+        if as_json:
+            raise problem from None
+        errors = {"coupon": f"{problem.detail_zh} · {problem.detail}"} if isinstance(error, CouponRefused) else {}
+        fresh = Listing(found.link, await studio.db(get_product, found.product.sku))
+        alert = f"{problem.detail_zh} / {problem.detail}"
+        return render_order_form(fresh, form, errors, status=problem.status, alert=alert, offer=offer)
     except (NotOnSale, UnknownProduct):
         undo()
         if as_json:
             raise Problem(410, "not_on_sale", "this product is no longer on sale", "该商品已下架") from None
         return not_on_sale_page(found.product)
+
+
+def promo_problem(error: CouponRefused | PriceChanged | OverBuyerLimit) -> Problem:
+    """A checkout refusal of the promo rules (409: the show's state decides, the buyer can act on it)."""
+    if isinstance(error, CouponRefused):
+        detail, detail_zh = COUPON_NOT_VALID
+        return Problem(409, "coupon_not_valid", detail, detail_zh, errors={"coupon": f"{detail_zh} · {detail}"})
+    if isinstance(error, PriceChanged):
+        price = error.price
+        return Problem(
+            409,
+            "price_changed",
+            f"the price has changed: {error.quantity} now cost {error.total:.2f}",
+            f"价格已变化：{error.quantity} 件现在合计 {error.total:.2f}",
+            unit_price=price.unit_price,
+            list_price=price.list_price,
+            total=error.total,
+            quantity=error.quantity,
+            coupon=price.coupon,
+        )
+    left = max(error.limit - error.bought, 0)
+    return Problem(
+        409,
+        "buyer_limit",
+        f"this flash sale allows {error.limit} per buyer; this phone number can order {left} more",
+        f"限时秒杀每人限购 {error.limit} 件，该手机号还可购买 {left} 件",
+        limit=error.limit,
+        bought=error.bought,
+        errors={"quantity": f"每人限购 {error.limit} 件 · at most {error.limit} per buyer"},
+    )
+
+
+def expected_total(text: str) -> float | None:
+    """The total the buyer was shown (``"119.80"``); a 400 for anything that is not an amount."""
+    if not text:
+        return None
+    if not EXPECTED_TOTAL.match(text.strip()):
+        raise Problem(
+            400, "bad_expected_total", "expected_total must be an amount like 119.80", "预期合计金额格式不正确"
+        )
+    return float(text)
 
 
 async def product_image(request: web.Request) -> web.StreamResponse:
@@ -315,7 +406,7 @@ async def read_order_form(request: web.Request) -> dict[str, str]:
             body = dict(await request.post())
         except ValueError:  # not UTF-8, or not form encoding at all
             raise Problem(400, "bad_form", "the form is not readable text", "表单内容无法读取") from None
-    values = {field: _form_value(body.get(field)) for field in (*FORM_FIELDS, REQUEST_FIELD)}
+    values = {field: _form_value(body.get(field)) for field in (*FORM_FIELDS, *HIDDEN_FIELDS, REQUEST_FIELD)}
     if any(has_control_characters(value, allowed="\n\r\t") for value in values.values()):
         raise Problem(400, "bad_text", "the form holds control characters or broken text", "表单含有无效字符")
     return values
@@ -389,11 +480,28 @@ def money(amount: float, currency: str) -> str:
     return f"{symbol}{amount:,.2f}"
 
 
-def product_section(product: Product) -> str:
-    image = ""
+def discount_line(order: Order, currency: str) -> str:
+    """What the buyer saved, and with which coupon (nothing without a promo)."""
+    if order.discount <= 0:
+        return ""
+    why = f"优惠码 coupon {escape(order.coupon)}" if order.coupon else "限时秒杀 flash sale"
+    return (
+        f'<p class="total"><span>Discount 优惠 ({why})</span>'
+        f'<span id="order-discount">-{escape(money(order.discount, currency))}</span></p>'
+    )
+
+
+def image_url(product: Product) -> str | None:
+    """``/images/<file>`` for a product picture in the data folder; None for none or a bad name."""
     file_name = product.image[len(IMAGES_PREFIX) :] if product.image else ""
     if product.image and product.image.startswith(IMAGES_PREFIX) and IMAGE_NAME.match(file_name):
-        image = f'<img src="/{escape(product.image)}" alt="{escape(product.name)}">'
+        return f"/{product.image}"
+    return None
+
+
+def product_section(product: Product) -> str:
+    url = image_url(product)
+    image = f'<img src="{escape(url)}" alt="{escape(product.name)}">' if url else ""
     return template("product").substitute(
         image=image,
         name=escape(product.name),
@@ -413,8 +521,12 @@ def render_order_form(
     *,
     status: int = 200,
     alert: str = "",
+    offer: Offer | None = None,
 ) -> web.Response:
-    """The order form; after a refusal it comes back with the buyer's entries and what to fix."""
+    """The order form; after a refusal it comes back with the buyer's entries and what to fix.
+
+    It shows the price now (a running flash sale's) and the coupon of the promo on air, prefilled.
+    """
     values = values or {}
     errors = errors or {}
     product = found.product
@@ -427,7 +539,7 @@ def render_order_form(
         alert = "Please check the fields marked below. / 请检查下方标红的内容。"
     fields: dict[str, str] = {}
     for field in FORM_FIELDS:
-        fields[field] = escape(values.get(field, "1" if field == "quantity" else ""))
+        fields[field] = escape(values.get(field) or ("1" if field == "quantity" else ""))
         fields[f"{field}_class"] = "invalid" if field in errors else ""
         error = f'<p class="error" id="{field}-error">{escape(errors[field])}</p>' if field in errors else ""
         fields[f"{field}_error"] = error
@@ -436,12 +548,35 @@ def render_order_form(
         product=product_section(product),
         action=f"/order/{escape(found.link.code)}",
         request_id=escape(values.get(REQUEST_FIELD, "")),
+        channel=escape(channel_of(values.get("channel"))),
+        price_now=price_note(product, offer),
         max_quantity=min(MAX_QUANTITY, product.order_limit, max(product.stock, 1)),
         disabled="disabled" if sold_out else "",
         button="Sold out 已售罄" if sold_out else "Buy now 立即下单",
         **fields,
     )
     return html_page(f"{product.name} {product.name_zh} · order 下单", body, status=status)
+
+
+def price_note(product: Product, offer: Offer | None) -> str:
+    """A running flash sale's price over the list price, and the coupon on air: the form's price line."""
+    if offer is None:
+        return ""
+    now = utc_now()
+    price = price_for(product.price, offer, now)
+    lines = []
+    if price.flash:
+        now_price, list_price = money(price.unit_price, product.currency), money(price.list_price, product.currency)
+        lines.append(
+            f'<p class="flash" id="price-now">限时秒杀 Flash sale <b>{escape(now_price)}</b>'
+            f" <s>{escape(list_price)}</s></p>"
+        )
+    if offer.coupon_code and offer.discount_percent:
+        lines.append(
+            f'<p class="coupon-note">优惠码 Coupon <b>{escape(offer.coupon_code)}</b>: '
+            f"-{offer.discount_percent}%</p>"
+        )
+    return "".join(lines)
 
 
 def render_confirmation(order: Order, product: Product) -> web.Response:
@@ -453,6 +588,7 @@ def render_confirmation(order: Order, product: Product) -> web.Response:
         name=escape(product.name),
         name_zh=escape(product.name_zh),
         total=escape(money(order.total, product.currency)),
+        discount=discount_line(order, product.currency),
         phone=escape(mask_phone(order.phone or "") if order.replay else order.phone or ""),
         address=escape("(hidden · 已隐藏)" if order.replay else order.address or ""),
     )

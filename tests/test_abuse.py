@@ -148,7 +148,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
     max_leaves=12,
 )
-ORDER_KEYS = ("quantity", "name", "phone", "address", "request_id")
+ORDER_KEYS = ("quantity", "name", "phone", "address", "request_id", "coupon", "channel", "expected_total")
 
 
 def dump(value: object) -> bytes:
@@ -199,7 +199,7 @@ path_text = st.text(max_size=80)
 
 
 @FUZZ
-@given(code=path_text, query=path_text, via=st.sampled_from(["", "click", "scan", "\x00"]))
+@given(code=path_text, query=path_text, via=st.sampled_from(["", "click", "scan", "shelf", "draw", "\x00"]))
 def test_buy_links_order_pages_images_and_assets(target: Target, code: str, query: str, via: str) -> None:
     segment = quote(code.encode("utf-8", "surrogatepass"), safe="")
     for path in (
@@ -208,6 +208,8 @@ def test_buy_links_order_pages_images_and_assets(target: Target, code: str, quer
         f"/images/{segment}",
         f"/live/{segment}",
         f"/watch/state?{quote(query.encode('utf-8', 'surrogatepass'))}",
+        f"/order/{target.code}?via={quote(via)}&coupon={quote(query.encode('utf-8', 'surrogatepass'))}",
+        "/watch/shelf",
         "/healthz",
     ):
         target.check("GET", path)

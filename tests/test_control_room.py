@@ -123,15 +123,23 @@ def test_go_live_stage_then_take_with_a_promo(farm, room_env):
     promo = farm.execute("SELECT promo FROM overlay_events ORDER BY id DESC LIMIT 1").fetchone()[0]
     assert json.loads(promo) == {"kind": "coupon", "code": "TEA10"}
 
+    at.number_input(key="stage_discount").set_value(15).run()
+    at.button(key="take").click().run()
+    on_air = api(room_env, "GET", "/api/state")["on_air"]
+    assert on_air["promo"] == {"kind": "coupon", "code": "TEA10", "discount_percent": 15}
+
     at.radio(key="stage_promo").set_value("countdown").run()
     at.number_input(key="stage_minutes").set_value(5).run()
+    at.number_input(key="stage_flash_price").set_value(49.9).run()
+    at.number_input(key="stage_limit").set_value(2).run()
     at.segmented_control(key="stage_layout").set_value("portrait").run()
     at.button(key="take").click().run()
     on_air = api(room_env, "GET", "/api/state")["on_air"]
     assert on_air["layout"] == "portrait" and on_air["promo"]["kind"] == "countdown"
+    assert (on_air["promo"]["flash_price"], on_air["promo"]["limit_per_buyer"]) == (49.9, 2)
     left = catalog.parse_iso(on_air["promo"]["ends_at"]) - catalog.utc_now()
     assert 4 * 60 < left.total_seconds() <= 5 * 60
-    assert "限时秒杀 Flash sale 0" in texts(at)  # the on-air bar shows the countdown ticking
+    assert "限时秒杀 Flash sale ¥49.90 0" in texts(at)  # the on-air bar shows the flash price and the countdown
 
     at.button(key="clear").click().run()
     assert api(room_env, "GET", "/api/state")["on_air"]["sku"] is None

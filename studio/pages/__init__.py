@@ -13,7 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
+from catalog.timestamps import now_iso, utc_now
 from studio.errors import Problem
+from studio.pages import shelf
+from studio.promos import shelf_price
+from studio.shop import image_url
 from studio.state import OnAir, studio_of
 from studio.turn import browser_ice_servers
 from studio.viewers import remember_viewer, viewer_id_of
@@ -64,12 +68,18 @@ def on_air_card(on_air: OnAir) -> dict[str, Any] | None:
     product = on_air.product
     if product is None:
         return None
+    promo = on_air.promo
+    price = shelf_price(product, promo.offer() if promo else None, utc_now())
     return {
         "sku": product.sku,
         "name": product.name,
         "name_zh": product.name_zh,
         "description": product.description,
         "price": product.price,
+        # A running flash sale's price (null otherwise); the sale's end is the promo's ends_at.
+        "flash_price": price.unit_price if price.flash else None,
+        "external": bool(product.buy_url),
+        "image": image_url(product),
         "currency": product.currency,
         "unit": product.unit,
         "stock": product.stock,
@@ -91,6 +101,8 @@ async def watch_state(request: web.Request) -> web.Response:
         "publishing": figures.publishing,
         "viewers_now": figures.viewers_now,
         "on_air": on_air_card(studio.on_air),
+        # The studio's clock: the page's countdown runs on it, not on the phone's.
+        "now": now_iso(),
     }
     return web.json_response(body, headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
 
@@ -101,3 +113,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/watch/state", watch_state)
     app.router.add_get("/media/config", media_config)
     app.router.add_get(ASSETS_PREFIX + "{name}", asset)
+    shelf.setup_routes(app)

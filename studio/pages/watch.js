@@ -1,4 +1,5 @@
-// /watch: the composed show over WHEP, the on-air product card and the viewer count.
+// /watch: the composed show over WHEP, the on-air product pop-up and the viewer count.
+// Every /watch/state poll is announced as a "farmlive:state" event (promo.js, shelf.js, buysheet.js listen).
 "use strict";
 
 (() => {
@@ -24,6 +25,8 @@
   let failedTries = 0;
   let showId = null;
   let transport = "webrtc";
+  // Studio clock minus this phone's: countdowns tick on the studio's time.
+  let clockOffset = 0;
 
   // The control room's preview opens /watch#key=...: with the studio key the
   // studio serves it as a monitor, not counted or recorded as a viewer.
@@ -119,31 +122,40 @@
     if (transport === "hls" && !video.paused) setBadge(state.live ? "live" : "off");
     if (state.show) $("show-title").textContent = state.show.title;
     showId = state.show ? state.show.id : null;
-    const product = state.on_air;
+    // No show live (not started, or ended): no pop-up and no Buy, whatever was last on air.
+    const product = state.live ? state.on_air : null;
     $("card").hidden = !product;
     $("no-card").hidden = !!product;
     if (!product) return;
     $("name-zh").textContent = product.name_zh || product.name;
     $("name-en").textContent = product.name_zh ? product.name : "";
-    $("price").textContent = money(product.price, product.currency);
+    const image = $("card-image");
+    image.hidden = !product.image;
+    if (product.image && image.getAttribute("src") !== product.image) image.src = product.image;
+    const flash = product.flash_price !== null && product.flash_price !== undefined;
+    $("price").textContent = money(flash ? product.flash_price : product.price, product.currency);
+    $("list-price").hidden = !flash;
+    $("list-price").textContent = flash ? money(product.price, product.currency) : "";
     $("unit").textContent = product.unit ? "/ " + product.unit : "";
     $("origin").textContent = product.origin || "—";
     const soldOut = product.stock <= 0;
-    $("stock").textContent = soldOut ? "Sold out · 已售罄" : `${product.stock} left · 剩余 ${product.stock}`;
-    const p = product.promo || {};
-    const promo = [p.text, p.text_zh, p.code ? `优惠码 code: ${p.code}` : ""].filter(Boolean).join(" · ");
-    $("promo").hidden = !promo;
-    $("promo").textContent = promo || "";
+    $("stock").textContent = soldOut ? "已售罄 · Sold out" : `剩余 ${product.stock} · ${product.stock} left`;
     const buy = $("buy");
     buy.classList.toggle("disabled", soldOut || !product.buy_href);
     buy.href = product.buy_href || "#";
     buy.dataset.link = product.link_url || "";
+    buy.dataset.external = product.external ? "1" : "";
   }
 
   async function poll() {
     try {
       const response = await fetch("/watch/state", { cache: "no-store" });
-      if (response.ok) render(await response.json());
+      if (response.ok) {
+        const state = await response.json();
+        if (state.now) clockOffset = Date.parse(state.now) - Date.now();
+        render(state);
+        window.dispatchEvent(new CustomEvent("farmlive:state", { detail: state }));
+      }
     } catch (error) { /* the server is restarting: the next poll will tell */ }
     setTimeout(poll, POLL_MS);
   }
@@ -159,6 +171,17 @@
     unmute.hidden = true;
   });
 
+  // Shared with promo.js, shelf.js and buysheet.js.
+  window.FarmliveWatch = {
+    money,
+    now: () => Date.now() + clockOffset,
+    clock: (seconds) => {
+      const s = Math.max(0, Math.ceil(seconds));
+      const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+      const mmss = `${String(m).padStart(2, "0")}:${String(r).padStart(2, "0")}`;
+      return h ? `${h}:${mmss}` : mmss;
+    },
+  };
   window.farmliveViewer = session; // for tests and the curious
   session.start();
   poll();

@@ -73,12 +73,18 @@ def staged_promo(now: datetime | None = None) -> dict[str, Any] | None:
     if kind == "countdown":
         minutes = float(st.session_state.get("stage_minutes", 10))
         ends = (now or catalog.utc_now()) + timedelta(minutes=minutes)
-        return {"kind": "countdown", "ends_at": catalog.to_iso(ends)}
+        sale: dict[str, Any] = {"kind": "countdown", "ends_at": catalog.to_iso(ends)}
+        # A flash sale: its price and per-buyer limit hold at checkout until the countdown ends.
+        flash_price = round(float(st.session_state.get("stage_flash_price") or 0), 2)
+        limit = int(st.session_state.get("stage_limit") or 0)
+        return {**sale, **({"flash_price": flash_price} if flash_price > 0 else {}),
+                **({"limit_per_buyer": limit} if limit > 0 else {})}
     if kind == "coupon":
         code = str(st.session_state.get("stage_coupon", "")).strip()
         if not code:
             raise ValueError(ui.t("coupon_missing"))
-        return {"kind": "coupon", "code": code}
+        percent = int(st.session_state.get("stage_discount") or 0)
+        return {"kind": "coupon", "code": code, **({"discount_percent": percent} if percent > 0 else {})}
     if kind == "sold_out":
         return {"kind": "sold_out"}
     return None
@@ -239,8 +245,12 @@ def staging_panel(api: ControlClient, products: dict[str, Product], public_url: 
             kind = st.session_state.get("stage_promo", "none")
             if kind == "countdown":
                 st.number_input(ui.t("countdown_minutes"), 1, 180, 10, step=1, key="stage_minutes")
+                st.number_input(ui.t("flash_price"), 0.0, 10_000_000.0, 0.0, step=1.0, format="%.2f",
+                                key="stage_flash_price")
+                st.number_input(ui.t("flash_limit"), 0, 999, 0, step=1, key="stage_limit")
             elif kind == "coupon":
                 st.text_input(ui.t("coupon_code"), key="stage_coupon", max_chars=32)
+                st.number_input(ui.t("coupon_discount"), 0, 90, 0, step=5, key="stage_discount")
             st.button(
                 ui.t("take"), type="primary", key="take", width="stretch",
                 on_click=take, args=(api, products),
