@@ -133,6 +133,9 @@ class ReplayMaker:
         for path, reason in result.unreadable:
             log.warning("no replay from %s: %s", path.name, reason)
             self._unreadable[path] = path.stat().st_mtime
+        if result.parts and not result.waiting:
+            # The end slate, /watch and the phone page point at the replay from now on.
+            self.studio.replay_ready(show_id, f"{self.studio.config.public_url}/replay/{show_id}")
         return result
 
 

@@ -2,7 +2,8 @@
 
 One output clock ticks at ``fps`` whether or not a phone is publishing; each
 tick takes the newest camera frame (or the hold slate when the phone is
-away), scales it into I420, blends the product card and QR in place, and
+away; the "starting soon" slate before the host starts the show and the end
+slate after it ends, never the raw camera), scales it into I420, blends the product card and QR in place, and
 encodes it on a single media thread. The resulting ``av.Packet`` objects are
 offered, unchanged, to every viewer's bounded queue and muxed into the
 recording. Viewers therefore cost packetization only, and never go dark.
@@ -27,7 +28,8 @@ from aiortc.mediastreams import MediaStreamTrack
 from av.video.frame import VideoFrame
 
 from analytics import events
-from overlays import Compositor, OverlaySpec, render_slate
+from overlays import Compositor, OverlaySpec, SlateKind, render_slate
+from overlays.slate import STARTING_NOTE, ended_note
 from studio.figures import LiveFigures
 from studio.media.audio import ShowAudio
 from studio.media.encoder import VIDEO_TIME_BASE, AacEncoder, H264Encoder, H264Settings
@@ -36,7 +38,7 @@ from studio.media.frames import bgr_to_i420, fit_into_i420, output_size
 from studio.media.ingest import LatestFrame
 from studio.media.recorder import Recorder
 from studio.media.taps import PacketSink
-from studio.state import OnAir, Studio
+from studio.state import OnAir, ShowPhase, Studio
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +52,35 @@ STATS_EVENT_EVERY = 10.0
 
 
 class SlateCache:
-    """The hold slate's background in I420, rendered once per layout and size.
+    """A slate's background in I420, rendered once per kind, note, layout and size.
 
-    The product card, QR and promo are blended on top by the same compositor
-    as live frames, so a countdown keeps ticking and a product switch shows
-    on the slate as fast as on camera.
+    On the hold slate the product card, QR and promo are blended on top by the
+    same compositor as live frames, so a countdown keeps ticking and a product
+    switch shows on the slate as fast as on camera.
     """
 
     def __init__(self) -> None:
-        self._key: tuple[str, int, int] | None = None
+        self._key: tuple[SlateKind, str | None, str, int, int] | None = None
         self._i420: np.ndarray | None = None
 
-    def frame(self, layout: str, width: int, height: int) -> np.ndarray:
-        key = (layout, width, height)
+    def frame(
+        self, layout: str, width: int, height: int, kind: SlateKind = "hold", note: str | None = None
+    ) -> np.ndarray:
+        key = (kind, note, layout, width, height)
         if self._i420 is None or self._key != key:
             background = OverlaySpec(product=None, link_url=None, layout=layout)
-            self._i420 = bgr_to_i420(render_slate(background, width, height))
+            self._i420 = bgr_to_i420(render_slate(background, width, height, kind=kind, note=note))
             self._key = key
         return self._i420.copy()
+
+
+def slate_for(phase: ShowPhase) -> tuple[SlateKind, str | None]:
+    """Which slate the phase shows when there is no camera to show (hold) or none may be shown."""
+    if phase.kind == "pending":
+        return "starting", STARTING_NOTE
+    if phase.kind == "ended":
+        return "ended", ended_note(phase.replay_url)
+    return "hold", None
 
 
 class ShowPipeline:
@@ -93,6 +106,9 @@ class ShowPipeline:
         self._compositor = Compositor()
         self._slate = SlateCache()
         self._layout = "auto"
+        # The camera goes out only while the show is live; otherwise this slate (set on each change).
+        self._camera_on_air = studio.phase.live
+        self._slate_kind: tuple[SlateKind, str | None] = slate_for(studio.phase)
         self._fanout = Fanout()
         self._audio = ShowAudio(self._send_audio)
         self._sinks: list[PacketSink] = []
@@ -279,9 +295,16 @@ class ShowPipeline:
 
     # -- overlay --------------------------------------------------------
     def _on_air_changed(self, on_air: OnAir) -> None:
-        """Show the change from the next frame on (set_spec is cheap and thread-safe)."""
+        """Show the change from the next frame on (set_spec is cheap and thread-safe).
+
+        Before Start and after End no card, QR or banner goes on the picture: the slate stands alone.
+        """
+        phase = self.studio.phase
         self._layout = on_air.layout
-        self._compositor.set_spec(on_air.overlay_spec(image_root=self.studio.config.data_dir))
+        self._camera_on_air = phase.live
+        self._slate_kind = slate_for(phase)
+        spec = on_air.overlay_spec(image_root=self.studio.config.data_dir) if phase.live else None
+        self._compositor.set_spec(spec)
 
     # -- the output clock -----------------------------------------------
     async def _run_clock(self) -> None:
@@ -291,9 +314,10 @@ class ShowPipeline:
         while self._running:  # (and cancelled by stop(): either ends it)
             await self._next_moment(last, interval)
             now = time.monotonic()
-            frame = self._ingest.fresh(STALE_AFTER, now) if self._ingest is not None else None
-            if frame is not None:
-                self.size = output_size(frame.width, frame.height, self.width, self.height)
+            camera = self._ingest.fresh(STALE_AFTER, now) if self._ingest is not None else None
+            if camera is not None:  # the slates follow the phone's orientation too
+                self.size = output_size(camera.width, camera.height, self.width, self.height)
+            frame = camera if self._camera_on_air else None
             size = self.size
             pts = round((now - self._started_at) * VIDEO_TIME_BASE.denominator)
             show_id = self.studio.show.id if self.studio.show is not None else None
@@ -370,7 +394,8 @@ class ShowPipeline:
         if frame is not None:
             buf = fit_into_i420(frame, width, height)
         else:
-            buf = self._slate.frame(self._layout, width, height)
+            kind, note = self._slate_kind
+            buf = self._slate.frame(self._layout, width, height, kind, note)
         self._compositor.compose_i420(buf)
         if self._recorder is not None:
             if show_id is None:

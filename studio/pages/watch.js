@@ -105,7 +105,9 @@
 
   function setBadge(kind) {
     badge.className = "badge " + kind;
-    badge.textContent = { live: "LIVE · 直播中", off: "OFF AIR · 未开播", wait: "… · 连接中" }[kind];
+    badge.textContent = {
+      live: "LIVE · 直播中", off: "OFF AIR · 未开播", ended: "ENDED · 已结束", wait: "… · 连接中",
+    }[kind];
   }
 
   function money(amount, currency) {
@@ -113,40 +115,37 @@
     return symbol + Number(amount).toFixed(2);
   }
 
+  // Called with each show state (showstate.js: pushed over the room socket, or polled).
   function render(state) {
     $("viewers").textContent = state.viewers_now;
-    if (session.pc && session.pc.connectionState === "connected") setBadge(state.live ? "live" : "off");
-    if (transport === "hls" && !video.paused) setBadge(state.live ? "live" : "off");
+    const offKind = state.phase === "ended" ? "ended" : "off";
+    if (session.pc && session.pc.connectionState === "connected") setBadge(state.live ? "live" : offKind);
+    if (transport === "hls" && !video.paused) setBadge(state.live ? "live" : offKind);
     if (state.show) $("show-title").textContent = state.show.title;
-    showId = state.show ? state.show.id : null;
-    const product = state.on_air;
+    showId = state.live ? state.show.id : null;
+    const product = state.on_air; // only while live: no card, QR or Buy before Start or after End
     $("card").hidden = !product;
-    $("no-card").hidden = !!product;
+    $("no-card").hidden = !!product || !state.live;
     if (!product) return;
     $("name-zh").textContent = product.name_zh || product.name;
     $("name-en").textContent = product.name_zh ? product.name : "";
     $("price").textContent = money(product.price, product.currency);
     $("unit").textContent = product.unit ? "/ " + product.unit : "";
     $("origin").textContent = product.origin || "—";
-    const soldOut = product.stock <= 0;
-    $("stock").textContent = soldOut ? "Sold out · 已售罄" : `${product.stock} left · 剩余 ${product.stock}`;
+    const soldOut = product.sold_out || product.stock <= 0; // the host's sold-out closes the sale too
+    $("stock").textContent = soldOut ? "已售罄 · Sold out" : `${product.stock} left · 剩余 ${product.stock}`;
     const p = product.promo || {};
     const promo = [p.text, p.text_zh, p.code ? `优惠码 code: ${p.code}` : ""].filter(Boolean).join(" · ");
     $("promo").hidden = !promo;
     $("promo").textContent = promo || "";
     const buy = $("buy");
     buy.classList.toggle("disabled", soldOut || !product.buy_href);
-    buy.href = product.buy_href || "#";
+    buy.setAttribute("aria-disabled", String(soldOut || !product.buy_href));
+    buy.textContent = soldOut ? "已售罄 · Sold out" : "Buy now · 立即购买";
+    buy.href = (!soldOut && product.buy_href) || "#";
     buy.dataset.link = product.link_url || "";
   }
 
-  async function poll() {
-    try {
-      const response = await fetch("/watch/state", { cache: "no-store" });
-      if (response.ok) render(await response.json());
-    } catch (error) { /* the server is restarting: the next poll will tell */ }
-    setTimeout(poll, POLL_MS);
-  }
 
   // The show follows the phone: a portrait phone makes a portrait show.
   video.addEventListener("resize", () => {
@@ -161,5 +160,6 @@
 
   window.farmliveViewer = session; // for tests and the curious
   session.start();
-  poll();
+  FarmliveShow.subscribe(render);
+  FarmliveShow.poll(POLL_MS); // the fallback: the room socket pushes each change within 0.1 s
 })();
