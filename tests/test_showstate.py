@@ -12,6 +12,7 @@ import pytest
 from catalog.products import upsert_product
 from catalog.shows import link_for
 from overlays import Promo, render_show_ended, render_slate, render_starting_soon
+from overlays.card import render_card
 from overlays.slate import SLATES
 from studio.state import ShowPhase, Studio
 from tests.conftest import RunningStudio, order_token
@@ -207,6 +208,13 @@ async def test_every_change_is_pushed_to_pages_within_a_second(running_studio: R
         ended = await pushed(studio.end_show, lambda s: s["phase"] == "ended")
         assert ended["on_air"] is None
         await page.close()
+
+
+def test_the_video_card_says_sold_out_when_the_sale_is_closed_with_stock_left() -> None:
+    """The card agrees with the banner: closed with 40 left draws exactly the card of a product with none."""
+    closed = np.asarray(render_card(oranges(stock=40), 1.0, 900, sold_out=True))
+    assert np.array_equal(closed, np.asarray(render_card(oranges(stock=0), 1.0, 900)))
+    assert not np.array_equal(closed, np.asarray(render_card(oranges(stock=40), 1.0, 900)))
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
