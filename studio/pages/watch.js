@@ -146,7 +146,6 @@
     buy.dataset.link = product.link_url || "";
   }
 
-
   // The show follows the phone: a portrait phone makes a portrait show.
   video.addEventListener("resize", () => {
     video.classList.toggle("portrait", video.videoHeight > video.videoWidth);
