@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -51,27 +52,68 @@ HEALTH_EVERY = 1.0
 STATS_EVENT_EVERY = 10.0
 
 
+SlateKey = tuple[SlateKind, str | None, str, int, int]  # kind, note, layout, width, height
+#: Slates kept rendered: the three kinds at a size or two (a phone turned), a replay note added.
+SLATES_KEPT = 8
+
+
 class SlateCache:
-    """A slate's background in I420, rendered once per kind, note, layout and size.
+    """The slates' backgrounds in I420, each rendered once per kind, note, layout and size.
 
     On the hold slate the product card, QR and promo are blended on top by the
     same compositor as live frames, so a countdown keeps ticking and a product
-    switch shows on the slate as fast as on camera.
+    switch shows on the slate as fast as on camera. A render takes tens of ms,
+    so slates are rendered on a thread of its own, and a frame whose slate is
+    not ready yet shows the slate shown last at that size (for a frame or
+    three) instead of waiting: Start and End show never stall the media
+    thread; only the first slate at a new size is waited for.
     """
 
     def __init__(self) -> None:
-        self._key: tuple[SlateKind, str | None, str, int, int] | None = None
-        self._i420: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self._ready: dict[SlateKey, np.ndarray] = {}
+        self._pending: dict[SlateKey, concurrent.futures.Future[np.ndarray]] = {}
+        self._shown: dict[tuple[str, int, int], np.ndarray] = {}  # the last slate shown, by layout and size
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="farmlive-slate")
+
+    def prepare(self, keys: list[SlateKey]) -> None:
+        """Start rendering these slates off the media thread (nothing to do for those made or under way)."""
+        with self._lock:
+            for key in keys:
+                if key not in self._ready and key not in self._pending:
+                    self._pending[key] = self._executor.submit(self._render, key)
 
     def frame(
         self, layout: str, width: int, height: int, kind: SlateKind = "hold", note: str | None = None
     ) -> np.ndarray:
-        key = (kind, note, layout, width, height)
-        if self._i420 is None or self._key != key:
-            background = OverlaySpec(product=None, link_url=None, layout=layout)
-            self._i420 = bgr_to_i420(render_slate(background, width, height, kind=kind, note=note))
-            self._key = key
-        return self._i420.copy()
+        key: SlateKey = (kind, note, layout, width, height)
+        self.prepare([key])
+        with self._lock:
+            i420, pending = self._ready.get(key), self._pending.get(key)
+            shown = self._shown.get((layout, width, height))
+        if i420 is None:
+            if shown is not None:
+                return shown.copy()  # until the new slate is ready
+            assert pending is not None
+            i420 = pending.result()  # the first slate at this size: nothing else to show
+        with self._lock:
+            self._shown[(layout, width, height)] = i420
+        return i420.copy()
+
+    def _render(self, key: SlateKey) -> np.ndarray:
+        kind, note, layout, width, height = key
+        background = OverlaySpec(product=None, link_url=None, layout=layout)
+        i420 = bgr_to_i420(render_slate(background, width, height, kind=kind, note=note))
+        with self._lock:
+            if len(self._ready) >= SLATES_KEPT:
+                self._ready.clear()
+                self._shown.clear()
+            self._ready[key] = i420
+            self._pending.pop(key, None)
+        return i420
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 def slate_for(phase: ShowPhase) -> tuple[SlateKind, str | None]:
@@ -183,6 +225,7 @@ class ShowPipeline:
         if self._recorder is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._recorder.end)
         self._executor.shutdown(wait=True)
+        self._slate.close()
         self._update_figures()
 
     # -- publisher ------------------------------------------------------
