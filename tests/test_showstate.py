@@ -252,3 +252,20 @@ async def test_the_pipeline_never_sends_the_camera_before_start_or_after_end(run
     assert kind == "ended" and note is not None and "回放" in note
     studio.replay_ready(show.id, "http://127.0.0.1:1/replay/1")
     assert slate_for(studio.phase)[1] == "回放 Replay: 127.0.0.1:1/replay/1"
+
+
+def test_a_new_slate_never_stalls_the_media_thread() -> None:
+    """At Start/End the frame shows the last slate while the new one renders on the slate thread."""
+    from studio.media.pipeline import SlateCache
+
+    cache = SlateCache()
+    try:
+        hold = cache.frame("auto", 320, 180, "hold")  # the first slate at a size is waited for
+        assert np.array_equal(hold, cache.frame("auto", 320, 180, "ended", "note"))  # not ready yet: the last one
+        deadline = time.monotonic() + 10
+        while np.array_equal(ended := cache.frame("auto", 320, 180, "ended", "note"), hold):
+            assert time.monotonic() < deadline, "the end slate never came"
+            time.sleep(0.01)
+        assert _distance(ended, hold) > 5
+    finally:
+        cache.close()
