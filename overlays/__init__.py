@@ -12,13 +12,14 @@ from overlays.fonts import FontNotFound, cjk_font_path, font_description
 from overlays.headline import Headline
 from overlays.promo import PROMO_KINDS, Promo
 from overlays.render import OverlayRegion, RenderedOverlay, render_overlay
-from overlays.slate import render_slate
+from overlays.slate import SLATE_KINDS, SlateKind, render_show_ended, render_slate, render_starting_soon
 from overlays.spec import LAYOUTS, OverlaySpec, resolve_layout
 from overlays.text import format_price, short_url
 
 __all__ = [
     "LAYOUTS",
     "PROMO_KINDS",
+    "SLATE_KINDS",
     "Compositor",
     "FontNotFound",
     "Headline",
@@ -26,12 +27,15 @@ __all__ = [
     "OverlaySpec",
     "Promo",
     "RenderedOverlay",
+    "SlateKind",
     "cjk_font_path",
     "currency_symbol",
     "font_description",
     "format_price",
     "render_overlay",
+    "render_show_ended",
     "render_slate",
+    "render_starting_soon",
     "resolve_layout",
     "short_url",
 ]

@@ -32,12 +32,18 @@ PLACEHOLDER_COLOURS: tuple[tuple[int, int, int], ...] = (
 )
 
 
-def render_card(product: Product, scale: float, max_width: int, image_root: Path | None = None) -> Image.Image:
-    """The card at ``scale`` (1.0 for a 720-px short side), no wider than ``max_width``."""
+def render_card(
+    product: Product, scale: float, max_width: int, image_root: Path | None = None, *, sold_out: bool = False
+) -> Image.Image:
+    """The card at ``scale`` (1.0 for a 720-px short side), no wider than ``max_width``.
+
+    ``sold_out``: the sale is closed (the host's sold-out banner) even if stock is left, so the
+    card says 已售罄 like the banner instead of contradicting it.
+    """
     pad, gap = round(16 * scale), round(10 * scale)
     thumb = round(136 * scale)
     text_max = max(max_width - 2 * pad - thumb - gap - 2 * gap, 40)
-    titles, details = _title_lines(product, scale, text_max), _detail_lines(product, scale, text_max)
+    titles, details = _title_lines(product, scale, text_max), _detail_lines(product, scale, text_max, sold_out)
     price = _price_lines(product, scale, text_max)
     line_gap = round(5 * scale)
     lines = titles + details
@@ -62,10 +68,11 @@ def _title_lines(product: Product, scale: float, max_width: int) -> list[Line]:
     return lines
 
 
-def _detail_lines(product: Product, scale: float, max_width: int) -> list[Line]:
-    """Stock ("已售罄 Sold out" in red at zero) and origin, under the price."""
-    colour = SOLD_OUT if product.stock <= 0 else LOW_STOCK if product.stock < LOW_STOCK_AT else IN_STOCK
-    lines = [fit_line(stock_line(product), round(22 * scale), max_width, fill=colour, bold=product.stock <= 0)]
+def _detail_lines(product: Product, scale: float, max_width: int, sold_out: bool) -> list[Line]:
+    """Stock ("已售罄 Sold out" in red at zero or when the sale is closed) and origin, under the price."""
+    gone = sold_out or product.stock <= 0
+    colour = SOLD_OUT if gone else LOW_STOCK if product.stock < LOW_STOCK_AT else IN_STOCK
+    lines = [fit_line(stock_line(product, gone), round(22 * scale), max_width, fill=colour, bold=gone)]
     origin = origin_line(product)
     if origin:
         lines.append(fit_line(origin, round(21 * scale), max_width, fill=MUTED))

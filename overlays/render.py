@@ -124,7 +124,9 @@ def render_overlay(spec: OverlaySpec | None, width: int, height: int, now: datet
     column = frame.right - frame.left
     if layout == "landscape" and qr is not None:
         column -= qr.width + frame.gap * 2
-    card = render_card(spec.product, frame.scale, column, spec.image_root) if spec.product else None
+    card = None
+    if spec.product is not None:
+        card = render_card(spec.product, frame.scale, column, spec.image_root, sold_out=spec.sold_out)
     banner = spec.banner
     banner_img = render_banner(banner, now, frame.scale, column, _currency(spec)) if banner else None
     regions = _place(frame, qr, card, banner_img)

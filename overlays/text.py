@@ -14,8 +14,9 @@ def format_price(product: Product) -> str:
     return f"{amount} / {product.unit}" if product.unit else amount
 
 
-def stock_line(product: Product) -> str:
-    if product.stock <= 0:
+def stock_line(product: Product, sold_out: bool = False) -> str:
+    """"已售罄 Sold out" at zero stock or when the host closed the sale, else the stock left."""
+    if sold_out or product.stock <= 0:
         return "已售罄 Sold out"
     return f"库存 Stock: {product.stock:,}"
 

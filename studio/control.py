@@ -30,6 +30,7 @@ from overlays import LAYOUTS, Promo
 from studio.auth import require_key
 from studio.bodies import json_object, row_id
 from studio.errors import Problem
+from studio.showstate import show_state
 from studio.state import OnAir, Studio, studio_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -74,6 +75,7 @@ def on_air_json(on_air: OnAir) -> dict[str, Any]:
         "link_code": on_air.link_code,
         "link_url": on_air.link_url,
         "changed_at": on_air.changed_at,
+        "sold_out": on_air.sold_out,
     }
 
 
@@ -102,6 +104,8 @@ async def get_state(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "show": show_json(studio.show),
+            # The same show state /watch, /publish and the room socket carry (pending | live | ended, the card).
+            "show_state": show_state(studio),
             "on_air": on_air_json(studio.on_air),
             "viewers_now": figures.viewers_now,
             "stream_health": figures.to_json(),

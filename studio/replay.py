@@ -133,6 +133,9 @@ class ReplayMaker:
         for path, reason in result.unreadable:
             log.warning("no replay from %s: %s", path.name, reason)
             self._unreadable[path] = path.stat().st_mtime
+        if result.parts and not result.waiting:
+            # The end slate, /watch and the phone page point at the replay from now on.
+            self.studio.replay_ready(show_id, f"{self.studio.config.public_url}/replay/{show_id}")
         return result
 
 
@@ -324,9 +327,10 @@ async def replay_part(request: web.Request) -> web.StreamResponse:
     number = request.match_info["part"]
     # Only the files already made: a range request never waits for a remux.
     parts = await asyncio.to_thread(replay_parts, replays_dir(studio_of(request)), show.id)
-    if not number.isdigit() or not 1 <= int(number) <= len(parts):
-        raise Problem(404, "unknown_part", f"show {show.id} has no part {number}", f"没有第 {number} 段录像")
-    part = parts[int(number) - 1]
+    index = row_id(number)  # (str.isdigit lets "²" through to int())
+    if index is None or not 1 <= index <= len(parts):
+        raise Problem(404, "unknown_part", f"show {show.id} has no part {number[:40]}", f"没有第 {number[:40]} 段录像")
+    part = parts[index - 1]
     return web.FileResponse(part.path, headers={"Content-Type": "video/mp4", "Cache-Control": "public, max-age=3600"})
 
 

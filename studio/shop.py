@@ -13,7 +13,7 @@ import functools
 import re
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 from string import Template
@@ -75,10 +75,19 @@ VIA: dict[str, tuple[events.LinkEventKind, str]] = {
 
 @dataclass(frozen=True)
 class Listing:
-    """What a buy link sells: the link and the product as it is now."""
+    """What a buy link sells: the link and the product as it is now.
+
+    ``closed``: the host closed this product's sale in the link's live show (the sold-out promo):
+    the form shows 已售罄 and orders are refused with 409, whatever stock is left.
+    """
 
     link: Link
     product: Product
+    closed: bool = False
+
+    @property
+    def sold_out(self) -> bool:
+        return self.closed or self.product.stock <= 0
 
 
 # -- database work (runs on the studio's DB thread) ------------------------
@@ -139,7 +148,7 @@ async def order_page(request: web.Request) -> web.StreamResponse:
     """The form, with a fresh order token for this viewer; ``Accept: application/json`` gets the token as JSON."""
     studio = studio_of(request)
     try:
-        found = await studio.db(listing, request.match_info["code"])
+        found = await current_listing(studio, request.match_info["code"])
     except UnknownLink:
         return unknown_link_page()
     if not found.product.active:
@@ -162,6 +171,7 @@ async def order_page(request: web.Request) -> web.StreamResponse:
             **quote_json(found.product, price, offer, now),
             "coupon_error": coupon_error,
             "channel": channel,
+            "sold_out": found.sold_out,
         }
         response: web.StreamResponse = json_response(body)
     else:
@@ -192,11 +202,17 @@ async def _submit_order(request: web.Request, studio: Studio, guard: OrderGuard,
     form = await read_order_form(request)
     code = request.match_info["code"]
     try:
-        found = await studio.db(listing, code)
+        found = await current_listing(studio, code)
     except UnknownLink:
         if as_json:
             raise Problem(404, "unknown_link", "unknown buy link", "链接无效") from None
         return unknown_link_page()
+    if found.closed:
+        if as_json:
+            raise sale_closed_problem()
+        problem = sale_closed_problem()
+        alert = f"{problem.detail} / {problem.detail_zh}"
+        return remember_viewer(render_order_form(found, form, {}, status=409, alert=alert), viewer_id, is_new)
     token = form.get(REQUEST_FIELD) or request.headers.get("Idempotency-Key") or ""
     if not guard.tokens.valid(token, viewer_id, found.link.code):
         if as_json:
@@ -301,6 +317,22 @@ async def _place_or_refuse(
         if as_json:
             raise Problem(410, "not_on_sale", "this product is no longer on sale", "该商品已下架") from None
         return not_on_sale_page(found.product)
+
+
+async def current_listing(studio: Studio, code: str) -> Listing:
+    """The link, the product as it is now, and whether the host closed its sale in the live show."""
+    found = await studio.db(listing, code)
+    return replace(found, closed=studio.sale_closed(found.link.show_id, found.product.sku))
+
+
+def sale_closed_problem() -> Problem:
+    """409 for an order of a product the host marked sold out in the live show."""
+    return Problem(
+        409,
+        "sold_out",
+        "Sold out: the sale of this product is closed for this show.",
+        "已售罄：本场直播该商品已停止销售。",
+    )
 
 
 def promo_problem(error: CouponRefused | PriceChanged | OverBuyerLimit) -> Problem:
@@ -530,7 +562,7 @@ def render_order_form(
     values = values or {}
     errors = errors or {}
     product = found.product
-    sold_out = product.stock <= 0
+    sold_out = found.sold_out
     if sold_out and not alert:
         alert = "Sold out, sorry! / 抱歉，已售罄"
     if REQUEST_FIELD in errors:  # a spent or mangled token: explain (the caller hands out a fresh one)

@@ -5,8 +5,9 @@ Every route (media, shop, control API) shares one :class:`Studio`, found with
 connection, so SQLite writes are serialised and never stall the asyncio loop
 that carries video.
 
-Live facts and their one writer each: the show and :class:`OnAir` are written
-here; :class:`~studio.figures.LiveFigures` only by the media pipeline (read
+Live facts and their one writer each: the show's phase (:class:`ShowPhase`),
+the sales the host closed and :class:`OnAir` are written here;
+:class:`~studio.figures.LiveFigures` only by the media pipeline (read
 through :attr:`Studio.figures`).
 """
 
@@ -19,7 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import sqlite_utils
 from aiohttp import web
@@ -35,6 +36,32 @@ from studio.health import DbHealth
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+PhaseKind = Literal["pending", "live", "ended"]
+
+
+@dataclass(frozen=True)
+class ShowPhase:
+    """Where the show is, the one answer every screen follows (video, /watch, /publish, control room).
+
+    ``pending``: no show started since the studio started (viewers see "starting soon").
+    ``live``: ``show`` is on air. ``ended``: ``show`` has ended; ``replay_url`` once its replay exists.
+    """
+
+    kind: PhaseKind = "pending"
+    show: Show | None = None
+    replay_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind == "pending") != (self.show is None):
+            raise ValueError("a pending phase has no show; a live or ended phase has one")
+        if self.replay_url is not None and self.kind != "ended":
+            raise ValueError("only an ended show has a replay")
+
+    @property
+    def live(self) -> bool:
+        return self.kind == "live"
+
 
 @dataclass(frozen=True)
 class OnAir:
@@ -67,6 +94,11 @@ class OnAir:
             headline=self.headline,
         )
 
+    @property
+    def sold_out(self) -> bool:
+        """The sold-out banner is up: the host's sold-out promo, or no stock left."""
+        return self.overlay_spec().sold_out
+
 
 OnAirListener = Callable[[OnAir], None]
 FiguresSource = Callable[[], LiveFigures]
@@ -86,12 +118,21 @@ class Studio:
         )
         self._db: sqlite_utils.Database | None = None
         self.health = DbHealth(self.db_file)
-        self.show: Show | None = None
+        self.phase = ShowPhase()
+        # SKUs whose sale the host closed in the live show (put on air with the sold-out promo).
+        self.closed_sales: frozenset[str] = frozenset()
         self.on_air = OnAir()
+        # Bumped on every change any screen shows: pages drop a polled state older than a pushed one.
+        self.state_version = 0
         self._listeners: list[OnAirListener] = []
         self._figures: FiguresSource = LiveFigures
         # The host's setting (one writer: set_auto_hold); the pipeline reads it every second.
         self.auto_hold = config.auto_hold
+
+    @property
+    def show(self) -> Show | None:
+        """The live show, if any (the phase says more: before the first start, or which show ended)."""
+        return self.phase.show if self.phase.live else None
 
     # -- live figures (written by the pipeline only) ------------------------
     @property
@@ -138,9 +179,11 @@ class Studio:
         closed = await self.db(events.close_stale_sessions)
         if closed:
             log.info("closed %d viewer sessions left open by a previous run", closed)
-        self.show = await self.db(live_show)
-        if self.show:
-            last = await self.db(_last_overlay, self.show.id)
+        show = await self.db(live_show)
+        if show:
+            self.phase = ShowPhase("live", show)
+            self.closed_sales = await self.db(_closed_sales, show.id)
+            last = await self.db(_last_overlay, show.id)
             if last is not None:
                 sku, layout, promo = last
                 try:
@@ -161,19 +204,37 @@ class Studio:
     async def start_show(self, title: str) -> Show:
         """Start a show; a show already live is ended in the same transaction (one show at a time),
         so a start that fails leaves the live show on air."""
-        self.show = await self.db(_replace_show, self.show.id if self.show else None, title)
+        show = await self.db(_replace_show, self.show.id if self.show else None, title)
+        self.phase = ShowPhase("live", show)
+        self.closed_sales = frozenset()  # a new show opens every sale again
         if self.on_air.sku is not None:
             await self.put_on_air(self.on_air.sku, self.on_air.layout, self.on_air.promo)
-        return self.show
+        else:
+            self._notify()
+        return show
 
     async def end_show(self) -> Show | None:
         if self.show is None:
             return None
         ended = await self.db(end_show, self.show.id)
-        self.show = None
+        self.phase = ShowPhase("ended", ended)
+        self.closed_sales = frozenset()
         if self.on_air.headline is not None:
-            self.set_headline(None)  # a draw or pin belonged to the show that ended
+            self.on_air = replace(self.on_air, headline=None, version=self.on_air.version + 1)
+        self._notify()  # a draw or pin belonged to the show that ended; viewers get the end slate
         return ended
+
+    def replay_ready(self, show_id: int, replay_url: str) -> None:
+        """The replay maker made the ended show's replay: the end slate and pages point at it."""
+        phase = self.phase
+        if phase.kind == "ended" and phase.show is not None and phase.show.id == show_id and phase.replay_url is None:
+            self.phase = replace(phase, replay_url=replay_url)
+            self._notify()
+
+    def sale_closed(self, show_id: int | None, sku: str) -> bool:
+        """The host closed ``sku``'s sale in the live show ``show_id`` (its buy links answer 409 sold out)."""
+        show = self.show
+        return show is not None and show.id == show_id and sku in self.closed_sales
 
     def require_show(self) -> Show:
         if self.show is None:
@@ -204,6 +265,10 @@ class Studio:
                 code, url = link.code, self.link_url(link.code)
         if record and self.show is not None:
             await self.db(events.record_overlay, self.show.id, sku, layout, promo.to_dict() if promo else None)
+        if sku is not None and self.show is not None:
+            # The promo of a product's latest time on air decides: sold out closes its sale, anything else reopens it.
+            closing = promo is not None and promo.kind == "sold_out"
+            self.closed_sales = self.closed_sales | {sku} if closing else self.closed_sales - {sku}
         self.on_air = OnAir(
             sku=sku,
             product=product,
@@ -238,11 +303,13 @@ class Studio:
         self._notify()
 
     def add_listener(self, listener: OnAirListener) -> Callable[[], None]:
-        """Call ``listener(on_air)`` on every change; returns an unsubscribe function."""
+        """Call ``listener(on_air)`` on every change of what is on air or of the show's phase;
+        returns an unsubscribe function."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
     def _notify(self) -> None:
+        self.state_version += 1
         for listener in list(self._listeners):
             try:
                 listener(self.on_air)
@@ -263,6 +330,23 @@ def _replace_show(db: sqlite_utils.Database, live_id: int | None, title: str) ->
         if live_id is not None:
             end_show(db, live_id)
         return create_show(db, title)
+
+
+def _closed_sales(db: sqlite_utils.Database, show_id: int) -> frozenset[str]:
+    """After a restart: the products whose latest time on air in the show carried the sold-out promo."""
+    rows = db.execute(
+        "SELECT sku, promo FROM overlay_events WHERE show_id = ? AND sku IS NOT NULL ORDER BY at, id", [show_id]
+    ).fetchall()
+    latest = dict(rows)
+    closed = set()
+    for sku, promo_json in latest.items():
+        try:
+            kind = json.loads(promo_json).get("kind") if promo_json else None
+        except (ValueError, AttributeError):
+            kind = None
+        if kind == "sold_out":
+            closed.add(sku)
+    return frozenset(closed)
 
 
 def _last_overlay(db: sqlite_utils.Database, show_id: int) -> tuple[str | None, str, Promo | None] | None:

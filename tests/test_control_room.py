@@ -85,6 +85,7 @@ def test_every_text_has_both_languages_with_the_same_placeholders():
 def test_go_live_one_tap_puts_a_product_on_air(farm, room_env):
     at = no_exception(page("go_live"))
     assert at.button(key="air:ORANGE-5KG").label == "上屏"
+    assert "开播前观众看到“即将开播”" in texts(at)  # the show state viewers follow
     at.text_input(key="show_title").set_value("橙子丰收 Orange harvest")
     at.button(key="start_show").click().run()
     no_exception(at)
@@ -163,6 +164,7 @@ def test_go_live_live_figures_and_end_show(farm, room_env):
     at.button(key="end_show").click().run()
     no_exception(at)
     assert api(room_env, "GET", "/api/state")["show"] is None
+    assert f"第 {show['id']} 场直播已结束" in texts(at)  # what viewers and the phone see now
     assert farm.execute("SELECT ended_at FROM shows WHERE id = ?", [show["id"]]).fetchone()[0]
     assert at.button(key="start_show")
 

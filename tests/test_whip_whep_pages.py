@@ -57,7 +57,10 @@ async def test_watch_state_follows_the_show_and_the_product(running_studio: Runn
 
         quiet = await state()
         assert catalog.parse_iso(quiet.pop("now")) <= catalog.utc_now()  # the studio's clock, for page countdowns
-        assert quiet == {"live": False, "show": None, "publishing": False, "viewers_now": 0, "on_air": None}
+        assert quiet == {
+            "phase": "pending", "live": False, "show": None, "replay_url": None, "version": 0,
+            "publishing": False, "viewers_now": 0, "on_air": None,
+        }
         show = await studio.start_show("pear day")
         on_air = await studio.put_on_air("PEAR-1")
         body = await state()

@@ -67,6 +67,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "end_yes": ("Yes, end the show", "确定下播"),
     "show_started": ("Show started: {title}", "已开播：{title}"),
     "show_ended": ("Show ended", "已下播"),
+    # the one show state viewers and the phone see (studio/showstate.py)
+    "viewers_see_starting": (
+        "Viewers see “Starting soon”, not the camera, until you start the show.",
+        "开播前观众看到“即将开播”，看不到摄像头画面。",
+    ),
+    "viewers_see_ended": (
+        "Show #{id} has ended: viewers see the end slate, the phone is told.",
+        "第 {id} 场直播已结束：观众看到结束画面，手机端已收到通知。",
+    ),
+    "replay_open": ("Replay", "回放"),
+    "sale_closed": ("SOLD OUT · sale closed", "已售罄 · 停止销售"),
     # products on air
     "products": ("Products", "商品"),
     "no_products": ("No active products. Add some on the Catalog page.", "没有在售商品，请到“商品”页添加。"),

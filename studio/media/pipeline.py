@@ -2,7 +2,8 @@
 
 One output clock ticks at ``fps`` whether or not a phone is publishing; each
 tick takes the newest camera frame (or the hold slate when the phone is
-away), scales it into I420, blends the product card and QR in place, and
+away; the "starting soon" slate before the host starts the show and the end
+slate after it ends, never the raw camera), scales it into I420, blends the product card and QR in place, and
 encodes it on a single media thread. The resulting ``av.Packet`` objects are
 offered, unchanged, to every viewer's bounded queue and muxed into the
 recording. Viewers therefore cost packetization only, and never go dark.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,7 +29,8 @@ from aiortc.mediastreams import MediaStreamTrack
 from av.video.frame import VideoFrame
 
 from analytics import events
-from overlays import Compositor, OverlaySpec, render_slate
+from overlays import Compositor, OverlaySpec, SlateKind, render_slate
+from overlays.slate import STARTING_NOTE, ended_note
 from studio.alerts import UplinkSample, assess, hold_slate
 from studio.figures import LiveFigures
 from studio.media.audio import ShowAudio
@@ -37,7 +40,7 @@ from studio.media.frames import bgr_to_i420, fit_into_i420, output_size
 from studio.media.ingest import LatestFrame
 from studio.media.recorder import Recorder
 from studio.media.taps import PacketSink
-from studio.state import OnAir, Studio
+from studio.state import OnAir, ShowPhase, Studio
 
 log = logging.getLogger(__name__)
 
@@ -52,25 +55,77 @@ STATS_EVENT_EVERY = 10.0
 UPLINK_HISTORY = 30
 
 
-class SlateCache:
-    """The hold slate's background in I420, rendered once per layout and size.
+SlateKey = tuple[SlateKind, str | None, str, int, int]  # kind, note, layout, width, height
+#: Slates kept rendered: the three kinds at a size or two (a phone turned), a replay note added.
+SLATES_KEPT = 8
 
-    The product card, QR and promo are blended on top by the same compositor
-    as live frames, so a countdown keeps ticking and a product switch shows
-    on the slate as fast as on camera.
+
+class SlateCache:
+    """The slates' backgrounds in I420, each rendered once per kind, note, layout and size.
+
+    On the hold slate the product card, QR and promo are blended on top by the
+    same compositor as live frames, so a countdown keeps ticking and a product
+    switch shows on the slate as fast as on camera. A render takes tens of ms,
+    so slates are rendered on a thread of its own, and a frame whose slate is
+    not ready yet shows the slate shown last at that size (for a frame or
+    three) instead of waiting: Start and End show never stall the media
+    thread; only the first slate at a new size is waited for.
     """
 
     def __init__(self) -> None:
-        self._key: tuple[str, int, int] | None = None
-        self._i420: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self._ready: dict[SlateKey, np.ndarray] = {}
+        self._pending: dict[SlateKey, concurrent.futures.Future[np.ndarray]] = {}
+        self._shown: dict[tuple[str, int, int], np.ndarray] = {}  # the last slate shown, by layout and size
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="farmlive-slate")
 
-    def frame(self, layout: str, width: int, height: int) -> np.ndarray:
-        key = (layout, width, height)
-        if self._i420 is None or self._key != key:
-            background = OverlaySpec(product=None, link_url=None, layout=layout)
-            self._i420 = bgr_to_i420(render_slate(background, width, height))
-            self._key = key
-        return self._i420.copy()
+    def prepare(self, keys: list[SlateKey]) -> None:
+        """Start rendering these slates off the media thread (nothing to do for those made or under way)."""
+        with self._lock:
+            for key in keys:
+                if key not in self._ready and key not in self._pending:
+                    self._pending[key] = self._executor.submit(self._render, key)
+
+    def frame(
+        self, layout: str, width: int, height: int, kind: SlateKind = "hold", note: str | None = None
+    ) -> np.ndarray:
+        key: SlateKey = (kind, note, layout, width, height)
+        self.prepare([key])
+        with self._lock:
+            i420, pending = self._ready.get(key), self._pending.get(key)
+            shown = self._shown.get((layout, width, height))
+        if i420 is None:
+            if shown is not None:
+                return shown.copy()  # until the new slate is ready
+            assert pending is not None
+            i420 = pending.result()  # the first slate at this size: nothing else to show
+        with self._lock:
+            self._shown[(layout, width, height)] = i420
+        return i420.copy()
+
+    def _render(self, key: SlateKey) -> np.ndarray:
+        kind, note, layout, width, height = key
+        background = OverlaySpec(product=None, link_url=None, layout=layout)
+        i420 = bgr_to_i420(render_slate(background, width, height, kind=kind, note=note))
+        with self._lock:
+            if len(self._ready) >= SLATES_KEPT:
+                self._ready.clear()
+                self._shown.clear()
+            self._ready[key] = i420
+            self._pending.pop(key, None)
+        return i420
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def slate_for(phase: ShowPhase) -> tuple[SlateKind, str | None]:
+    """Which slate the phase shows when there is no camera to show (hold) or none may be shown."""
+    if phase.kind == "pending":
+        return "starting", STARTING_NOTE
+    if phase.kind == "ended":
+        return "ended", ended_note(phase.replay_url)
+    return "hold", None
 
 
 class ShowPipeline:
@@ -96,6 +151,9 @@ class ShowPipeline:
         self._compositor = Compositor()
         self._slate = SlateCache()
         self._layout = "auto"
+        # The camera goes out only while the show is live; otherwise this slate (set on each change).
+        self._camera_on_air = studio.phase.live
+        self._slate_kind: tuple[SlateKind, str | None] = slate_for(studio.phase)
         self._fanout = Fanout()
         self._audio = ShowAudio(self._send_audio)
         self._sinks: list[PacketSink] = []
@@ -177,6 +235,7 @@ class ShowPipeline:
         if self._recorder is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._recorder.end)
         self._executor.shutdown(wait=True)
+        self._slate.close()
         self._update_figures()
 
     # -- publisher ------------------------------------------------------
@@ -331,9 +390,16 @@ class ShowPipeline:
 
     # -- overlay --------------------------------------------------------
     def _on_air_changed(self, on_air: OnAir) -> None:
-        """Show the change from the next frame on (set_spec is cheap and thread-safe)."""
+        """Show the change from the next frame on (set_spec is cheap and thread-safe).
+
+        Before Start and after End no card, QR or banner goes on the picture: the slate stands alone.
+        """
+        phase = self.studio.phase
         self._layout = on_air.layout
-        self._compositor.set_spec(on_air.overlay_spec(image_root=self.studio.config.data_dir))
+        self._camera_on_air = phase.live
+        self._slate_kind = slate_for(phase)
+        spec = on_air.overlay_spec(image_root=self.studio.config.data_dir) if phase.live else None
+        self._compositor.set_spec(spec)
 
     # -- the output clock -----------------------------------------------
     async def _run_clock(self) -> None:
@@ -343,9 +409,10 @@ class ShowPipeline:
         while self._running:  # (and cancelled by stop(): either ends it)
             await self._next_moment(last, interval)
             now = time.monotonic()
-            frame = self._ingest.fresh(STALE_AFTER, now) if self._ingest is not None and not self._holding else None
-            if frame is not None:
-                self.size = output_size(frame.width, frame.height, self.width, self.height)
+            camera = self._ingest.fresh(STALE_AFTER, now) if self._ingest is not None else None
+            if camera is not None:  # the slates follow the phone's orientation too
+                self.size = output_size(camera.width, camera.height, self.width, self.height)
+            frame = camera if self._camera_on_air and not self._holding else None
             size = self.size
             pts = round((now - self._started_at) * VIDEO_TIME_BASE.denominator)
             show_id = self.studio.show.id if self.studio.show is not None else None
@@ -422,7 +489,8 @@ class ShowPipeline:
         if frame is not None:
             buf = fit_into_i420(frame, width, height)
         else:
-            buf = self._slate.frame(self._layout, width, height)
+            kind, note = self._slate_kind
+            buf = self._slate.frame(self._layout, width, height, kind, note)
         self._compositor.compose_i420(buf)
         if self._recorder is not None:
             if show_id is None:

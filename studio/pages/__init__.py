@@ -9,16 +9,13 @@ watching, whether the show is live. It carries no secrets.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
-from catalog.timestamps import now_iso, utc_now
 from studio.errors import Problem
 from studio.pages import shelf
-from studio.promos import shelf_price
-from studio.shop import image_url
-from studio.state import OnAir, studio_of
+from studio.showstate import show_state
+from studio.state import studio_of
 from studio.turn import browser_ice_servers
 from studio.viewers import remember_viewer, viewer_id_of
 
@@ -63,47 +60,9 @@ async def media_config(request: web.Request) -> web.Response:
     return web.json_response({"ice_servers": servers}, headers={"Cache-Control": "no-store"})
 
 
-def on_air_card(on_air: OnAir) -> dict[str, Any] | None:
-    """The product card the watch page shows beside the video; None when nothing is on air."""
-    product = on_air.product
-    if product is None:
-        return None
-    promo = on_air.promo
-    price = shelf_price(product, promo.offer() if promo else None, utc_now())
-    return {
-        "sku": product.sku,
-        "name": product.name,
-        "name_zh": product.name_zh,
-        "description": product.description,
-        "price": product.price,
-        # A running flash sale's price (null otherwise); the sale's end is the promo's ends_at.
-        "flash_price": price.unit_price if price.flash else None,
-        "external": bool(product.buy_url),
-        "image": image_url(product),
-        "currency": product.currency,
-        "unit": product.unit,
-        "stock": product.stock,
-        "origin": product.origin,
-        "link_url": on_air.link_url,
-        "buy_href": f"/b/{on_air.link_code}?via=click" if on_air.link_code else None,
-        "promo": on_air.promo.to_dict() if on_air.promo else None,
-    }
-
-
 async def watch_state(request: web.Request) -> web.Response:
-    """``GET /watch/state``: built from the studio's memory, no database read per poll."""
-    studio = studio_of(request)
-    show = studio.show
-    figures = studio.figures
-    body = {
-        "live": show is not None,
-        "show": {"id": show.id, "title": show.title, "started_at": show.started_at} if show else None,
-        "publishing": figures.publishing,
-        "viewers_now": figures.viewers_now,
-        "on_air": on_air_card(studio.on_air),
-        # The studio's clock: the page's countdown runs on it, not on the phone's.
-        "now": now_iso(),
-    }
+    """``GET /watch/state``: the show state (:func:`studio.showstate.show_state`), the poll fallback of the push."""
+    body = show_state(studio_of(request))
     return web.json_response(body, headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
 
 

@@ -236,7 +236,12 @@
   }
 
   // -- while live: the show, the product on air, viewers, orders, newest comments -----------------
-  let seenShow = null;
+  // The host's 下播 comes from the one show state (showstate.js) every screen follows; a new show hides it again.
+  FarmliveShow.subscribe((state) => {
+    const ended = state.phase === "ended";
+    $("show-ended").hidden = !ended;
+    document.body.classList.toggle("show-over", ended);
+  });
 
   function money(amount) {
     return "¥" + Number(amount || 0).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -247,11 +252,6 @@
     $("show-line").textContent = showInfo
       ? `直播中 · Live: ${showInfo.title}`
       : "等待主播开播 · Waiting for the host to start the show";
-    // The host's 下播: the show this phone saw is over (a new show hides the notice again).
-    const ended = !showInfo && seenShow !== null;
-    if (showInfo) seenShow = showInfo.id;
-    $("show-ended").hidden = !ended;
-    document.body.classList.toggle("show-over", ended);
     // The studio's own view of this phone's uplink (amber: weak network; the host sees it too).
     const alert = status.alert || {};
     $("phone-alert").hidden = alert.level !== "amber" || !status.publishing;

@@ -83,7 +83,10 @@
       message.comments.forEach(addComment);
       showPin(message.pinned);
       showDraw(message.draw);
+      if (window.FarmliveShow) window.FarmliveShow.update(message.show);
     },
+    // The show state (phase, card, stock) pushed by the studio: showstate.js shows it everywhere.
+    show: (message) => window.FarmliveShow && window.FarmliveShow.update(message.state),
     draw: (message) => showDraw(message.draw),
     // What happened within 100 ms comes as one message.
     batch: (message) => message.messages.forEach(handle),

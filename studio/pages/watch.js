@@ -1,5 +1,5 @@
 // /watch: the composed show over WHEP, the on-air product pop-up and the viewer count.
-// Every /watch/state poll is announced as a "farmlive:state" event (promo.js, shelf.js, buysheet.js listen).
+// Every show state (pushed over the room socket, or polled from /watch/state) is announced as a "farmlive:state" event (promo.js, shelf.js, buysheet.js listen).
 "use strict";
 
 (() => {
@@ -108,7 +108,9 @@
 
   function setBadge(kind) {
     badge.className = "badge " + kind;
-    badge.textContent = { live: "LIVE · 直播中", off: "OFF AIR · 未开播", wait: "… · 连接中" }[kind];
+    badge.textContent = {
+      live: "LIVE · 直播中", off: "OFF AIR · 未开播", ended: "ENDED · 已结束", wait: "… · 连接中",
+    }[kind];
   }
 
   function money(amount, currency) {
@@ -116,16 +118,18 @@
     return symbol + Number(amount).toFixed(2);
   }
 
+  // Called with each show state (showstate.js: pushed over the room socket, or polled).
   function render(state) {
     $("viewers").textContent = state.viewers_now;
-    if (session.pc && session.pc.connectionState === "connected") setBadge(state.live ? "live" : "off");
-    if (transport === "hls" && !video.paused) setBadge(state.live ? "live" : "off");
+    const offKind = state.phase === "ended" ? "ended" : "off";
+    if (session.pc && session.pc.connectionState === "connected") setBadge(state.live ? "live" : offKind);
+    if (transport === "hls" && !video.paused) setBadge(state.live ? "live" : offKind);
     if (state.show) $("show-title").textContent = state.show.title;
-    showId = state.show ? state.show.id : null;
+    showId = state.live ? state.show.id : null;
     // No show live (not started, or ended): no pop-up and no Buy, whatever was last on air.
     const product = state.live ? state.on_air : null;
     $("card").hidden = !product;
-    $("no-card").hidden = !!product;
+    $("no-card").hidden = !!product || !state.live;
     if (!product) return;
     $("name-zh").textContent = product.name_zh || product.name;
     $("name-en").textContent = product.name_zh ? product.name : "";
@@ -138,26 +142,24 @@
     $("list-price").textContent = flash ? money(product.price, product.currency) : "";
     $("unit").textContent = product.unit ? "/ " + product.unit : "";
     $("origin").textContent = product.origin || "—";
-    const soldOut = product.stock <= 0;
+    const soldOut = product.sold_out || product.stock <= 0; // the host's sold-out closes the sale too
     $("stock").textContent = soldOut ? "已售罄 · Sold out" : `剩余 ${product.stock} · ${product.stock} left`;
     const buy = $("buy");
     buy.classList.toggle("disabled", soldOut || !product.buy_href);
-    buy.href = product.buy_href || "#";
+    buy.setAttribute("aria-disabled", String(soldOut || !product.buy_href));
+    const small = document.createElement("small");
+    small.textContent = soldOut ? "Sold out" : "Buy now";
+    buy.replaceChildren(soldOut ? "已售罄" : "立即购买", small);
+    buy.href = (!soldOut && product.buy_href) || "#";
     buy.dataset.link = product.link_url || "";
     buy.dataset.external = product.external ? "1" : "";
   }
 
-  async function poll() {
-    try {
-      const response = await fetch("/watch/state", { cache: "no-store" });
-      if (response.ok) {
-        const state = await response.json();
-        if (state.now) clockOffset = Date.parse(state.now) - Date.now();
-        render(state);
-        window.dispatchEvent(new CustomEvent("farmlive:state", { detail: state }));
-      }
-    } catch (error) { /* the server is restarting: the next poll will tell */ }
-    setTimeout(poll, POLL_MS);
+  // Each state, pushed or polled: the studio's clock for countdowns, the pop-up, then the other modules.
+  function onState(state) {
+    if (state.now) clockOffset = Date.parse(state.now) - Date.now();
+    render(state);
+    window.dispatchEvent(new CustomEvent("farmlive:state", { detail: state }));
   }
 
   // The show follows the phone: a portrait phone makes a portrait show.
@@ -184,5 +186,6 @@
   };
   window.farmliveViewer = session; // for tests and the curious
   session.start();
-  poll();
+  FarmliveShow.subscribe(onState);
+  FarmliveShow.poll(POLL_MS); // the fallback: the room socket pushes each change within 0.1 s
 })();

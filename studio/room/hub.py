@@ -7,6 +7,11 @@ gets at most ten sends a second however fast the comments come, so a busy
 room never crowds the studio's event loop (which also runs the show's output
 clock). A client that cannot keep up is disconnected instead of slowing the
 others (its page reconnects and gets the recent comments again).
+
+The room also carries the show state (:mod:`studio.showstate`): whenever the
+studio's phase, product on air, promo or stock changes, the next batch holds a
+``show`` message with the state as it is at send time (one per batch however
+many changes came), and ``hello`` carries it for a page that (re)connects.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from overlays import Headline
 from studio.errors import Problem
 from studio.limits import Rate, RateLimiter
 from studio.room.rules import CommentRefused, banned_words, check_comment, is_want, want_keywords
-from studio.state import Studio
+from studio.showstate import show_state
+from studio.state import OnAir, Studio
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +86,8 @@ class Room:
         self._closing: set[asyncio.Future[bool]] = set()  # slow clients being disconnected
         self._outbox: list[dict[str, Any]] = []  # gathered for the next batch
         self._flush_timer: asyncio.TimerHandle | None = None
+        self._show_due = False  # the show state changed since the last batch
+        self._unsubscribe = studio.add_listener(self._show_changed)
 
     @property
     def clients(self) -> int:
@@ -139,12 +147,13 @@ class Room:
     async def backlog(self) -> dict[str, Any]:
         """What a page shows when it (re)connects: recent comments and the pinned message."""
         if self.studio.show is None:
-            return {"type": "hello", "live": False, "comments": [], "pinned": None}
+            return {"type": "hello", "live": False, "comments": [], "pinned": None, "show": show_state(self.studio)}
         show_id = await self._sync_show()
         recent = await self.studio.db(store.recent_comments, show_id, limit=BACKLOG)
         return {
             "type": "hello",
             "live": True,
+            "show": show_state(self.studio),
             "comments": [c.public() for c in recent],
             "pinned": self.pinned.public() if self.pinned else None,
             "draw": self.draw.public() if self.draw and self.draw.show_id == show_id else None,
@@ -264,8 +273,20 @@ class Room:
     def broadcast(self, message: dict[str, Any]) -> None:
         """Send ``message`` to every page with whatever else happens within :data:`BATCH_S`."""
         self._outbox.append(message)
+        self._flush_soon()
+
+    def _show_changed(self, _on_air: OnAir) -> None:
+        """The studio changed something every screen shows: the new show state goes with the next batch."""
+        self._show_due = True
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if self._flush_timer is None:
-            self._flush_timer = asyncio.get_running_loop().call_later(BATCH_S, self._flush)
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop (a change made before the server runs): pages read it in hello
+            self._flush_timer = loop.call_later(BATCH_S, self._flush)
 
     def _flush(self) -> None:
         """One message for everything gathered (a ``batch`` when more than one), serialised once.
@@ -274,7 +295,10 @@ class Room:
         """
         self._flush_timer = None
         messages, self._outbox = self._outbox, []
-        if not messages:
+        if self._show_due:
+            self._show_due = False
+            messages.append({"type": "show", "state": show_state(self.studio)})
+        if not messages or not self._clients:
             return
         batch = messages[0] if len(messages) == 1 else {"type": "batch", "messages": messages}
         text = json.dumps(batch, ensure_ascii=False)
@@ -335,6 +359,7 @@ class Room:
                 return
 
     async def close(self) -> None:
+        self._unsubscribe()
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush()  # what was said just before shutdown still goes out

@@ -91,7 +91,22 @@ def staged_promo(now: datetime | None = None) -> dict[str, Any] | None:
 
 
 # -- sections -------------------------------------------------------------------------
-def show_bar(api: ControlClient, show: dict[str, Any] | None) -> None:
+def phase_note(show_state: dict[str, Any] | None) -> None:
+    """What viewers and the phone see while no show is live: the same state they follow."""
+    if show_state is None or show_state.get("phase") == "live":
+        return
+    if show_state.get("phase") == "ended" and show_state.get("show"):
+        text = html.escape(ui.t("viewers_see_ended", id=show_state["show"]["id"]))
+        replay = show_state.get("replay_url")
+        if replay:
+            text += f' · <a href="{html.escape(replay)}" target="_blank">{ui.t("replay_open")}</a>'
+    else:
+        text = html.escape(ui.t("viewers_see_starting"))
+    st.markdown(f'<span class="fl-muted" data-phase="{html.escape(show_state["phase"])}">{text}</span>',
+                unsafe_allow_html=True)
+
+
+def show_bar(api: ControlClient, show: dict[str, Any] | None, show_state: dict[str, Any] | None = None) -> None:
     if show is None:
         left, right = st.columns([5, 1], vertical_alignment="bottom")
         left.text_input(ui.t("show_title"), value=ui.t("show_title_default"), key="show_title", max_chars=200)
@@ -107,6 +122,7 @@ def show_bar(api: ControlClient, show: dict[str, Any] | None) -> None:
             ),
         )
         st.markdown(f'<span class="fl-badge fl-off">{ui.t("not_live")}</span>', unsafe_allow_html=True)
+        phase_note(show_state)
         return
     started = ui.local_time(show["started_at"])
     left, right = st.columns([5, 1], vertical_alignment="center")
@@ -139,9 +155,10 @@ def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, P
             extra = f" · {Promo.from_dict(promo).banner_text(catalog.utc_now())}" if promo else ""
             link_url = on_air.get("link_url")
             link = f' · <span class="fl-muted">{html.escape(link_url)}</span>' if link_url else ""
+            closed = f' <span class="fl-badge fl-off">{ui.t("sale_closed")}</span>' if on_air.get("sold_out") else ""
             left.markdown(
                 f'<span class="fl-badge fl-air">{ui.t("on_air_badge")}</span> '
-                f"<b>{html.escape(name)}</b>{html.escape(extra)}{link}",
+                f"<b>{html.escape(name)}</b>{html.escape(extra)}{closed}{link}",
                 unsafe_allow_html=True,
             )
         right.button(
@@ -375,7 +392,7 @@ def main() -> None:
             show(st.session_state.pop(key))
     products = catalog.list_products(ui.database(), active_only=True)
     by_sku = {p.sku: p for p in products}
-    show_bar(api, state["show"])
+    show_bar(api, state["show"], state.get("show_state"))
     if state["show"] is None:
         recap_panel()  # after 下播: how the show went
     on_air_panel(api, by_sku)
