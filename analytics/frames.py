@@ -379,10 +379,10 @@ def _show_orders(
     )
     shows = _read(
         db,
-        "SELECT id, started_at, ended_at FROM shows WHERE started_at <= ? "
+        "SELECT id, started_at, ended_at, simulated FROM shows WHERE started_at <= ? "
         "AND (ended_at IS NULL OR ended_at >= ?)",
         [window_end, _minus(show.started_at, window)],
-        ["id", "started_at", "ended_at"],
+        ["id", "started_at", "ended_at", "simulated"],
     )
     # What each competing show featured: its buy links, and products it put
     # on air without one (a null code).

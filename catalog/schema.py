@@ -273,6 +273,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX link_events_viewer ON link_events (show_id, viewer_id);
     ALTER TABLE shows ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1));
     """,
+    # shows `farmlive simulate` wrote before shows were marked: their viewers
+    # carry the simulator's user agent, their platform orders an external id
+    # SIM<show>-…. Mark them, and give those orders their show, so no real
+    # show's time window takes them (issue #12: 8 orders counted, 3 placed).
+    """
+    UPDATE shows SET simulated = 1 WHERE simulated = 0 AND (
+        EXISTS (SELECT 1 FROM viewer_sessions v WHERE v.show_id = shows.id AND v.user_agent = 'farmlive-simulator')
+        OR EXISTS (SELECT 1 FROM orders o WHERE o.source = 'import' AND o.external_id LIKE 'SIM' || shows.id || '-%')
+    );
+    UPDATE orders SET show_id = CAST(substr(external_id, 4, instr(external_id, '-') - 4) AS INTEGER)
+        WHERE show_id IS NULL AND source = 'import' AND external_id GLOB 'SIM[0-9]*-[0-9]*'
+        AND CAST(substr(external_id, 4, instr(external_id, '-') - 4) AS INTEGER)
+            IN (SELECT id FROM shows WHERE simulated = 1);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -229,9 +229,20 @@ def _comments_command(args: argparse.Namespace, db: sqlite_utils.Database) -> in
 
 def _simulate_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
     from analytics import simulate_show
+    from analytics.simulate import SimulationRefused
+    from catalog import parse_iso
+    from catalog.shows import get_show
 
-    show_id = simulate_show(db, viewers=args.viewers, minutes=args.minutes, seed=args.seed)
-    print(f"simulated show {show_id}: {args.viewers} viewers over {args.minutes:g} minutes")
+    try:
+        show_id = simulate_show(db, viewers=args.viewers, minutes=args.minutes, seed=args.seed)
+    except SimulationRefused as refused:
+        print(f"not simulated: {refused}", file=sys.stderr)
+        return 1
+    show = get_show(db, show_id)
+    minutes = (parse_iso(show.ended_at or show.started_at) - parse_iso(show.started_at)).total_seconds() / 60
+    shorter = "" if minutes >= args.minutes - 0.01 else " (shorter than asked: it never overlaps an earlier show)"
+    print(f"simulated show {show_id}: {args.viewers} viewers over {minutes:g} minutes{shorter}")
+    print("marked simulated / 已标记为模拟: left out of real shows' figures and cross-show totals")
     print(f"report: farmlive report {show_id} --out show-{show_id}.html --data-dir {args.data_dir}")
     return 0
 
