@@ -25,6 +25,14 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_timezone(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timezone",
+        default=None,
+        help="time zone every time is shown in (default $FARMLIVE_TIMEZONE, else Asia/Shanghai); UTC is stored",
+    )
+
+
 def _add_up_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``farmlive up``: the server, the control room and their network settings."""
     up = commands.add_parser("up", help="start the studio server and the control room")
@@ -41,6 +49,7 @@ def _add_up_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
         help="WebRTC on 127.0.0.1 only (tests, benchmarks); default: this computer's own addresses, or any with --lan",
     )
     up.add_argument("--base-url", default="", help="public origin viewers use, encoded in QR codes")
+    _add_timezone(up)
     up.add_argument(
         "--max-connections-per-ip",
         type=int,
@@ -113,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write a show's analytics report")
     report.add_argument("show_id", type=int)
     report.add_argument("--out", type=Path, required=True, help="FILE.html, FILE.csv or FILE.xlsx")
+    _add_timezone(report)
     _add_data_dir(report)
 
     comments = commands.add_parser("comments", help="the live room's comments")
@@ -211,9 +221,17 @@ def _orders_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
 
 def _report_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
     from analytics import write_report
+    from catalog import display_timezone
+    from catalog.shows import get_show
 
-    path = write_report(db, args.show_id, args.out)
-    print(f"wrote {path}")
+    zone = display_timezone(args.timezone)
+    path = write_report(db, args.show_id, args.out, timezone_name=zone)
+    print(f"wrote {path} (times in {zone})")
+    if get_show(db, args.show_id).simulated:
+        print(
+            f"show {args.show_id} is simulated (模拟): the report says so, and its figures are never "
+            "counted in a real show's or across shows / 模拟直播：数据不计入真实直播及汇总"
+        )
     return 0
 
 

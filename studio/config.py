@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from catalog.timestamps import DEFAULT_DISPLAY_TIMEZONE
 from studio.order_guard import OrderLimits
 
 IceScope = Literal["loopback", "machine", "any"]
@@ -35,6 +36,8 @@ class StudioConfig:
     order_limits: OrderLimits = field(default_factory=OrderLimits)
     # ``--ice-loopback-only``: WebRTC on 127.0.0.1 alone (tests, benchmarks).
     ice_loopback_only: bool = False
+    # The one clock every screen and report shows times on (``--timezone``/``FARMLIVE_TIMEZONE``); UTC is stored.
+    timezone: str = DEFAULT_DISPLAY_TIMEZONE
 
     @property
     def public_url(self) -> str:

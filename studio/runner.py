@@ -72,6 +72,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
         turn_secret=args.turn_secret or os.environ.get("FARMLIVE_TURN_SECRET", ""),
         order_limits=replace(OrderLimits(), per_ip=replace(OrderLimits().per_ip, burst=args.orders_per_ip)),
         ice_loopback_only=args.ice_loopback_only,
+        timezone=catalog.display_timezone(getattr(args, "timezone", None)),
     )
     return config, created
 

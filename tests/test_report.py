@@ -88,7 +88,8 @@ def test_xlsx_sheets_read_back(db: sqlite_utils.Database, show: int, tmp_path: P
     path = write_report(db, show, tmp_path / "r.xlsx")
     sheets = pd.read_excel(path, sheet_name=None)
     assert list(sheets) == [
-        "summary", "products", "funnel", "retention", "orders", "concurrency", "replay", "chapters", "platforms"
+        "summary", "products", "funnel", "retention", "orders", "concurrency", "replay", "chapters", "platforms",
+        "by_channel", "channel_funnel", "coupons", "comments", "drop_offs", "draws",
     ]
     funnel = sheets["funnel"]
     assert funnel["Stage / 阶段"].tolist() == [
