@@ -117,7 +117,7 @@ def timeline_chart(timeline: dict[str, pd.DataFrame], names: dict[str, str]) -> 
         _viewers_line(frames["concurrency"], time_axis, shared),
         *_order_dots(frames["orders"], frames["concurrency"], names),
         *_drop_marks(frames.get("drops"), frames["concurrency"], names),
-    ).resolve_scale(y="independent").properties(height=300)
+    ).resolve_scale(y="independent", color="independent").properties(height=300)
     return alt.vconcat(audience, _uplink_chart(frames["stream"], shared)).resolve_scale(color="independent")
 
 
