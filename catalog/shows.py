@@ -78,8 +78,10 @@ def get_show(db: sqlite_utils.Database, show_id: int) -> Show:
     return _show(row)
 
 
-def list_shows(db: sqlite_utils.Database) -> list[Show]:
-    rows = db.execute(f"SELECT {_SHOW_COLUMNS} FROM shows ORDER BY id").fetchall()
+def list_shows(db: sqlite_utils.Database, *, include_simulated: bool = True) -> list[Show]:
+    """Every show, oldest first; ``include_simulated=False`` for totals across real shows."""
+    real_only = "" if include_simulated else "WHERE simulated = 0 "
+    rows = db.execute(f"SELECT {_SHOW_COLUMNS} FROM shows {real_only}ORDER BY id").fetchall()
     return [_show(row) for row in rows]
 
 

@@ -22,7 +22,7 @@ from analytics.attribution import attribute_orders, window_bounds
 from analytics.frames import load_show
 from analytics.metrics import show_summary
 from analytics.simulate import SimulationRefused, place_show, simulate_show
-from catalog.shows import create_show, end_show, get_show, link_for
+from catalog.shows import create_show, end_show, get_show, link_for, list_shows
 from tests.conftest import database_before
 
 DAY = "2026-11-23"
@@ -123,6 +123,7 @@ def test_issue_12_legacy_simulated_show_is_marked_and_real_figures_come_back(tmp
 
     db = catalog.connect(path)  # the upgrade
     assert get_show(db, 2).simulated and not get_show(db, 1).simulated
+    assert [s.id for s in list_shows(db, include_simulated=False)] == [1]  # for totals across real shows
     right = show_summary(load_show(db, 1))
     assert (right["orders"], round(right["gmv"], 2)) == (3, 359.40)
     mine = load_show(db, 2).orders
