@@ -42,7 +42,9 @@ def fingerprint(db: Any, show_id: int) -> tuple[Any, ...]:
         "(SELECT COUNT(*) FROM viewer_sessions WHERE show_id = :s AND left_at IS NULL), "
         "(SELECT MAX(id) FROM link_events), (SELECT MAX(id) FROM orders), "
         "(SELECT MAX(id) FROM overlay_events), (SELECT MAX(id) FROM stream_events), "
-        "(SELECT MAX(id) FROM destination_events)",
+        "(SELECT MAX(id) FROM destination_events), "
+        "(SELECT MAX(id) FROM comments), (SELECT COUNT(hidden_at) FROM comments WHERE show_id = :s), "
+        "(SELECT MAX(COALESCE(drawn_at, started_at)) FROM draws WHERE show_id = :s)",
         {"s": show_id},
     ).fetchone()
     live = row[0] is None
