@@ -3,14 +3,21 @@
 A link code names one show and one product, so it is the strongest
 evidence. Orders without a (known) code, typically platform exports, fall
 back to time: an order for a SKU the show featured, placed during the show
-or within ``window`` after it ends. When several shows qualify, the most
-recently started one wins: it is the one the buyer most likely just watched.
+or within ``window`` after it ends, but never at or after the start of the
+next show (a window never reaches into another show's time). When several
+shows qualify, the most recently started one wins: it is the one the buyer
+most likely just watched.
+
+Simulated shows (``shows.simulated``) take no part in the time window: they
+neither take orders by time nor bound a real show's window, so simulated data
+never changes a real show's figures (their own orders name them).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 
 # 24 h: platform buyers often pay the evening after a show, but a day later
@@ -38,8 +45,9 @@ def attribute_orders(
     purchase, may be null). ``links``: code, show_id, sku: the products each
     show featured (a row with a null code: on air without a buy link). ``shows``: id,
     started_at, ended_at (null while live: such a show has no end yet, or
-    ends at ``now`` if given). ``attributed_by`` is ``link``, ``recorded``,
-    ``window`` or null when no show qualifies. Pure: no I/O, inputs untouched.
+    ends at ``now`` if given), optionally ``simulated`` (true: skipped by the
+    window). ``attributed_by`` is ``link``, ``recorded``, ``window`` or null
+    when no show qualifies. Pure: no I/O, inputs untouched.
     """
     result = orders.copy().reset_index(drop=True)
     result["attributed_show_id"] = pd.Series(pd.NA, index=result.index, dtype="Int64")
@@ -73,24 +81,45 @@ def _match_window(
 ) -> pd.Series:
     """Order index -> show id for unlinked orders, the latest qualifying show."""
     featured = links[["show_id", "sku"]].drop_duplicates()
-    show_times = pd.DataFrame(
-        {
-            "show_id": shows["id"].astype("int64"),
-            "started": pd.to_datetime(shows["started_at"], utc=True, format="ISO8601"),
-            "ended": pd.to_datetime(shows["ended_at"], utc=True, format="ISO8601"),
-        }
-    )
-    open_end = pd.Timestamp(now).tz_convert("UTC") if now else _FAR_FUTURE
-    show_times["until"] = show_times["ended"].fillna(open_end) + pd.Timedelta(window)
+    show_times = window_bounds(shows, window, now)
     candidates = (
         pending[["sku", "at"]]
         .assign(order_index=pending.index, at=pd.to_datetime(pending["at"], utc=True, format="ISO8601"))
         .merge(featured, on="sku")
         .merge(show_times, on="show_id")
     )
-    inside = candidates[(candidates["at"] >= candidates["started"]) & (candidates["at"] <= candidates["until"])]
+    inside = candidates[(candidates["at"] >= candidates["started"]) & (candidates["at"] < candidates["until"])]
     latest = inside.sort_values("started", kind="stable").drop_duplicates("order_index", keep="last")
     return latest.set_index("order_index")["show_id"]
+
+
+def window_bounds(shows: pd.DataFrame, window: timedelta, now: str | None = None) -> pd.DataFrame:
+    """show_id, started, ended, until: the time each real show can take unlinked orders in.
+
+    ``[started, until)`` where ``until`` is the show's end (``now`` or open
+    while live) plus ``window``, cut at the next real show's start. Simulated
+    shows are left out. Pure.
+    """
+    simulated = shows["simulated"].fillna(0).astype(bool) if "simulated" in shows else pd.Series(False, shows.index)
+    real = shows[~simulated.to_numpy()]
+    times = pd.DataFrame(
+        {
+            "show_id": real["id"].astype("int64"),
+            "started": pd.to_datetime(real["started_at"], utc=True, format="ISO8601"),
+            "ended": pd.to_datetime(real["ended_at"], utc=True, format="ISO8601"),
+        }
+    ).sort_values(["started", "show_id"], kind="stable")
+    open_end = pd.Timestamp(now).tz_convert("UTC") if now else _FAR_FUTURE
+    # The end itself is inside the show (an order at the last millisecond), so the cut is one past it.
+    until = times["ended"].fillna(open_end) + pd.Timedelta(window) + pd.Timedelta(milliseconds=1)
+    # The next strictly later start: two shows starting at once do not cut each other.
+    starts = pd.DatetimeIndex(times["started"].drop_duplicates()).sort_values()
+    after = np.searchsorted(starts.asi8, pd.DatetimeIndex(times["started"]).asi8, side="right")
+    following = pd.Series(
+        [starts[i] if i < len(starts) else _FAR_FUTURE for i in after], index=times.index, dtype="datetime64[ns, UTC]"
+    )
+    times["until"] = until.where(until < following, following)
+    return times.reset_index(drop=True)
 
 
 def order_channels(orders: pd.DataFrame, show_end: pd.Timestamp | None) -> pd.Series:

@@ -34,8 +34,14 @@ LINK_EVENT_COLUMNS = ["id", "code", "sku", "at", "kind", "viewer_id"]
 # The orders table columns a ShowData loads (attribution adds "attributed_by").
 ORDER_FRAME_COLUMNS = [
     "id", "show_id", "sku", "quantity", "unit_price", "total", "at", "source",
-    "link_code", "external_id", "status", "buyer_id",
+    "link_code", "external_id", "status", "buyer_id", "via", "coupon", "list_price",
 ]
+# Frame columns stored under another name: ``via`` is ``orders.channel`` (scan, click,
+# shelf, draw, replay: how the buyer came), because ``channel`` in a ShowData is live/replay.
+STORED_AS = {"via": "channel"}
+COMMENT_COLUMNS = ["id", "at", "viewer_id", "sku", "want"]
+DRAW_COLUMNS = ["id", "prize", "rule", "keyword", "start", "end", "status", "winner_name", "entrants"]
+LINK_PEOPLE_COLUMNS = ["kind", "people"]
 LINK_COUNT_COLUMNS = ["sku", "kind", "events"]
 OVERLAY_COLUMNS = ["id", "at", "sku", "layout", "promo"]
 STREAM_COLUMNS = ["id", "at", "kind", "bitrate_kbps", "fps", "detail"]
@@ -69,7 +75,9 @@ def _select(columns: list[str]) -> str:
     in pandas, and exact to the millisecond at these magnitudes.
     """
     return ", ".join(
-        f"CAST(round((julianday({c}) - 2440587.5) * 86400000) AS INTEGER)" if c in TIME_COLUMNS else c
+        f"CAST(round((julianday({c}) - 2440587.5) * 86400000) AS INTEGER)"
+        if c in TIME_COLUMNS
+        else (f"{STORED_AS[c]} AS {c}" if c in STORED_AS else c)
         for c in columns
     )
 
@@ -114,6 +122,13 @@ class ShowData:
     replay_positions: pd.DataFrame = field(default_factory=lambda: _empty(POSITION_COLUMNS))
     # Simulcast pushes' state changes (idle/connecting/live/retrying/failed) per destination.
     destination_events: pd.DataFrame = field(default_factory=lambda: _frame((), DESTINATION_COLUMNS))
+    # The live room: comments still shown (hidden ones left out), with the product on air and
+    # whether they asked for it (a want); lucky draws with their entrant counts.
+    comments: pd.DataFrame = field(default_factory=lambda: _frame((), COMMENT_COLUMNS))
+    draws: pd.DataFrame = field(default_factory=lambda: _frame((), DRAW_COLUMNS))
+    # Distinct people per tap kind (scan, click, shelf): viewer ids plus events without one.
+    link_people: pd.DataFrame = field(default_factory=lambda: _frame((), LINK_PEOPLE_COLUMNS))
+    simulated: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -170,6 +185,9 @@ class ShowData:
         link_counts: tuple[pd.DataFrame, int, int] | None = None,
         replay_link_counts: Frameish | None = None,
         replay_positions: Frameish = (),
+        comments: Frameish = (),
+        draws: Frameish = (),
+        link_people: Frameish | None = None,
     ) -> ShowData:
         """Normalise rows (dicts or DataFrames of stored text) into a ShowData.
 
@@ -186,6 +204,8 @@ class ShowData:
         end = max(pd.Timestamp(end_text).tz_convert("UTC"), start)
         raw_events = _frame(link_events, LINK_EVENT_COLUMNS)
         counts, viewers, anonymous = link_counts or summarise_link_events(raw_events)
+        if link_people is None:
+            link_people = people_per_kind(raw_events)
         if replay_link_counts is None:
             after = raw_events[raw_events["at"] > end] if show.ended_at else raw_events.iloc[:0]
             replay_link_counts = summarise_link_events(after)[0]
@@ -211,7 +231,18 @@ class ShowData:
             replay_link_counts=_frame(replay_link_counts, LINK_COUNT_COLUMNS),
             replay_positions=_frame(replay_positions, POSITION_COLUMNS),
             destination_events=_frame(destination_events, DESTINATION_COLUMNS),
+            comments=_frame(comments, COMMENT_COLUMNS),
+            draws=_frame(draws, DRAW_COLUMNS),
+            link_people=_frame(link_people, LINK_PEOPLE_COLUMNS),
+            simulated=show.simulated,
         )
+
+
+def people_per_kind(events: pd.DataFrame) -> pd.DataFrame:
+    """kind, people: distinct viewer ids per tap kind, plus one person per event without an id."""
+    grouped = events.groupby("kind")["viewer_id"]
+    people = grouped.nunique() + grouped.apply(lambda ids: int(ids.isna().sum()))
+    return people.rename("people").reset_index() if len(events) else _frame((), LINK_PEOPLE_COLUMNS)
 
 
 def summarise_link_events(events: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
@@ -230,11 +261,17 @@ def _frame(rows: Frameish, columns: list[str]) -> pd.DataFrame:
     for column in TIME_COLUMNS:
         if column in frame.columns:
             frame[column] = to_utc(frame[column])
-    for column in ("quantity", "unit_price", "total", "price", "bitrate_kbps", "fps", "position_s"):
+    for column in ("start", "end"):
+        if column in frame.columns:
+            frame[column] = to_utc(frame[column])
+    for column in ("quantity", "unit_price", "total", "price", "bitrate_kbps", "fps", "position_s", "list_price"):
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column]).astype("float64")
-    if "events" in frame.columns:
-        frame["events"] = pd.to_numeric(frame["events"]).astype("int64")
+    for column in ("events", "people", "entrants"):
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column]).astype("int64")
+    if "want" in frame.columns:
+        frame["want"] = frame["want"].fillna(False).astype(bool)
     return frame
 
 
@@ -313,6 +350,26 @@ def load_show(
         [show_id],
         DESTINATION_COLUMNS,
     )
+    link_people = _read(
+        db,
+        "SELECT kind, COUNT(DISTINCT viewer_id) + COUNT(*) - COUNT(viewer_id) "
+        "FROM link_events INDEXED BY link_events_kind WHERE show_id = ? GROUP BY kind",
+        [show_id],
+        LINK_PEOPLE_COLUMNS,
+    )
+    comments = _read(
+        db,
+        f"SELECT {_select(COMMENT_COLUMNS)} FROM comments WHERE show_id = ? AND hidden_at IS NULL ORDER BY at, id",
+        [show_id],
+        COMMENT_COLUMNS,
+    )
+    draws = _read(
+        db,
+        "SELECT id, prize, rule, keyword, started_at, ends_at, status, winner_name, "
+        "COALESCE(json_array_length(entrants), 0) FROM draws WHERE show_id = ? AND status != 'cancelled' ORDER BY id",
+        [show_id],
+        DRAW_COLUMNS,
+    )
     orders = _show_orders(db, show, window=window, now=now)
     skus = pd.concat([overlay_events["sku"].dropna(), orders["sku"], link_counts["sku"]]).unique()
     products = _read(
@@ -333,6 +390,9 @@ def load_show(
         now=now,
         replay_link_counts=replay_link_counts,
         replay_positions=replay_positions,
+        comments=comments,
+        draws=draws,
+        link_people=link_people,
     )
 
 
@@ -379,10 +439,10 @@ def _show_orders(
     )
     shows = _read(
         db,
-        "SELECT id, started_at, ended_at FROM shows WHERE started_at <= ? "
+        "SELECT id, started_at, ended_at, simulated FROM shows WHERE started_at <= ? "
         "AND (ended_at IS NULL OR ended_at >= ?)",
         [window_end, _minus(show.started_at, window)],
-        ["id", "started_at", "ended_at"],
+        ["id", "started_at", "ended_at", "simulated"],
     )
     # What each competing show featured: its buy links, and products it put
     # on air without one (a null code).

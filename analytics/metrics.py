@@ -151,7 +151,7 @@ def product_table(data: ShowData) -> pd.DataFrame:
     """One row per product on air, scanned or sold in the show."""
     intervals = on_air_intervals(data)
     links, orders = data.link_counts, data.orders
-    skus = sorted(pd.concat([intervals["sku"], links["sku"], orders["sku"]]).unique())
+    skus = sorted(pd.concat([intervals["sku"], links["sku"], orders["sku"]]).dropna().unique())
     table = pd.DataFrame({"sku": pd.Series(skus, dtype=object)}).set_index("sku")
     names = data.products.drop_duplicates("sku").set_index("sku")
     table["name"] = names["name"].reindex(table.index).fillna("")
@@ -171,6 +171,10 @@ def product_table(data: ShowData) -> pd.DataFrame:
     )
     table["conversion"] = _ratio(table["buyers"], table["viewers_present"])
     table["revenue_per_on_air_min"] = _ratio(table["revenue"], table["on_air_s"] / 60.0)
+    comments = data.comments.dropna(subset=["sku"])
+    table["comments"] = comments.groupby("sku").size().reindex(table.index).fillna(0).astype("int64")
+    wanting = comments[comments["want"]].groupby("sku")["viewer_id"].nunique()
+    table["wants"] = wanting.reindex(table.index).fillna(0).astype("int64")
     return table.reset_index()
 
 
@@ -248,6 +252,12 @@ def show_summary(data: ShowData) -> dict[str, Any]:
         "gpm": gmv / viewers * 1000 if viewers else 0.0,
         "conversion": buyers / viewers if viewers else 0.0,
         "reconnects": int((data.stream_events["kind"] == "disconnect").sum()),
+        "coupon_orders": int(orders["coupon"].notna().sum()),
+        "discount_given": float(discounts(orders).sum()),
+        "comments": len(data.comments),
+        "wants": int(data.comments.loc[data.comments["want"], "viewer_id"].nunique()),
+        "draws": len(data.draws),
+        "simulated": data.simulated,
     }
 
 
@@ -255,8 +265,10 @@ def timeline_figure_data(data: ShowData, freq: str = "10s") -> dict[str, pd.Data
     """The frames of one show timeline chart, all on the same UTC time axis.
 
     ``concurrency`` (time, viewers), ``pins`` (sku, name, start, end: what
-    was on air), ``orders`` (time, sku, quantity, total) and ``stream``
-    (time, kind, bitrate_kbps, fps; disconnects marked by kind).
+    was on air), ``orders`` (time, sku, quantity, total), ``stream``
+    (time, kind, bitrate_kbps, fps; disconnects marked by kind),
+    ``comments`` (time: each minute, comments, wants), ``draws`` (start,
+    end, prize, entrants) and ``drops`` (see :func:`drop_offs`).
     """
     intervals = on_air_intervals(data)
     names = data.products.drop_duplicates("sku").set_index("sku")["name"]
@@ -270,8 +282,12 @@ def timeline_figure_data(data: ShowData, freq: str = "10s") -> dict[str, pd.Data
     )
     orders = data.orders.sort_values("at", kind="stable")
     stream = data.stream_events.sort_values("at", kind="stable")
+    viewers = concurrency(data, freq)
     return {
-        "concurrency": concurrency(data, freq)[["time", "viewers"]],
+        "comments": comments_per_minute(data),
+        "draws": data.draws[["start", "end", "prize", "entrants"]].reset_index(drop=True),
+        "drops": drop_offs(data, viewers),
+        "concurrency": viewers[["time", "viewers"]],
         "pins": pins,
         "orders": pd.DataFrame(
             {
@@ -315,3 +331,142 @@ def platform_spans(data: ShowData) -> pd.DataFrame:
     live_s = (spans["end"] - spans["start"]).dt.total_seconds() if rows else pd.Series(dtype="float64")
     spans.insert(3, "live_s", live_s)
     return spans.reset_index(drop=True)
+
+
+# -- the live room: channels, coupons, comments, drop-offs ----------------------------
+#: How a buyer came to an order (``orders.channel``, ``via`` in a ShowData); null: imported / unknown.
+CHANNELS = ("scan", "click", "shelf", "draw", "replay")
+TAP_CHANNELS = ("scan", "click", "shelf")
+
+
+def discounts(orders: pd.DataFrame) -> pd.Series:
+    """Per order, what the buyer did not pay: (list price - unit price) x quantity; 0 without a list price."""
+    given = (orders["list_price"] - orders["unit_price"]) * orders["quantity"]
+    return given.fillna(0.0).clip(lower=0.0).astype("float64")
+
+
+def orders_by_channel(data: ShowData) -> pd.DataFrame:
+    """channel, orders, units, revenue, buyers, share_of_revenue: one row per way buyers came.
+
+    Channels in :data:`CHANNELS` order, then ``unknown`` (platform imports
+    and orders from before channels were recorded). Amounts are what was charged.
+    """
+    orders = data.orders.assign(channel_key=data.orders["via"].fillna("unknown"))
+    grouped = orders.groupby("channel_key")
+    keys = [c for c in (*CHANNELS, "unknown") if c in grouped.groups]
+    table = pd.DataFrame(index=pd.Index(keys, name="channel"))
+    table["orders"] = grouped.size().reindex(keys).fillna(0).astype("int64")
+    table["units"] = grouped["quantity"].sum().reindex(keys).fillna(0).astype("int64")
+    table["revenue"] = grouped["total"].sum().reindex(keys).fillna(0.0).astype("float64")
+    table["buyers"] = grouped["buyer_id"].agg(distinct_people).reindex(keys).fillna(0).astype("int64")
+    total = float(table["revenue"].sum())
+    table["share_of_revenue"] = table["revenue"] / total if total else 0.0
+    return table.reset_index()
+
+
+def channel_funnel(data: ShowData) -> pd.DataFrame:
+    """channel, people, buyers, orders, revenue, conversion: the funnel split by how people came.
+
+    ``people`` are those who took the channel's first step: tapped a buy link
+    by QR scan, the Buy button or the shelf (distinct viewer ids plus one per
+    anonymous tap), or entered a lucky draw; ``buyers`` bought through it.
+    ``conversion`` = buyers ÷ people (0 when nobody took the step).
+    """
+    people = data.link_people.set_index("kind")["people"]
+    entrants = int(data.draws["entrants"].sum()) if len(data.draws) else 0
+    sold = orders_by_channel(data).set_index("channel").to_dict("index")
+    rows = []
+    for channel in (*TAP_CHANNELS, "draw"):
+        took = entrants if channel == "draw" else int(people.get(channel, 0))
+        figures = sold.get(channel, {"buyers": 0, "orders": 0, "revenue": 0.0})
+        buyers = int(figures["buyers"])
+        rows.append(
+            {
+                "channel": channel,
+                "people": took,
+                "buyers": buyers,
+                "orders": int(figures["orders"]),
+                "revenue": float(figures["revenue"]),
+                "conversion": buyers / took if took else 0.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def coupon_use(data: ShowData) -> pd.DataFrame:
+    """coupon, orders, units, revenue, discount: per coupon code, then promo prices without one.
+
+    ``discount`` is the sum of (list price - unit price) x quantity: what
+    buyers were given off (a flash-sale price counts under ``(none)``).
+    """
+    orders = data.orders.assign(discount=discounts(data.orders), code=data.orders["coupon"].fillna("(none)"))
+    orders = orders[(orders["coupon"].notna()) | (orders["discount"] > 0)]
+    table = orders.groupby("code").agg(
+        orders=("id", "size"), units=("quantity", "sum"), revenue=("total", "sum"), discount=("discount", "sum")
+    )
+    table = table.reset_index().rename(columns={"code": "coupon"})
+    table["units"] = table["units"].astype("int64")
+    return table.sort_values(["discount", "coupon"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def comments_per_minute(data: ShowData) -> pd.DataFrame:
+    """time (each minute from the start), comments, wants: the room's pulse on the show clock."""
+    minutes = int(np.ceil(data.duration_s / 60.0)) or 1
+    at = data.seconds(data.comments["at"]).to_numpy(dtype=float)
+    slot = np.clip(np.floor(at / 60.0), 0, minutes - 1).astype(np.int64) if len(at) else np.zeros(0, np.int64)
+    wants = data.comments["want"].to_numpy(dtype=bool)
+    return pd.DataFrame(
+        {
+            "time": data.start + pd.to_timedelta(np.arange(minutes) * 60.0, unit="s"),
+            "comments": np.bincount(slot, minlength=minutes).astype("int64"),
+            "wants": np.bincount(slot[wants], minlength=minutes).astype("int64"),
+        }
+    )
+
+
+DROP_WINDOW_S = 60.0
+DROP_GAP_S = 180.0
+
+
+def drop_offs(data: ShowData, viewers: pd.DataFrame | None = None, *, most: int = 3) -> pd.DataFrame:
+    """time, lost, before, after, sku, name: the steepest audience drops and what was on air.
+
+    ``lost`` = viewers a minute earlier - viewers at ``time`` (10 s ticks).
+    A drop is marked when at least 3 people and 10 % of the peak left within
+    the minute; at most ``most`` of them, 3 minutes apart, steepest first.
+    ``sku``/``name`` name the product on air halfway through the drop (null: none).
+    """
+    viewers = concurrency(data) if viewers is None else viewers
+    columns = ["time", "lost", "before", "after", "sku", "name"]
+    if len(viewers) < 2:
+        return pd.DataFrame(columns=columns)
+    seconds = viewers["seconds"].to_numpy(dtype=float)
+    counts = viewers["viewers"].to_numpy(dtype=np.int64)
+    earlier = np.searchsorted(seconds, seconds - DROP_WINDOW_S, side="left")
+    lost = counts[earlier] - counts
+    floor = max(3, int(np.ceil(0.1 * counts.max(initial=0))))
+    chosen: list[int] = []
+    for index in np.argsort(-lost, kind="stable"):
+        if lost[index] < floor or len(chosen) == most:
+            break
+        if all(abs(seconds[index] - seconds[other]) >= DROP_GAP_S for other in chosen):
+            chosen.append(int(index))
+    chosen.sort()
+    intervals = on_air_intervals(data)
+    names = data.products.drop_duplicates("sku").set_index("sku")["name"]
+    rows = []
+    for index in chosen:
+        middle = seconds[index] - DROP_WINDOW_S / 2
+        on = intervals[(intervals["start_s"] <= middle) & (intervals["end_s"] > middle)]
+        sku = str(on["sku"].iloc[0]) if len(on) else None
+        rows.append(
+            {
+                "time": data.start + pd.Timedelta(seconds=float(seconds[index])),
+                "lost": int(lost[index]),
+                "before": int(counts[earlier[index]]),
+                "after": int(counts[index]),
+                "sku": sku,
+                "name": (str(names.get(sku, sku)) if sku else None),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)

@@ -19,11 +19,14 @@ import pandas as pd
 import sqlite_utils
 
 from analytics.attribution import DEFAULT_WINDOW
-from analytics.chart import timeline_svg
+from analytics.chart import retention_svg, timeline_svg
 from analytics.frames import ShowData, load_show
 from analytics.labels import bilingual_columns, label
 from analytics.metrics import (
+    channel_funnel,
+    coupon_use,
     funnel,
+    orders_by_channel,
     platform_spans,
     product_table,
     retention_curve,
@@ -33,26 +36,41 @@ from analytics.metrics import (
 from analytics.replay import channel_split, replayed_chapters
 from catalog.csvio import safe_cell
 from catalog.money import format_money
+from catalog.timestamps import DEFAULT_DISPLAY_TIMEZONE, display_timezone, to_display
 
 FORMATS = (".html", ".csv", ".xlsx")
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_TIMEZONE = DEFAULT_DISPLAY_TIMEZONE
 # The orders sheet of a report, in the order a salesperson reads it.
 REPORT_ORDER_COLUMNS = [
     "id", "at", "sku", "quantity", "unit_price", "total", "source", "status",
-    "buyer_id", "link_code", "external_id", "attributed_by", "channel",
+    "buyer_id", "link_code", "external_id", "attributed_by", "channel", "via", "coupon", "list_price",
 ]
 SUMMARY_KEYS = [
     "title", "started_at", "ended_at", "duration_s", "unique_viewers", "viewers_webrtc", "viewers_hls",
     "sessions", "peak_concurrent",
     "peak_at", "avg_watch_s", "median_watch_s", "engaged_viewers", "scans", "clicks", "orders", "units",
     "gmv", "buyers", "revenue_per_viewer", "gpm", "conversion", "reconnects",
+    "coupon_orders", "discount_given", "comments", "wants", "draws", "simulated",
 ]
 TILES = [
     "unique_viewers", "peak_concurrent", "avg_watch_s", "median_watch_s", "orders",
     "units", "gmv", "buyers", "gpm", "conversion",
 ]
 HTML_ORDER_LIMIT = 500
-MONEY = ("gmv", "gpm", "revenue", "revenue_per_viewer", "revenue_per_on_air_min", "total", "unit_price")
+MONEY = (
+    "gmv", "gpm", "revenue", "revenue_per_viewer", "revenue_per_on_air_min", "total", "unit_price",
+    "list_price", "discount", "discount_given",
+)
+# The product table as a person reads it: revenue first, then what sold it; sorted by revenue.
+PRODUCT_COLUMNS = [
+    "sku", "name", "name_zh", "revenue", "orders", "units", "buyers", "conversion", "on_air_s",
+    "viewers_present", "scans", "clicks", "comments", "wants", "revenue_per_on_air_min",
+]
+# The HTML page's narrower cut of it, to fit a laptop screen (the files keep every column).
+HTML_PRODUCT_COLUMNS = [
+    "product", "revenue", "orders", "units", "conversion", "on_air_min", "viewers_present",
+    "scans", "clicks", "comments", "wants",
+]
 
 
 @dataclass(frozen=True)
@@ -68,20 +86,38 @@ class Report:
     channels: pd.DataFrame  # live and replay: viewers, scans, clicks, orders, GMV
     replayed: pd.DataFrame  # chapters, most-replayed first
     platforms: pd.DataFrame
+    by_channel: pd.DataFrame  # orders by how buyers came: scan, click, shelf, draw, replay
+    channel_funnel: pd.DataFrame
+    coupons: pd.DataFrame
 
     @classmethod
     def of(cls, data: ShowData) -> Report:
         return cls(
             data=data,
             summary=show_summary(data),
-            products=product_table(data),
+            products=products_by_revenue(product_table(data)),
             funnel=funnel(data),
             retention=retention_curve(data, step_s=60),
             timeline=timeline_figure_data(data),
             channels=channel_split(data),
             replayed=replayed_chapters(data),
             platforms=platform_spans(data),
+            by_channel=orders_by_channel(data),
+            channel_funnel=channel_funnel(data),
+            coupons=coupon_use(data),
         )
+
+    def by_channel_frame(self) -> pd.DataFrame:
+        return self.by_channel.assign(channel=[label(f"via.{c}") for c in self.by_channel["channel"]])
+
+    def channel_funnel_frame(self) -> pd.DataFrame:
+        return self.channel_funnel.assign(channel=[label(f"via.{c}") for c in self.channel_funnel["channel"]])
+
+    def drops(self, tz: str) -> pd.DataFrame:
+        return _local(self.timeline["drops"], tz)
+
+    def draws(self, tz: str) -> pd.DataFrame:
+        return _local(self.timeline["draws"], tz)
 
     def channels_frame(self) -> pd.DataFrame:
         """The live/replay split with the channel named in both languages."""
@@ -103,20 +139,22 @@ def write_report(
     out: str | Path,
     *,
     window: timedelta = DEFAULT_WINDOW,
-    timezone_name: str = DEFAULT_TIMEZONE,
+    timezone_name: str | None = None,
 ) -> Path:
     """Write the report of ``show_id`` to ``out``; the suffix picks the format.
 
     ``.csv`` writes the product table to ``out``, the summary next to it
     as ``<name>.summary.csv`` and the live/replay split as ``<name>.replay.csv``.
-    Raises ValueError for another suffix and
-    :class:`catalog.shows.UnknownShow` for an unknown show, before writing.
+    Times are shown in ``timezone_name`` (default: the studio's display zone,
+    ``FARMLIVE_TIMEZONE`` or Asia/Shanghai). Raises ValueError for another
+    suffix or an unknown zone and :class:`catalog.shows.UnknownShow` for an
+    unknown show, before writing.
     """
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"report file must end in {', '.join(FORMATS)}; got {out.name!r}")
-    pd.Timestamp.now(tz=timezone_name)  # unknown zone: fail before any work
+    timezone_name = display_timezone(timezone_name)  # unknown zone: fail before any work
     report = Report.of(load_show(db, show_id, window=window))
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".html":
@@ -134,6 +172,20 @@ def summary_csv_path(out: Path) -> Path:
 
 def replay_csv_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.replay.csv")
+
+
+def products_by_revenue(products: pd.DataFrame) -> pd.DataFrame:
+    """Revenue first and the best seller on top (then SKU, so ties keep one order)."""
+    ordered = products.sort_values(["revenue", "sku"], ascending=[False, True], kind="stable")
+    rest = [c for c in ordered.columns if c not in PRODUCT_COLUMNS]
+    return ordered[[c for c in PRODUCT_COLUMNS if c in ordered.columns] + rest].reset_index(drop=True)
+
+
+def html_products(products: pd.DataFrame) -> pd.DataFrame:
+    """The laptop-width product table: one name cell (Chinese · English), minutes not seconds."""
+    names = [f"{z} · {n}" if z else n for n, z in zip(products["name"], products["name_zh"], strict=True)]
+    frame = products.assign(product=names, on_air_min=products["on_air_s"] / 60.0)
+    return frame[HTML_PRODUCT_COLUMNS]
 
 
 def write_csv(report: Report, out: Path, tz: str) -> None:
@@ -154,7 +206,8 @@ def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_xlsx(report: Report, out: Path, tz: str) -> None:
-    """Sheets: summary, products, funnel, retention, orders, concurrency, replay, chapters, platforms."""
+    """Sheets: summary, products, funnel, retention, orders, concurrency, replay, chapters, platforms,
+    by_channel, channel_funnel, coupons, comments (per minute), drop_offs, draws."""
     funnel_frame = report.funnel.assign(stage=[label(f"stage.{s}") for s in report.funnel["stage"]])
     sheets = {
         "summary": report.summary_frame(tz),
@@ -166,6 +219,12 @@ def write_xlsx(report: Report, out: Path, tz: str) -> None:
         "replay": report.channels_frame(),
         "chapters": report.replayed,
         "platforms": _local(report.platforms, tz),
+        "by_channel": report.by_channel_frame(),
+        "channel_funnel": report.channel_funnel_frame(),
+        "coupons": report.coupons,
+        "comments": _local(report.timeline["comments"], tz),
+        "drop_offs": report.drops(tz),
+        "draws": report.draws(tz),
     }
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         for name, raw in sheets.items():
@@ -201,28 +260,43 @@ def render_html(report: Report, tz: str) -> str:
         if len(shown) < len(orders) else ""
     )
     svg = timeline_svg(report.timeline, data.start, data.end, tz)
+    simulated = (
+        f'<p class="simulated">{escape(label("simulated", sep=" · "))}: {escape(label("simulated_note"))}</p>'
+        if data.simulated else ""
+    )
+    badge = f" ({escape(label('simulated', sep=' · '))})" if data.simulated else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(label("report"))}: {title}</title>
+<title>{escape(label("report"))}: {title}{badge}</title>
 <style>{CSS}</style></head>
 <body>
-<h1>{escape(label("report"))}: {title}</h1>
-<p class="when">{escape(when)} · {escape(label("times_in"))}: {escape(tz)}
+<h1>{escape(label("report"))}: {title}{badge}</h1>
+{simulated}<p class="when">{escape(when)} · {escape(label("times_in"))}: {escape(tz)}
 {f" · {escape(label('peak_at'))}: {escape(peak_at)}" if peak_at else ""}</p>
 <section class="tiles">{tiles}</section>
 <h2>{escape(label("section.timeline"))}</h2>
 <div class="chart">{svg}</div>
+<h2>{escape(label("section.products"))}</h2>
+<div class="fit">{_table(html_products(report.products))}</div>
+<h2>{escape(label("section.by_channel"))}</h2>
+{_table(report.by_channel_frame())}
+<h2>{escape(label("section.channel_funnel"))}</h2>
+{_table(report.channel_funnel_frame())}
+<h2>{escape(label("section.coupons"))}</h2>
+{_table(report.coupons)}
+<h2>{escape(label("section.drops"))}</h2>
+{_table(report.drops(tz))}
+<h2>{escape(label("section.draws"))}</h2>
+{_table(report.draws(tz))}
 <h2>{escape(label("section.channels"))}</h2>
 {_table(report.channels_frame())}
 <h2>{escape(label("section.platforms"))}</h2>
 {_table(_local(report.platforms, tz))}
-<h2>{escape(label("section.products"))}</h2>
-{_table(report.products)}
 <h2>{escape(label("section.funnel"))}</h2>
 {_table(funnel_frame)}
 <h2>{escape(label("section.retention"))}</h2>
-{_table(report.retention)}
+<div class="chart retention">{retention_svg(report.retention)}</div>
 <h2>{escape(label("section.replayed"))}</h2>
 {_table(report.replayed.head(20))}
 <h2>{escape(label("section.orders"))} ({len(orders)})</h2>
@@ -244,6 +318,13 @@ h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-
 table { border-collapse: collapse; font-size: .85rem; width: 100%; overflow-x: auto; display: block; }
 th, td { border-bottom: 1px solid #e3e3e3; padding: .3rem .5rem; text-align: right; white-space: nowrap; }
 th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
+.chart.retention svg { max-width: 640px; }
+.simulated { background: #fff3bf; border-left: 4px solid #f59f00; padding: .4rem .7rem; }
+/* The product table fits a laptop: headings and names wrap, figures stay on one line. */
+.fit table { display: table; table-layout: auto; font-size: .8rem; }
+.fit th { white-space: normal; vertical-align: bottom; min-width: 3.5rem; }
+.fit td:first-child { white-space: normal; min-width: 9rem; }
+.fit th, .fit td { padding: .25rem .35rem; }
 footer { margin-top: 2rem; color: #888; font-size: .8rem; }
 """
 
@@ -261,9 +342,11 @@ def _display(key: str, value: Any) -> str:
     """A figure as a person reads it: money with 2 decimals, shares as percent."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, pd.Timestamp):  # already local (see _local)
         return value.strftime("%Y-%m-%d %H:%M:%S")
-    if key in ("conversion", "share", "share_of_previous", "share_of_viewers"):
+    if isinstance(value, bool):
+        return label("simulated") if key == "simulated" and value else ("—" if key == "simulated" else str(value))
+    if key in ("conversion", "share", "share_of_previous", "share_of_viewers", "share_of_revenue"):
         return f"{float(value):.1%}"
     if key in MONEY:
         return format_money(float(value))
@@ -273,7 +356,7 @@ def _display(key: str, value: Any) -> str:
 def _number(key: str, value: Any) -> str:
     """Seconds and minutes with one decimal, other floats with two, counts with thousands separators."""
     if isinstance(value, float):
-        return f"{value:,.1f}" if key.endswith("_s") or key in ("seconds", "minute") else f"{value:,.2f}"
+        return f"{value:,.1f}" if key.endswith(("_s", "_min")) or key in ("seconds", "minute") else f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -282,7 +365,7 @@ def _number(key: str, value: Any) -> str:
 def _plain(value: Any, tz: str) -> Any:
     """Timestamps -> local text for tables; other values unchanged."""
     if isinstance(value, pd.Timestamp):
-        return value.tz_convert(tz).strftime("%Y-%m-%d %H:%M:%S")
+        return to_display(value.to_pydatetime(), tz)
     return "" if value is None else value
 
 

@@ -18,7 +18,7 @@ from catalog.schema import (
     open_db,
     transaction,
 )
-from catalog.timestamps import now_iso, parse_iso, to_iso, utc_now
+from catalog.timestamps import display_timezone, now_iso, parse_iso, to_display, to_iso, utc_now
 from catalog.validation import ImportResult, RowError, validate_product_rows
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "connect_readonly",
     "currency_symbol",
     "db_path",
+    "display_timezone",
     "export_csv",
     "format_money",
     "get_product",
@@ -47,6 +48,7 @@ __all__ = [
     "open_db",
     "parse_iso",
     "place_order",
+    "to_display",
     "to_iso",
     "transaction",
     "upsert_product",

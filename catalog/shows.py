@@ -26,6 +26,8 @@ class Show:
     title: str
     started_at: str
     ended_at: str | None = None
+    # Written by ``farmlive simulate``: left out of real shows' attribution and cross-show totals.
+    simulated: bool = False
 
     @property
     def live(self) -> bool:
@@ -52,33 +54,43 @@ class UnknownLink(LookupError):
         self.code = code
 
 
-def create_show(db: sqlite_utils.Database, title: str, *, started_at: str | None = None) -> Show:
+_SHOW_COLUMNS = "id, title, started_at, ended_at, simulated"
+
+
+def _show(row: tuple[int, str, str, str | None, int]) -> Show:
+    return Show(row[0], row[1], row[2], row[3], bool(row[4]))
+
+
+def create_show(
+    db: sqlite_utils.Database, title: str, *, started_at: str | None = None, simulated: bool = False
+) -> Show:
     started_at = started_at or now_iso()
-    cursor = db.execute("INSERT INTO shows (title, started_at) VALUES (?, ?)", [title, started_at])
-    return Show(id=inserted_id(cursor), title=title, started_at=started_at)
+    cursor = db.execute(
+        "INSERT INTO shows (title, started_at, simulated) VALUES (?, ?, ?)", [title, started_at, int(simulated)]
+    )
+    return Show(id=inserted_id(cursor), title=title, started_at=started_at, simulated=simulated)
 
 
 def get_show(db: sqlite_utils.Database, show_id: int) -> Show:
-    row = db.execute(
-        "SELECT id, title, started_at, ended_at FROM shows WHERE id = ?", [show_id]
-    ).fetchone()
+    row = db.execute(f"SELECT {_SHOW_COLUMNS} FROM shows WHERE id = ?", [show_id]).fetchone()
     if row is None:
         raise UnknownShow(show_id)
-    return Show(*row)
+    return _show(row)
 
 
-def list_shows(db: sqlite_utils.Database) -> list[Show]:
-    rows = db.execute("SELECT id, title, started_at, ended_at FROM shows ORDER BY id").fetchall()
-    return [Show(*row) for row in rows]
+def list_shows(db: sqlite_utils.Database, *, include_simulated: bool = True) -> list[Show]:
+    """Every show, oldest first; ``include_simulated=False`` for totals across real shows."""
+    real_only = "" if include_simulated else "WHERE simulated = 0 "
+    rows = db.execute(f"SELECT {_SHOW_COLUMNS} FROM shows {real_only}ORDER BY id").fetchall()
+    return [_show(row) for row in rows]
 
 
 def live_show(db: sqlite_utils.Database) -> Show | None:
     """The most recent show that has not ended (the studio runs one at a time)."""
     row = db.execute(
-        "SELECT id, title, started_at, ended_at FROM shows WHERE ended_at IS NULL "
-        "ORDER BY id DESC LIMIT 1"
+        f"SELECT {_SHOW_COLUMNS} FROM shows WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1"
     ).fetchone()
-    return Show(*row) if row else None
+    return _show(row) if row else None
 
 
 def end_show(db: sqlite_utils.Database, show_id: int, *, ended_at: str | None = None) -> Show:

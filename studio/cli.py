@@ -25,6 +25,14 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_timezone(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timezone",
+        default=None,
+        help="time zone every time is shown in (default $FARMLIVE_TIMEZONE, else Asia/Shanghai); UTC is stored",
+    )
+
+
 def _add_up_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``farmlive up``: the server, the control room and their network settings."""
     up = commands.add_parser("up", help="start the studio server and the control room")
@@ -41,6 +49,7 @@ def _add_up_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
         help="WebRTC on 127.0.0.1 only (tests, benchmarks); default: this computer's own addresses, or any with --lan",
     )
     up.add_argument("--base-url", default="", help="public origin viewers use, encoded in QR codes")
+    _add_timezone(up)
     up.add_argument(
         "--no-auto-hold",
         dest="auto_hold",
@@ -119,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write a show's analytics report")
     report.add_argument("show_id", type=int)
     report.add_argument("--out", type=Path, required=True, help="FILE.html, FILE.csv or FILE.xlsx")
+    _add_timezone(report)
     _add_data_dir(report)
 
     comments = commands.add_parser("comments", help="the live room's comments")
@@ -217,9 +227,17 @@ def _orders_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
 
 def _report_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
     from analytics import write_report
+    from catalog import display_timezone
+    from catalog.shows import get_show
 
-    path = write_report(db, args.show_id, args.out)
-    print(f"wrote {path}")
+    zone = display_timezone(args.timezone)
+    path = write_report(db, args.show_id, args.out, timezone_name=zone)
+    print(f"wrote {path} (times in {zone})")
+    if get_show(db, args.show_id).simulated:
+        print(
+            f"show {args.show_id} is simulated (模拟): the report says so, and its figures are never "
+            "counted in a real show's or across shows / 模拟直播：数据不计入真实直播及汇总"
+        )
     return 0
 
 
@@ -235,9 +253,20 @@ def _comments_command(args: argparse.Namespace, db: sqlite_utils.Database) -> in
 
 def _simulate_command(args: argparse.Namespace, db: sqlite_utils.Database) -> int:
     from analytics import simulate_show
+    from analytics.simulate import SimulationRefused
+    from catalog import parse_iso
+    from catalog.shows import get_show
 
-    show_id = simulate_show(db, viewers=args.viewers, minutes=args.minutes, seed=args.seed)
-    print(f"simulated show {show_id}: {args.viewers} viewers over {args.minutes:g} minutes")
+    try:
+        show_id = simulate_show(db, viewers=args.viewers, minutes=args.minutes, seed=args.seed)
+    except SimulationRefused as refused:
+        print(f"not simulated: {refused}", file=sys.stderr)
+        return 1
+    show = get_show(db, show_id)
+    minutes = (parse_iso(show.ended_at or show.started_at) - parse_iso(show.started_at)).total_seconds() / 60
+    shorter = "" if minutes >= args.minutes - 0.01 else " (shorter than asked: it never overlaps an earlier show)"
+    print(f"simulated show {show_id}: {args.viewers} viewers over {minutes:g} minutes{shorter}")
+    print("marked simulated / 已标记为模拟: left out of real shows' figures and cross-show totals")
     print(f"report: farmlive report {show_id} --out show-{show_id}.html --data-dir {args.data_dir}")
     return 0
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from catalog.timestamps import DEFAULT_DISPLAY_TIMEZONE
 from studio.order_guard import OrderLimits
 
 IceScope = Literal["loopback", "machine", "any"]
@@ -38,6 +39,8 @@ class StudioConfig:
     # The studio may switch to the hold slate by itself while the phone's uplink is unusable
     # (``--no-auto-hold`` turns it off; the host can also toggle it in the control room).
     auto_hold: bool = True
+    # The one clock every screen and report shows times on (``--timezone``/``FARMLIVE_TIMEZONE``); UTC is stored.
+    timezone: str = DEFAULT_DISPLAY_TIMEZONE
 
     @property
     def public_url(self) -> str:

@@ -73,6 +73,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
         order_limits=replace(OrderLimits(), per_ip=replace(OrderLimits().per_ip, burst=args.orders_per_ip)),
         ice_loopback_only=args.ice_loopback_only,
         auto_hold=getattr(args, "auto_hold", True),
+        timezone=catalog.display_timezone(getattr(args, "timezone", None)),
     )
     return config, created
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -52,6 +53,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
+
+
+def database_before(path: Path, marker: str) -> tuple[sqlite3.Connection, int]:
+    """A database file at the schema just before the first migration containing ``marker``.
+
+    For upgrade tests: write rows as an older release did, close, then ``catalog.connect`` migrates.
+    """
+    from catalog.schema import MIGRATIONS, _statements
+
+    before = MIGRATIONS.index(next(step for step in MIGRATIONS if marker in step))
+    old = sqlite3.connect(path)
+    for step in MIGRATIONS[:before]:
+        for statement in _statements(step):
+            old.execute(statement)
+    old.execute(f"PRAGMA user_version = {before}")
+    return old, before
 
 
 @pytest.fixture

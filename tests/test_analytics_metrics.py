@@ -159,6 +159,7 @@ def test_product_table(show: ShowData) -> None:
         "scans": 1, "clicks": 2, "orders": 2, "units": 3, "revenue": 60.0, "buyers": 1,
         "conversion": 0.2,  # 1 buyer / 5 present
         "revenue_per_on_air_min": 10.0,  # 60 / 6 min
+        "comments": 0, "wants": 0,  # no live room here (see test_analytics_live_room.py)
     }
     tea = table.loc["TEA"]
     assert tea["on_air_s"] == 180.0
@@ -179,7 +180,7 @@ def test_funnel(show: ShowData) -> None:
 
 def test_timeline_frames_share_one_time_axis(show: ShowData) -> None:
     frames = timeline_figure_data(show, freq="60s")
-    assert set(frames) == {"concurrency", "pins", "orders", "stream"}
+    assert set(frames) == {"concurrency", "pins", "orders", "stream", "comments", "draws", "drops"}
     assert frames["pins"]["name"].tolist() == ["Navel oranges", "Tea leaves", "Navel oranges"]
     assert frames["pins"]["end"].iloc[1] == pd.Timestamp("2026-11-20T10:06:00Z")
     assert frames["orders"]["total"].tolist() == [40.0, 90.0, 30.0, 20.0]  # by time

@@ -367,6 +367,48 @@ def test_analytics_splits_live_and_replay_and_offers_clips(farm, room_env):
     )  # this hand-made show has no recording
 
 
+def test_analytics_labels_a_simulated_show_and_shows_the_live_room(farm, room_env, monkeypatch):
+    """Issue #12 and #11: a simulated show is labelled and warned about; orders by channel, the funnel per
+    channel and coupons are tables; every product is in the timeline legend, the uplink a chart of its own;
+    times on the one display clock (FARMLIVE_TIMEZONE)."""
+    from analytics.simulate import simulate_show
+
+    real = hand_made_show(farm)
+    sim = simulate_show(farm, viewers=300, minutes=30, seed=4)
+    monkeypatch.setenv("FARMLIVE_TIMEZONE", "UTC")
+    at = page("analytics")
+    no_exception(at)
+    box = at.selectbox(key="show_id")
+    assert box.value == sim
+    labels = set(box.options)
+    assert any(f"#{sim} " in o and "模拟 · simulated" in o for o in labels)
+    assert any(f"#{real} " in o and "模拟" not in o and "(2026-05-01 10:00)" in o for o in labels)  # UTC clock
+    assert any("模拟直播" in w.value for w in at.warning)
+    assert any("时区 UTC" in c.value for c in at.caption)
+    frames = [d.value for d in at.dataframe]
+    by_channel = next(f for f in frames if "share_of_revenue" in f.columns).set_index("channel")
+    assert {"扫码", "购买按钮", "小黄车"} <= set(by_channel.index) and by_channel["orders"].sum() > 0
+    funnel = next(f for f in frames if "people" in f.columns).set_index("channel")
+    assert list(funnel.index) == ["扫码", "购买按钮", "小黄车", "福袋"] and funnel.loc["福袋", "people"] > 0
+    coupons = next(f for f in frames if "discount" in f.columns)
+    assert "FARM10" in set(coupons["coupon"]) and coupons["discount"].sum() > 0
+    products = frames[0]
+    assert list(products.columns[:2]) == ["product", "revenue"]
+    assert products["revenue"].is_monotonic_decreasing and products["wants"].sum() > 0
+    timeline = at.get("vega_lite_chart")[0].proto
+    spec = json.loads(timeline.spec)
+    assert "vconcat" in spec and len(spec["vconcat"]) == 2  # the uplink under the audience chart
+    assert '"symbolLimit": 0' in timeline.spec.replace('":0', '": 0')  # no product cut from the legend
+    on_air = {p.name_zh for p in catalog.list_products(farm) if p.sku in {
+        r[0] for r in farm.execute("SELECT sku FROM overlay_events WHERE show_id = ? AND sku IS NOT NULL", [sim])
+    }}
+    data = b"".join(d.data.data for d in timeline.datasets).decode("utf-8", "replace")
+    assert all(name in data for name in on_air)
+    at.selectbox(key="show_id").set_value(real).run()
+    no_exception(at)
+    assert not any("模拟直播" in w.value for w in at.warning)
+
+
 def test_report_downloads_are_real_reports(db, data_dir):
     catalog.upsert_product(db, ORANGE)
     show_id = hand_made_show(db)

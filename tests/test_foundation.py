@@ -49,15 +49,10 @@ def test_live_room_migration_keeps_link_events_and_admits_shelf_taps(tmp_path):
     """A database written by the release before the live room migrates without losing a scan."""
     import sqlite3
 
-    from catalog.schema import MIGRATIONS, _statements
+    from tests.conftest import database_before
 
     path = tmp_path / catalog.schema.DB_FILENAME
-    before = MIGRATIONS.index(next(step for step in MIGRATIONS if "link_events_shelf" in step))
-    old = sqlite3.connect(path)
-    for step in MIGRATIONS[:before]:
-        for statement in _statements(step):
-            old.execute(statement)
-    old.execute(f"PRAGMA user_version = {before}")
+    old, _ = database_before(path, "link_events_shelf")
     old.execute("INSERT INTO shows (id, title, started_at) VALUES (1, 'Harvest', '2026-01-01T10:00:00.000Z')")
     old.execute(
         "INSERT INTO link_events (show_id, code, sku, at, kind, viewer_id) "

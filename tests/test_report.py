@@ -88,7 +88,8 @@ def test_xlsx_sheets_read_back(db: sqlite_utils.Database, show: int, tmp_path: P
     path = write_report(db, show, tmp_path / "r.xlsx")
     sheets = pd.read_excel(path, sheet_name=None)
     assert list(sheets) == [
-        "summary", "products", "funnel", "retention", "orders", "concurrency", "replay", "chapters", "platforms"
+        "summary", "products", "funnel", "retention", "orders", "concurrency", "replay", "chapters", "platforms",
+        "by_channel", "channel_funnel", "coupons", "comments", "drop_offs", "draws",
     ]
     funnel = sheets["funnel"]
     assert funnel["Stage / 阶段"].tolist() == [
@@ -129,3 +130,73 @@ def test_a_live_show_reports_its_figures_so_far(db: sqlite_utils.Database, tmp_p
     workbook = pd.read_excel(write_report(db, live.id, tmp_path / "live.xlsx"), sheet_name="summary")
     values = dict(zip(workbook["Metric / 指标"], workbook["Value / 数值"], strict=True))
     assert values["unique_viewers"] == 1 and values["peak_concurrent"] == 1
+
+
+def test_html_report_fits_a_laptop_and_labels_a_simulated_show(db: sqlite_utils.Database, tmp_path: Path,
+                                                                 browser) -> None:  # type: ignore[no-untyped-def]
+    """Issue #12: the product table fits 1280 px, revenue first and sorted by revenue; every product is
+    in the timeline legend; the uplink has its own chart; retention is a chart; a simulated show says so."""
+    from analytics.simulate import simulate_show
+
+    show = simulate_show(db, viewers=600, minutes=40, seed=2)  # the demo shop's long bilingual names
+    path = write_report(db, show, tmp_path / "sim.html", timezone_name="UTC")
+    html = path.read_text(encoding="utf-8")
+    assert "simulated · 模拟" in html and "never counted in a real show" in html
+    assert "Times in / 时间时区: UTC" in html
+    data = load_show(db, show)
+    on_air = set(data.overlay_events["sku"].dropna())
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(path.as_uri())
+        fit = page.evaluate(
+            """() => {
+                const table = document.querySelector('.fit table');
+                const heads = [...table.querySelectorAll('th')].map(th => th.textContent);
+                const revenue = [...table.querySelectorAll('tbody tr')].map(tr => tr.children[1].textContent);
+                return {table: table.scrollWidth, box: table.parentElement.clientWidth,
+                        page: document.documentElement.scrollWidth, heads, revenue,
+                        legend: [...document.querySelectorAll('.product-legend text')].map(t => t.textContent),
+                        svgs: [...document.querySelectorAll('.chart svg')].map(s => s.getAttribute('aria-label')),
+                        uplink: document.querySelectorAll('.chart svg polyline').length,
+                        retention: document.querySelectorAll('.retention polygon.retention').length};
+            }"""
+        )
+    finally:
+        page.close()
+    assert fit["table"] <= fit["box"] and fit["page"] <= 1280, fit  # no horizontal scrolling on a laptop
+    assert fit["heads"][:2] == ["Product / 商品", "Revenue / 销售额"]
+    revenue = [float(v.replace("¥", "").replace(",", "")) for v in fit["revenue"]]
+    assert revenue == sorted(revenue, reverse=True) and len(revenue) >= len(on_air)
+    assert sorted(text.rsplit("(", 1)[1].rstrip(")") for text in fit["legend"]) == sorted(on_air)  # every product
+    assert fit["svgs"] == ["Timeline / 时间线", "Retention / 留存"] and fit["uplink"] == 1 and fit["retention"] == 1
+
+
+def test_cli_report_uses_the_display_time_zone_and_says_simulated(
+    db: sqlite_utils.Database, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from analytics.simulate import simulate_show
+
+    show = simulate_show(db, viewers=30, minutes=5, seed=1)
+    out = tmp_path / "s.html"
+    monkeypatch.setenv("FARMLIVE_TIMEZONE", "Europe/Berlin")
+    assert main(["report", str(show), "--out", str(out), "--data-dir", str(data_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert "times in Europe/Berlin" in printed and "simulated (模拟)" in printed
+    assert "Europe/Berlin" in out.read_text(encoding="utf-8")
+    assert main(["report", str(show), "--out", str(out), "--timezone", "UTC", "--data-dir", str(data_dir)]) == 0
+    assert "times in UTC" in capsys.readouterr().out
+    assert main(["report", str(show), "--out", str(out), "--timezone", "Mars/Base", "--data-dir", str(data_dir)]) == 2
+    assert "unknown time zone 'Mars/Base'" in capsys.readouterr().err
+
+
+def test_times_show_on_one_display_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FARMLIVE_TIMEZONE", raising=False)
+    assert catalog.display_timezone() == "Asia/Shanghai"
+    assert catalog.to_display("2026-11-23T12:00:00.000Z", "Asia/Shanghai") == "2026-11-23 20:00:00"
+    monkeypatch.setenv("FARMLIVE_TIMEZONE", "America/New_York")
+    assert catalog.display_timezone() == "America/New_York"
+    assert catalog.to_display("2026-07-01T12:00:00.000Z", catalog.display_timezone(), "%H:%M") == "08:00"  # EDT
+    assert catalog.display_timezone("UTC") == "UTC"
+    with pytest.raises(ValueError, match="unknown time zone"):
+        catalog.display_timezone("Nowhere/Land")

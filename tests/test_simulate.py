@@ -46,7 +46,10 @@ def test_show_shape_is_realistic(db: sqlite_utils.Database, simulated: int) -> N
     assert segments["sku"].nunique() >= 5  # the host works through the catalog
     assert segments["seconds"].max() <= 360
     assert 0 < summary["orders"] < summary["clicks"]
-    assert set(data.orders["attributed_by"]) == {"link", "window"}  # platform orders too
+    # Platform orders name the simulated show too: no real show's time window may take them.
+    assert set(data.orders["attributed_by"]) == {"link", "recorded"}
+    assert set(data.orders.loc[data.orders["attributed_by"] == "recorded", "source"]) == {"import"}
+    assert (data.orders["at"] <= data.end).all()  # nothing after the end, which is never after now
     assert (data.stream_events["kind"] == "stats").sum() == 240  # every 10 s
 
 

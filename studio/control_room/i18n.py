@@ -239,9 +239,51 @@ TEXTS: dict[str, tuple[str, str]] = {
     "timeline_bitrate": ("Uplink kbps", "上行码率"),
     "timeline_order": ("Order", "订单"),
     "timeline_caption": (
-        "Bars: product on air · line: viewers · dots: orders · red ticks: phone disconnects",
-        "色块：上屏商品 · 曲线：在线人数 · 圆点：订单 · 红线：手机断线",
+        (
+            "Bands: product on air · line: viewers · dots: orders · grey/orange bars: comments/wants per minute · "
+            "purple: lucky draws · ticks: drop-offs and what was on air · below: phone uplink, red = disconnect · "
+            "times in {zone}"
+        ),
+        (
+            "色块：上屏商品 · 曲线：在线人数 · 圆点：订单 · 灰/橙柱：每分钟评论/想要 · 紫色：福袋 · "
+            "竖标：观众流失及当时讲解的商品 · 下方：手机上行码率，红线为断线 · 时区 {zone}"
+        ),
     ),
+    "timeline_comments": ("Comments / min", "每分钟评论"),
+    "timeline_wants": ("Wants / min", "每分钟想要"),
+    "timeline_draw": ("Lucky draw", "福袋"),
+    "timeline_drop": ("Viewers left", "观众流失"),
+    "timeline_no_product": ("nothing on air", "未讲解商品"),
+    "simulated_badge": ("simulated · 模拟", "模拟 · simulated"),
+    "simulated_note": (
+        (
+            "Simulated show (farmlive simulate): demo data, never counted in a real show's figures or in totals "
+            "across shows."
+        ),
+        "模拟直播（farmlive simulate）：演示数据，不计入真实直播的数据，也不计入多场汇总。",
+    ),
+    "orders_by_channel": ("Orders by channel", "各渠道订单"),
+    "channel_funnel": ("Funnel by channel", "分渠道转化"),
+    "coupons": ("Coupons and discounts", "优惠券与优惠"),
+    "coupon_summary": (
+        "{orders:,} orders with a coupon · {discount} given off list prices",
+        "用券订单 {orders:,} 单 · 共优惠 {discount}",
+    ),
+    "no_coupons": ("No coupons or promo prices in this show.", "本场没有使用优惠券或活动价。"),
+    "via_scan": ("QR scan", "扫码"),
+    "via_click": ("Buy button", "购买按钮"),
+    "via_shelf": ("Shelf (小黄车)", "小黄车"),
+    "via_draw": ("Lucky draw", "福袋"),
+    "via_replay": ("Replay", "回放"),
+    "via_unknown": ("Platform import / unknown", "平台导入 / 未知"),
+    "col_people": ("People", "人数"),
+    "col_buyers": ("Buyers", "买家"),
+    "col_share_revenue": ("Share of revenue", "销售额占比"),
+    "col_coupon": ("Coupon", "优惠券"),
+    "col_discount": ("Discount given", "优惠金额"),
+    "col_comments": ("Comments", "评论"),
+    "col_wants": ("Wants", "想要"),
+    "no_coupon": ("(promo price, no coupon)", "（活动价，未用券）"),
     "product_table": ("Products", "商品表现"),
     "funnel": ("Funnel", "转化漏斗"),
     "retention": ("Retention", "观众留存"),

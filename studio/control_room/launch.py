@@ -28,6 +28,7 @@ def control_room_env(config: StudioConfig) -> dict[str, str]:
         "FARMLIVE_DATA_DIR": str(config.data_dir),
         # On the LAN anyone on the Wi-Fi could open the control room: ask for the key.
         "FARMLIVE_UI_LOCK": "1" if config.lan else "0",
+        "FARMLIVE_TIMEZONE": config.timezone,
     }
 
 

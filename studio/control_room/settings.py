@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from catalog.timestamps import DEFAULT_DISPLAY_TIMEZONE, UnknownTimezone, display_timezone
 from studio.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, KEY_FILENAME
 
 
@@ -20,6 +21,8 @@ class RoomSettings:
     data_dir: Path
     # Served beyond this machine (`farmlive up --lan`): each browser session enters the key once.
     locked: bool = False
+    # Every time on every page is shown on this clock (``FARMLIVE_TIMEZONE``, default Asia/Shanghai).
+    timezone: str = DEFAULT_DISPLAY_TIMEZONE
 
     @classmethod
     def from_env(cls) -> RoomSettings:
@@ -30,4 +33,8 @@ class RoomSettings:
             key = key_file.read_text(encoding="utf-8").strip()
         url = os.environ.get("FARMLIVE_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
         locked = os.environ.get("FARMLIVE_UI_LOCK", "").strip().lower() in ("1", "true", "yes")
-        return cls(url=url.rstrip("/"), key=key, data_dir=data_dir, locked=locked)
+        try:
+            zone = display_timezone()
+        except UnknownTimezone:  # `farmlive up` checks the zone; a hand-set bad one must not break every page
+            zone = DEFAULT_DISPLAY_TIMEZONE
+        return cls(url=url.rstrip("/"), key=key, data_dir=data_dir, locked=locked, timezone=zone)

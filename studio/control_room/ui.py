@@ -20,8 +20,6 @@ from studio.control_room.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from studio.control_room.settings import RoomSettings
 
 LANG_KEY = "lang"
-# The farmers' and hosts' clock when the browser does not say which one it runs on.
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 CSS = """
 <style>
@@ -148,22 +146,27 @@ def product_name(name: str, name_zh: str) -> str:
 
 
 def local_time(moment: Any, fmt: str = "%H:%M") -> str:
-    """A stored UTC time on the host's clock (the browser's time zone), as charts show it."""
+    """A stored UTC time on the studio's display clock (:func:`timezone`), as every screen shows it."""
     if moment is None or pd.isna(moment):
         return "–"
-    return pd.Timestamp(moment).tz_convert(timezone()).strftime(fmt)
+    return catalog.to_display(pd.Timestamp(moment).to_pydatetime(), timezone(), fmt)
 
 
 def timezone() -> str:
-    """The browser's time zone, if it told us one pandas knows; else China's."""
-    zone = st.context.timezone
-    if not zone:
-        return DEFAULT_TIMEZONE
-    try:
-        pd.Timestamp.now(tz=zone)
-    except (ValueError, KeyError, TypeError):  # an unknown zone name from the browser must never fail a page
-        return DEFAULT_TIMEZONE
-    return zone
+    """The studio's display time zone (``FARMLIVE_TIMEZONE``, default Asia/Shanghai), not the browser's:
+    the host, the farmer and the reports read the same clock."""
+    return settings().timezone
+
+
+def chart_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """UTC datetime columns as naive display-zone times: Vega-Lite draws naive times as they are,
+    so a chart's axis shows the studio's clock whatever the browser's zone."""
+    zone = timezone()
+    frame = frame.copy()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column].dt.tz_convert(zone).dt.tz_localize(None)
+    return frame
 
 
 def short_name(name: str, name_zh: str) -> str:

@@ -42,7 +42,9 @@ def fingerprint(db: Any, show_id: int) -> tuple[Any, ...]:
         "(SELECT COUNT(*) FROM viewer_sessions WHERE show_id = :s AND left_at IS NULL), "
         "(SELECT MAX(id) FROM link_events), (SELECT MAX(id) FROM orders), "
         "(SELECT MAX(id) FROM overlay_events), (SELECT MAX(id) FROM stream_events), "
-        "(SELECT MAX(id) FROM destination_events)",
+        "(SELECT MAX(id) FROM destination_events), "
+        "(SELECT MAX(id) FROM comments), (SELECT COUNT(hidden_at) FROM comments WHERE show_id = :s), "
+        "(SELECT MAX(COALESCE(drawn_at, started_at)) FROM draws WHERE show_id = :s)",
         {"s": show_id},
     ).fetchone()
     live = row[0] is None
@@ -61,14 +63,18 @@ def figures(db_file: str, show_id: int, version: tuple[Any, ...]) -> dict[str, A
         report = Report.of(analytics.load_show(db, show_id))
     finally:
         db.conn.close()
-    names = ("summary", "products", "funnel", "retention", "timeline", "channels", "replayed", "platforms")
+    names = (
+        "summary", "products", "funnel", "retention", "timeline", "channels", "replayed", "platforms",
+        "by_channel", "channel_funnel", "coupons",
+    )
     return {name: getattr(report, name) for name in names}
 
 
 def show_label(show: Show) -> str:
     started = ui.local_time(show.started_at, "%Y-%m-%d %H:%M")
     live = f" · {ui.t('live_badge')}" if show.live else ""
-    return f"#{show.id} {show.title} ({started}){live}"
+    simulated = f" · {ui.t('simulated_badge')}" if show.simulated else ""
+    return f"#{show.id} {show.title} ({started}){live}{simulated}"
 
 
 def summary_tiles(summary: dict[str, Any]) -> None:
@@ -97,51 +103,147 @@ def summary_tiles(summary: dict[str, Any]) -> None:
                 column.caption(note)
 
 
-def timeline_chart(timeline: dict[str, pd.DataFrame], names: dict[str, str]) -> alt.LayerChart:
-    """One chart: products on air as bands, viewers as a line, orders as dots, uplink on the right axis."""
-    viewers_title = ui.t("timeline_viewers")
+def timeline_chart(timeline: dict[str, pd.DataFrame], names: dict[str, str]) -> alt.VConcatChart:
+    """Products on air as bands (every one in the legend), viewers, orders, comments and wants per
+    minute, lucky draws and labelled drop-offs; the phone uplink in its own small chart underneath.
+
+    Times are naive display-zone times (:func:`ui.chart_times`), so the axis reads the studio's clock.
+    """
+    frames = {key: ui.chart_times(frame) for key, frame in timeline.items()}
     time_axis = alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M"))
-    concurrency = timeline["concurrency"]
-    pins = timeline["pins"].assign(product=lambda f: f["sku"].map(names).fillna(f["sku"]))
-    bands = (
+    shared = alt.Scale(domain=_time_domain(frames))
+    audience = alt.layer(
+        *_bands(frames["pins"], names),
+        *_draw_spans(frames.get("draws")),
+        *_comment_bars(frames.get("comments")),
+        _viewers_line(frames["concurrency"], time_axis, shared),
+        *_order_dots(frames["orders"], frames["concurrency"], names),
+        *_drop_marks(frames.get("drops"), frames["concurrency"], names),
+    ).resolve_scale(y="independent", color="independent").properties(height=300)
+    return alt.vconcat(audience, _uplink_chart(frames["stream"], shared)).resolve_scale(color="independent")
+
+
+def _time_domain(frames: dict[str, pd.DataFrame]) -> list[str]:
+    times = frames["concurrency"]["time"]
+    if not len(times):
+        return []
+    return [times.min().isoformat(), (times.max() + pd.Timedelta(seconds=10)).isoformat()]
+
+
+def _bands(pins: pd.DataFrame, names: dict[str, str]) -> list[alt.Chart]:
+    """One band per product on air; the legend lists every product (columns, never cut off)."""
+    pins = pins.assign(product=pins["sku"].map(names).fillna(pins["sku"]))
+    count = max(int(pins["product"].nunique()), 1)
+    legend = alt.Legend(orient="bottom", columns=min(count, 3), symbolLimit=0, labelLimit=0, title=None)
+    return [
         alt.Chart(pins.rename(columns={"start": "time"}))
         .mark_rect(opacity=0.22)
         .encode(
             x="time:T",
             x2="end:T",
-            color=alt.Color("product:N", title=ui.t("col_product"), legend=alt.Legend(orient="bottom")),
+            color=alt.Color("product:N", title=ui.t("col_product"), legend=legend),
             tooltip=[alt.Tooltip("product:N", title=ui.t("col_product"))],
         )
+    ]
+
+
+def _viewers_line(concurrency: pd.DataFrame, time_axis: alt.X, scale: alt.Scale) -> alt.Chart:
+    return alt.Chart(concurrency).mark_line(color="#1f4e79", strokeWidth=2).encode(
+        x=time_axis.scale(scale) if scale.domain else time_axis, y=alt.Y("viewers:Q", title=ui.t("timeline_viewers"))
     )
-    line = alt.Chart(concurrency).mark_line(color="#1f4e79", strokeWidth=2).encode(
-        x=time_axis, y=alt.Y("viewers:Q", title=viewers_title)
+
+
+def _order_dots(orders: pd.DataFrame, concurrency: pd.DataFrame, names: dict[str, str]) -> list[alt.Chart]:
+    if not len(orders):
+        return []
+    orders = pd.merge_asof(
+        orders.sort_values("time"), concurrency[["time", "viewers"]].sort_values("time"), on="time"
+    ).fillna({"viewers": 0})
+    orders["product"] = orders["sku"].map(names).fillna(orders["sku"])
+    return [
+        alt.Chart(orders).mark_circle(color="#d9480f", opacity=0.85).encode(
+            x="time:T",
+            y=alt.Y("viewers:Q", axis=None),
+            size=alt.Size("total:Q", legend=None, scale=alt.Scale(range=[30, 300])),
+            tooltip=[
+                alt.Tooltip("time:T", format="%H:%M:%S", title=ui.t("col_time")),
+                alt.Tooltip("product:N", title=ui.t("col_product")),
+                alt.Tooltip("quantity:Q", title=ui.t("col_quantity")),
+                alt.Tooltip("total:Q", format=",.2f", title=ui.t("col_total")),
+            ],
+        )
+    ]
+
+
+def _comment_bars(comments: pd.DataFrame | None) -> list[alt.Chart]:
+    """Comments and wants per minute as bars on the chart's floor, on their own (hidden) scale."""
+    if comments is None or not len(comments) or not comments["comments"].any():
+        return []
+    long = comments.melt(id_vars="time", value_vars=["comments", "wants"], var_name="kind", value_name="count")
+    long["label"] = long["kind"].map({"comments": ui.t("timeline_comments"), "wants": ui.t("timeline_wants")})
+    most = max(int(comments["comments"].max()), 1)
+    return [
+        alt.Chart(long[long["count"] > 0]).mark_bar(opacity=0.55, width=alt.RelativeBandSize(0.9)).encode(
+            x="time:T",
+            y=alt.Y("count:Q", axis=None, scale=alt.Scale(domain=[0, most * 4]), stack=None),
+            color=alt.Color(
+                "label:N",
+                scale=alt.Scale(range=["#9aa5b1", "#e8590c"]),
+                legend=alt.Legend(orient="top", title=None),
+            ),
+            tooltip=[
+                alt.Tooltip("time:T", format="%H:%M", title=ui.t("col_time")),
+                alt.Tooltip("label:N", title=" "),
+                alt.Tooltip("count:Q", title=" "),
+            ],
+        )
+    ]
+
+
+def _draw_spans(draws: pd.DataFrame | None) -> list[alt.Chart]:
+    if draws is None or not len(draws):
+        return []
+    frame = draws.rename(columns={"start": "time"}).assign(label=ui.t("timeline_draw"))
+    span = alt.Chart(frame).mark_rect(color="#ae3ec9", opacity=0.15).encode(
+        x="time:T", x2="end:T", tooltip=["label:N", "prize:N", "entrants:Q"]
     )
-    orders = timeline["orders"]
-    if len(orders):
-        orders = pd.merge_asof(
-            orders.sort_values("time"), concurrency[["time", "viewers"]].sort_values("time"), on="time"
-        ).fillna({"viewers": 0})
-        orders["product"] = orders["sku"].map(names).fillna(orders["sku"])
-    dots = alt.Chart(orders).mark_circle(color="#d9480f", opacity=0.85).encode(
-        x="time:T",
-        y="viewers:Q",
-        size=alt.Size("total:Q", legend=None, scale=alt.Scale(range=[30, 300])),
-        tooltip=[
-            alt.Tooltip("time:T", format="%H:%M:%S", title=ui.t("col_time")),
-            alt.Tooltip("product:N", title=ui.t("col_product")),
-            alt.Tooltip("quantity:Q", title=ui.t("col_quantity")),
-            alt.Tooltip("total:Q", format=",.2f", title=ui.t("col_total")),
+    text = alt.Chart(frame).mark_text(color="#ae3ec9", align="left", baseline="top", dx=3, dy=3, y=0).encode(
+        x="time:T", text="label:N"
+    )
+    return [span, text]
+
+
+def _drop_marks(drops: pd.DataFrame | None, concurrency: pd.DataFrame, names: dict[str, str]) -> list[alt.Chart]:
+    """Each marked drop-off: a rule and "−N · product on air" beside it."""
+    if drops is None or not len(drops):
+        return []
+    frame = drops.assign(
+        label=[
+            f"−{int(lost)} · {names.get(sku, sku) if isinstance(sku, str) else ui.t('timeline_no_product')}"
+            for lost, sku in zip(drops["lost"], drops["sku"], strict=True)
         ],
+        viewers=drops["after"],
     )
-    stream = timeline["stream"]
-    bitrate = alt.Chart(stream[stream["kind"] == "stats"]).mark_line(
-        color="#2b9348", strokeDash=[4, 3], strokeWidth=1.5
-    ).encode(x="time:T", y=alt.Y("bitrate_kbps:Q", title=ui.t("timeline_bitrate")))
-    disconnects = stream[stream["kind"] == "disconnect"]
-    drops = alt.Chart(disconnects).mark_rule(color="#e5383b", strokeWidth=2).encode(x="time:T")
-    audience = alt.layer(bands, line, dots)
-    uplink = alt.layer(bitrate, drops)
-    return alt.layer(audience, uplink).resolve_scale(y="independent").properties(height=320)
+    y = alt.Y("viewers:Q", axis=None, scale=alt.Scale(domain=[0, max(int(concurrency["viewers"].max()), 1)]))
+    rule = alt.Chart(frame).mark_tick(color="#5c2d91", thickness=2, size=24, orient="vertical").encode(
+        x="time:T", y=y, tooltip=[alt.Tooltip("label:N", title=ui.t("timeline_drop"))]
+    )
+    text = alt.Chart(frame).mark_text(color="#5c2d91", align="left", dx=5, dy=-14)
+    text = text.encode(x="time:T", y=y, text="label:N")
+    return [rule, text]
+
+
+def _uplink_chart(stream: pd.DataFrame, scale: alt.Scale) -> alt.LayerChart | alt.FacetChart:
+    """The phone's uplink in its own small chart under the timeline, so it never crowds the viewers."""
+    axis = alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M"))
+    x = axis.scale(scale) if scale.domain else axis
+    bitrate = alt.Chart(stream[stream["kind"] == "stats"]).mark_line(color="#e0a100", strokeWidth=1.5).encode(
+        x=x, y=alt.Y("bitrate_kbps:Q", title=ui.t("timeline_bitrate"))
+    )
+    drops = alt.Chart(stream[stream["kind"] == "disconnect"]).mark_rule(color="#e5383b", strokeWidth=2).encode(
+        x="time:T"
+    )
+    return alt.layer(bitrate, drops).properties(height=90)
 
 
 #: How each figure column is headed and formatted, wherever a table shows it.
@@ -160,6 +262,12 @@ NUMBER_COLUMNS: dict[str, tuple[str, str]] = {
     "replay_viewers": ("col_replay_viewers", "%d"),
     "replay_min": ("col_replay_time", "%.1f min"),
     "chapter": ("col_chapter", "%d"),
+    "comments": ("col_comments", "%d"),
+    "wants": ("col_wants", "%d"),
+    "people": ("col_people", "%d"),
+    "buyers": ("col_buyers", "%d"),
+    "share_of_revenue": ("col_share_revenue", "percent"),
+    "discount": ("col_discount", "¥%.2f"),
 }
 
 
@@ -175,8 +283,8 @@ def product_section(products: pd.DataFrame) -> None:
         on_air_min=products["on_air_s"] / 60.0,
     )
     columns = [
-        "product", "on_air_min", "viewers_present", "scans", "clicks",
-        "orders", "units", "revenue", "conversion", "revenue_per_on_air_min",
+        "product", "revenue", "orders", "units", "conversion", "on_air_min", "viewers_present",
+        "scans", "clicks", "comments", "wants", "revenue_per_on_air_min",
     ]
     cc = st.column_config
     st.dataframe(
@@ -222,6 +330,43 @@ def replayed_section(replayed: pd.DataFrame) -> None:
             "starts": cc.TextColumn(ui.t("col_starts")),
             "product": cc.TextColumn(ui.t("col_product")),
             **number_columns(["chapter", "replay_viewers", "replay_min"]),
+        },
+    )
+
+
+def room_sections(result: dict[str, Any]) -> None:
+    """The live room's sales: orders by channel, the funnel per channel, coupons and discounts."""
+    st.subheader(ui.t("orders_by_channel"))
+    by_channel = result["by_channel"]
+    _channel_table(by_channel, ["channel", "orders", "units", "revenue", "buyers", "share_of_revenue"])
+    st.subheader(ui.t("channel_funnel"))
+    _channel_table(result["channel_funnel"], ["channel", "people", "buyers", "orders", "revenue", "conversion"])
+    st.subheader(ui.t("coupons"))
+    coupons = result["coupons"]
+    summary = result["summary"]
+    if coupons.empty:
+        st.caption(ui.t("no_coupons"))
+        return
+    st.caption(ui.t("coupon_summary", orders=summary["coupon_orders"], discount=ui.money(summary["discount_given"])))
+    table = coupons.assign(coupon=[ui.t("no_coupon") if c == "(none)" else c for c in coupons["coupon"]])
+    st.dataframe(
+        table[["coupon", "orders", "units", "revenue", "discount"]],
+        hide_index=True,
+        column_config={
+            "coupon": st.column_config.TextColumn(ui.t("col_coupon"), pinned=True),
+            **number_columns(["orders", "units", "revenue", "discount"]),
+        },
+    )
+
+
+def _channel_table(frame: pd.DataFrame, columns: list[str]) -> None:
+    table = frame.assign(channel=[ui.t(f"via_{c}") for c in frame["channel"]])
+    st.dataframe(
+        table[columns],
+        hide_index=True,
+        column_config={
+            "channel": st.column_config.TextColumn(ui.t("col_channel"), pinned=True),
+            **number_columns(columns[1:]),
         },
     )
 
@@ -308,6 +453,8 @@ def show_figures(db_file: str, show_id: int) -> None:
     version = fingerprint(ui.database(), show_id)
     result = figures(db_file, show_id, version)
     summary = result["summary"]
+    if summary.get("simulated"):
+        st.warning(ui.t("simulated_note"))
     if summary["live"]:
         st.caption(ui.t("show_live_so_far"))
     st.caption(f"{ui.t('duration')}: {ui.duration(summary['duration_s'])}")
@@ -319,7 +466,7 @@ def show_figures(db_file: str, show_id: int) -> None:
     }
     st.subheader(ui.t("timeline"))
     st.altair_chart(timeline_chart(result["timeline"], names), width="stretch")
-    st.caption(ui.t("timeline_caption"))
+    st.caption(ui.t("timeline_caption", zone=ui.timezone()))
     platforms = result["platforms"]
     if not platforms.empty:
         st.subheader(ui.t("platforms_live"))
@@ -330,6 +477,7 @@ def show_figures(db_file: str, show_id: int) -> None:
     channel_section(result["channels"])
     st.subheader(ui.t("replayed_chapters"))
     replayed_section(result["replayed"])
+    room_sections(result)
     left, right = st.columns(2)
     with left:
         st.subheader(ui.t("funnel"))
