@@ -24,6 +24,7 @@ from analytics.frames import ShowData, load_show
 from analytics.labels import bilingual_columns, label
 from analytics.metrics import (
     funnel,
+    platform_sales,
     platform_spans,
     product_table,
     retention_curve,
@@ -68,6 +69,7 @@ class Report:
     channels: pd.DataFrame  # live and replay: viewers, scans, clicks, orders, GMV
     replayed: pd.DataFrame  # chapters, most-replayed first
     platforms: pd.DataFrame
+    platform_sales: pd.DataFrame  # scans, orders, units, GMV per own-QR destination and the own page
 
     @classmethod
     def of(cls, data: ShowData) -> Report:
@@ -81,6 +83,7 @@ class Report:
             channels=channel_split(data),
             replayed=replayed_chapters(data),
             platforms=platform_spans(data),
+            platform_sales=platform_sales(data),
         )
 
     def channels_frame(self) -> pd.DataFrame:
@@ -136,8 +139,12 @@ def replay_csv_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.replay.csv")
 
 
+def platforms_csv_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.platforms.csv")
+
+
 def write_csv(report: Report, out: Path, tz: str) -> None:
-    """Products to ``out``, summary beside it; UTF-8 with BOM so Excel shows Chinese."""
+    """Products to ``out``; summary, live/replay and sales by platform beside it; UTF-8 with BOM for Excel."""
     products = _rounded(report.products).rename(columns=bilingual_columns(list(report.products.columns)))
     _spreadsheet_safe(products).to_csv(out, index=False, encoding="utf-8-sig")
     summary = report.summary_frame(tz).rename(columns=bilingual_columns(["metric", "label", "value"]))
@@ -145,6 +152,10 @@ def write_csv(report: Report, out: Path, tz: str) -> None:
     channels = _rounded(report.channels_frame())
     _spreadsheet_safe(channels.rename(columns=bilingual_columns(list(channels.columns)))).to_csv(
         replay_csv_path(out), index=False, encoding="utf-8-sig"
+    )
+    sales = _rounded(report.platform_sales)
+    _spreadsheet_safe(sales.rename(columns=bilingual_columns(list(sales.columns)))).to_csv(
+        platforms_csv_path(out), index=False, encoding="utf-8-sig"
     )
 
 
@@ -154,7 +165,8 @@ def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_xlsx(report: Report, out: Path, tz: str) -> None:
-    """Sheets: summary, products, funnel, retention, orders, concurrency, replay, chapters, platforms."""
+    """Sheets: summary, products, funnel, retention, orders, concurrency, replay, chapters, platforms,
+    platform sales."""
     funnel_frame = report.funnel.assign(stage=[label(f"stage.{s}") for s in report.funnel["stage"]])
     sheets = {
         "summary": report.summary_frame(tz),
@@ -166,6 +178,7 @@ def write_xlsx(report: Report, out: Path, tz: str) -> None:
         "replay": report.channels_frame(),
         "chapters": report.replayed,
         "platforms": _local(report.platforms, tz),
+        "platform sales": report.platform_sales,
     }
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         for name, raw in sheets.items():
@@ -217,6 +230,8 @@ def render_html(report: Report, tz: str) -> str:
 {_table(report.channels_frame())}
 <h2>{escape(label("section.platforms"))}</h2>
 {_table(_local(report.platforms, tz))}
+<h2>{escape(label("section.platform_sales"))}</h2>
+{_table(report.platform_sales)}
 <h2>{escape(label("section.products"))}</h2>
 {_table(report.products)}
 <h2>{escape(label("section.funnel"))}</h2>

@@ -61,7 +61,9 @@ def figures(db_file: str, show_id: int, version: tuple[Any, ...]) -> dict[str, A
         report = Report.of(analytics.load_show(db, show_id))
     finally:
         db.conn.close()
-    names = ("summary", "products", "funnel", "retention", "timeline", "channels", "replayed", "platforms")
+    names = (
+        "summary", "products", "funnel", "retention", "timeline", "channels", "replayed", "platforms", "platform_sales"
+    )
     return {name: getattr(report, name) for name in names}
 
 
@@ -192,16 +194,22 @@ def product_section(products: pd.DataFrame) -> None:
 def channel_section(channels: pd.DataFrame) -> None:
     """Live against replay: who watched, what they bought."""
     table = channels.assign(channel=[ui.t(f"channel_{c}") for c in channels["channel"]])
-    columns = ["channel", "viewers", "scans", "clicks", "orders", "units", "gmv"]
-    cc = st.column_config
+    named_rows(table, "channel", "col_channel", ["viewers", "scans", "clicks", "orders", "units", "gmv"])
+
+
+def named_rows(table: pd.DataFrame, name: str, name_label: str, numbers: list[str]) -> None:
+    """A table of figures with each row's name pinned on the left."""
     st.dataframe(
-        table[columns],
+        table[[name, *numbers]],
         hide_index=True,
-        column_config={
-            "channel": cc.TextColumn(ui.t("col_channel"), pinned=True),
-            **number_columns(columns[1:]),
-        },
+        column_config={name: st.column_config.TextColumn(ui.t(name_label), pinned=True), **number_columns(numbers)},
     )
+
+
+def platform_sales_section(sales: pd.DataFrame) -> None:
+    """Scans and sales per own-QR platform; everything through the show's own link is "own page"."""
+    named_rows(sales, "destination", "dest_platform", ["scans", "clicks", "orders", "units", "gmv"])
+    st.caption(ui.t("platform_sales_caption"))
 
 
 def replayed_section(replayed: pd.DataFrame) -> None:
@@ -324,6 +332,8 @@ def show_figures(db_file: str, show_id: int) -> None:
     if not platforms.empty:
         st.subheader(ui.t("platforms_live"))
         st.dataframe(platform_table(platforms), hide_index=True)
+    st.subheader(ui.t("platform_sales"))
+    platform_sales_section(result["platform_sales"])
     st.subheader(ui.t("product_table"))
     product_section(products)
     st.subheader(ui.t("channels"))
