@@ -34,6 +34,7 @@ from studio.media.encoder import VIDEO_TIME_BASE, AacEncoder, H264Encoder, H264S
 from studio.media.fanout import Fanout, ViewerFeed
 from studio.media.frames import bgr_to_i420, fit_into_i420, output_size
 from studio.media.ingest import LatestFrame
+from studio.media.own_picture import OwnPicture
 from studio.media.recorder import Recorder
 from studio.media.taps import PacketSink
 from studio.state import OnAir, Studio
@@ -96,6 +97,8 @@ class ShowPipeline:
         self._fanout = Fanout()
         self._audio = ShowAudio(self._send_audio)
         self._sinks: list[PacketSink] = []
+        # Own-QR destinations' pictures: the media thread hands them each frame before the overlay.
+        self._pictures: tuple[OwnPicture, ...] = ()
         self._recorder = Recorder(studio.config.recordings_dir, wall_clock=self._wall_time_of) if record else None
         # Audio waiting for the media thread to mux it: 2 s at most (a stalled
         # disk loses recorded sound, never memory).
@@ -250,6 +253,20 @@ class ShowPipeline:
             self._sinks.remove(sink)
         self._update_aac()
 
+    def add_picture(self, picture: OwnPicture) -> None:
+        """An own-QR destination's picture gets every frame (before the show's overlay) and the shared AAC."""
+        self._pictures = (*self._pictures, picture)
+        self.add_sink(picture)
+
+    def remove_picture(self, picture: OwnPicture) -> None:
+        self._pictures = tuple(p for p in self._pictures if p is not picture)
+        self.remove_sink(picture)
+
+    @property
+    def settings(self) -> H264Settings:
+        """The show's x264 settings (an own-QR picture encodes with the same, on one thread)."""
+        return self._encoder.settings
+
     @property
     def aac(self) -> AacEncoder | None:
         """The AAC encoder shared by the sinks, while one of them wants sound."""
@@ -371,6 +388,12 @@ class ShowPipeline:
             buf = fit_into_i420(frame, width, height)
         else:
             buf = self._slate.frame(self._layout, width, height)
+        pictures = self._pictures
+        if pictures:
+            # One copy before the overlay, shared read-only: each picture composes its own QR on its thread.
+            raw = buf.copy()
+            for picture in pictures:
+                picture.offer_frame(raw, size, pts)
         self._compositor.compose_i420(buf)
         if self._recorder is not None:
             if show_id is None:
