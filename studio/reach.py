@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 RECONCILE_EVERY = 1.0
 #: An HLS viewer whose page has not said "still here" for this long has left.
 HLS_VIEWER_TIMEOUT = 30.0
+#: ... and counts as watching now (the live figure) while heard from within this long (beats every 10 s).
+HLS_WATCHING = 15.0
 
 
 class Reach:
@@ -154,10 +156,17 @@ class Reach:
             session = known[0]
             await self.studio.db(events.record_viewer_seen, session, at=now)
         self._hls_viewers[(show_id, viewer_id)] = (session, time.monotonic(), now)
+        self._report_hls_watching()
 
     @property
     def hls_viewers(self) -> int:
         return len(self._hls_viewers)
+
+    def _report_hls_watching(self) -> None:
+        """Tell the pipeline (the one writer of the live figures) how many HLS viewers are watching now."""
+        now = time.monotonic()
+        watching = sum(1 for _, seen, _ in self._hls_viewers.values() if now - seen <= HLS_WATCHING)
+        self.pipeline.report_hls_viewers(watching)
 
     async def _close_hls_viewers(self, live_show: int | None) -> None:
         """Sessions of HLS viewers gone quiet (or of a show that ended) end at their last heartbeat."""
@@ -166,6 +175,7 @@ class Reach:
             if key[0] != live_show or now - seen > HLS_VIEWER_TIMEOUT:
                 del self._hls_viewers[key]
                 await self.studio.db(events.record_viewer_leave, session, at=seen_iso)
+        self._report_hls_watching()
 
     async def _reconcile_hls(self, show_id: int | None) -> None:
         """HLS is written while a show is live, into that show's own folder."""

@@ -129,6 +129,7 @@ class ShowPipeline:
         self.reconnects = 0
         self._publisher_agent = ""
         self._uplink_kbps = 0.0
+        self._hls_viewers = 0
         # The one writer of the show's live figures; the studio reads them from here.
         self.figures = LiveFigures()
         studio.read_figures_from(lambda: self.figures)
@@ -210,6 +211,12 @@ class ShowPipeline:
             return
         self._uplink_kbps = kbps
         self.figures = replace(self.figures, uplink_kbps=kbps)
+
+    def report_hls_viewers(self, count: int) -> None:
+        """The HLS players heard from lately (counted by their heartbeats) join the viewers now."""
+        if count != self._hls_viewers:
+            self._hls_viewers = count
+            self._update_figures()
 
     @property
     def publishing(self) -> bool:
@@ -423,8 +430,11 @@ class ShowPipeline:
         output_fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 2 else 0.0
         feeds = self._fanout.feeds
         ingest = self._ingest
+        webrtc = sum(1 for feed in feeds if feed.audience and feed.connected)
         return LiveFigures(
-            viewers_now=sum(1 for feed in feeds if feed.audience and feed.connected),
+            viewers_now=webrtc + self._hls_viewers,
+            webrtc_viewers_now=webrtc,
+            hls_viewers_now=self._hls_viewers,
             pending_viewers=sum(1 for feed in feeds if feed.audience and not feed.connected),
             publishing=ingest is not None,
             publisher=self._publisher_agent if ingest is not None else "",
