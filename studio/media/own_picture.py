@@ -99,6 +99,11 @@ class OwnPicture:
             self._thread.join(timeout)
 
     @property
+    def thread_id(self) -> int | None:
+        """This picture's thread's OS id (the benchmark reads its CPU time from /proc)."""
+        return self._thread.native_id
+
+    @property
     def frames_encoded(self) -> int:
         return self._encoder.frames_encoded
 
