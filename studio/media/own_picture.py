@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 
 #: At most one forced keyframe per this many seconds when the pusher waits for one.
 KEYFRAME_EVERY = 0.5
-#: The CPU share is measured over windows of this many seconds.
-CPU_WINDOW = 1.0
+#: The CPU share is measured over windows of this many seconds (steady enough for the panel).
+CPU_WINDOW = 3.0
 
 
 class OwnPicture:
@@ -58,7 +58,7 @@ class OwnPicture:
         self._thread = threading.Thread(target=self._run, name=f"farmlive-own-qr-{name}", daemon=True)
         self._last_keyframe = -1e9
         self._cpu_mark = (time.monotonic(), 0.0)  # (wall, this thread's CPU), set when it starts
-        #: Share of one core this picture's compose + encode took over the last second, in percent.
+        #: Share of one core this picture's compose + encode took over the last window, in percent.
         self.cpu_percent = 0.0
         self.frames_offered = 0
         self.frames_dropped = 0  # replaced in the mailbox before this thread took them
