@@ -332,14 +332,14 @@ def show_figures(db_file: str, show_id: int) -> None:
     if not platforms.empty:
         st.subheader(ui.t("platforms_live"))
         st.dataframe(platform_table(platforms), hide_index=True)
-    st.subheader(ui.t("platform_sales"))
-    platform_sales_section(result["platform_sales"])
     st.subheader(ui.t("product_table"))
     product_section(products)
     st.subheader(ui.t("channels"))
     channel_section(result["channels"])
     st.subheader(ui.t("replayed_chapters"))
     replayed_section(result["replayed"])
+    st.subheader(ui.t("platform_sales"))
+    platform_sales_section(result["platform_sales"])
     left, right = st.columns(2)
     with left:
         st.subheader(ui.t("funnel"))
