@@ -278,7 +278,9 @@ MIGRATIONS: list[str] = [
     # Channels viewers. NULL is the show's own link (/watch and every
     # shared-QR destination). One link per show x product x destination: the
     # table-level UNIQUE (show_id, sku) cannot widen in place (rebuild), and a
-    # plain UNIQUE would let NULLs repeat, hence the COALESCE index.
+    # plain UNIQUE would let NULLs repeat, hence the COALESCE index. Scans
+    # per link code are counted from their own index (a show may have a
+    # million link events; the per-platform table needs a few codes' counts).
     """
     CREATE TABLE links_destination (
         code TEXT PRIMARY KEY,
@@ -292,6 +294,7 @@ MIGRATIONS: list[str] = [
     DROP TABLE links;
     ALTER TABLE links_destination RENAME TO links;
     CREATE UNIQUE INDEX links_show_sku_destination ON links (show_id, sku, COALESCE(destination, ''));
+    CREATE INDEX link_events_code ON link_events (show_id, code, kind);
     """,
 ]
 
