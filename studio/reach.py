@@ -200,7 +200,10 @@ class Reach:
         )
         if destination.own_qr:
             # Its own picture feeds the pusher's queue; the shared packets do not.
-            picture = OwnPicture(destination.name, pusher.queue, self.pipeline.settings)
+            # A refused push ("failed") waits for the host: its picture stops encoding meanwhile.
+            picture = OwnPicture(
+                destination.name, pusher.queue, self.pipeline.settings, wanted=lambda: pusher.status.state != "failed"
+            )
             picture.set_spec(await self._own_spec(show_id, destination.name, self.studio.on_air))
             self.pictures[destination.name] = picture
             picture.start()

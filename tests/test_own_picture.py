@@ -25,6 +25,23 @@ def camera() -> np.ndarray:
     return bgr_to_i420(np.full((SIZE[1], SIZE[0], 3), 128, dtype=np.uint8))
 
 
+def play(picture: OwnPicture, *, frames: int, encoded: int = 0) -> np.ndarray:
+    """Run ``picture`` with its own link on ``frames`` camera frames at 30 fps (until ``encoded`` are encoded)."""
+    picture.set_spec(OverlaySpec(ORANGES, OWN_LINK))
+    picture.start()
+    frame = camera()
+    try:
+        for pts in range(frames):
+            picture.offer_frame(frame, SIZE, pts * 3000)
+            time.sleep(1 / 30)
+        deadline = time.monotonic() + 10
+        while picture.frames_encoded < encoded and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        picture.stop()
+    return frame
+
+
 def test_the_show_never_waits_for_a_picture_that_falls_behind() -> None:
     """Its thread not running at all (the worst case): each offer returns at once, only the newest is kept."""
     picture = OwnPicture("抖音", TapQueue(), H264Settings(fps=30))
@@ -39,18 +56,7 @@ def test_the_show_never_waits_for_a_picture_that_falls_behind() -> None:
 def test_its_packets_start_on_a_keyframe_and_show_its_own_qr() -> None:
     queue = TapQueue()
     picture = OwnPicture("抖音", queue, H264Settings(fps=30))
-    picture.set_spec(OverlaySpec(ORANGES, OWN_LINK))
-    picture.start()
-    try:
-        frame = camera()
-        for pts in range(20):
-            picture.offer_frame(frame, SIZE, pts * 3000)
-            time.sleep(1 / 30)
-        deadline = time.monotonic() + 10
-        while picture.frames_encoded < 5 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        picture.stop()
+    frame = play(picture, frames=20, encoded=5)
     assert picture.frames_encoded >= 5 and picture.thread_id is not None
     items = list(iter(lambda: queue.get(0), None))
     assert items and items[0].packet.is_keyframe and items[0].size == SIZE
@@ -60,3 +66,10 @@ def test_its_packets_start_on_a_keyframe_and_show_its_own_qr() -> None:
     seen, _, _ = cv2.QRCodeDetector().detectAndDecode(decoded[-1].to_ndarray(format="bgr24"))
     assert seen == OWN_LINK
     assert np.array_equal(frame, camera())  # the show's frame was composed on a copy, never in place
+
+
+def test_a_picture_nobody_can_take_encodes_nothing() -> None:
+    """A refused push waits for the host: its picture takes the frames but spends no encode on them."""
+    picture = OwnPicture("抖音", TapQueue(), H264Settings(fps=30), wanted=lambda: False)
+    play(picture, frames=10)
+    assert picture.frames_offered == 10 and picture.frames_encoded == 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import av
@@ -46,9 +47,13 @@ class OwnPicture:
 
     wants_audio = True
 
-    def __init__(self, name: str, queue: TapQueue, settings: H264Settings) -> None:
+    def __init__(
+        self, name: str, queue: TapQueue, settings: H264Settings, *, wanted: Callable[[], bool] = lambda: True
+    ) -> None:
         self.name = name
         self._queue = queue
+        # False while nobody can take the packets (a push that failed for good): then encode nothing.
+        self._wanted = wanted
         self._compositor = Compositor()
         # One x264 thread: the cost stays in this thread (measured) and off the show's two.
         self._encoder = H264Encoder(replace(settings, threads=1))
@@ -119,7 +124,7 @@ class OwnPicture:
         self._cpu_mark = (time.monotonic(), time.thread_time())
         while not self._stopped:
             taken = self._take()
-            if taken is not None:
+            if taken is not None and self._wanted():
                 try:
                     self._encode(*taken)
                 except Exception:  # one bad frame costs this destination that frame, not its thread
