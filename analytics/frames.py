@@ -46,6 +46,9 @@ LINK_COUNT_COLUMNS = ["sku", "kind", "events"]
 OVERLAY_COLUMNS = ["id", "at", "sku", "layout", "promo"]
 STREAM_COLUMNS = ["id", "at", "kind", "bitrate_kbps", "fps", "detail"]
 DESTINATION_COLUMNS = ["id", "at", "destination", "state", "detail"]
+# A show's buy links; ``destination`` is an own-QR simulcast destination's name, null for the show's own.
+LINK_COLUMNS = ["code", "sku", "destination"]
+DESTINATION_COUNT_COLUMNS = ["destination", "kind", "events"]
 PRODUCT_COLUMNS = ["sku", "name", "name_zh", "price", "currency", "unit"]
 POSITION_COLUMNS = ["session_id", "viewer_id", "at", "position_s"]
 TIME_COLUMNS = ("joined_at", "left_at", "last_seen_at", "at", "last_visit_at")
@@ -129,6 +132,9 @@ class ShowData:
     # Distinct people per tap kind (scan, click, shelf): viewer ids plus events without one.
     link_people: pd.DataFrame = field(default_factory=lambda: _frame((), LINK_PEOPLE_COLUMNS))
     simulated: bool = False
+    # The show's buy links and the scans/clicks per link destination (null: the show's own link).
+    links: pd.DataFrame = field(default_factory=lambda: _frame((), LINK_COLUMNS))
+    destination_link_counts: pd.DataFrame = field(default_factory=lambda: _frame((), DESTINATION_COUNT_COLUMNS))
 
     @property
     def duration_s(self) -> float:
@@ -181,8 +187,10 @@ class ShowData:
         stream_events: Frameish = (),
         products: Frameish = (),
         destination_events: Frameish = (),
+        links: Frameish = (),
         now: str | None = None,
         link_counts: tuple[pd.DataFrame, int, int] | None = None,
+        destination_link_counts: Frameish | None = None,
         replay_link_counts: Frameish | None = None,
         replay_positions: Frameish = (),
         comments: Frameish = (),
@@ -198,6 +206,9 @@ class ShowData:
         are summarised here, unless ``link_counts`` (counts, viewers,
         anonymous) and ``replay_link_counts`` were already aggregated by the
         caller; from raw events, those after the show's end are the replay's.
+        ``links`` are the show's buy links (code, sku, destination); raw
+        events are counted per destination through them unless
+        ``destination_link_counts`` is given.
         """
         start = pd.Timestamp(show.started_at).tz_convert("UTC")
         end_text = show.ended_at or now or to_iso(utc_now())
@@ -209,6 +220,9 @@ class ShowData:
         if replay_link_counts is None:
             after = raw_events[raw_events["at"] > end] if show.ended_at else raw_events.iloc[:0]
             replay_link_counts = summarise_link_events(after)[0]
+        link_frame = _frame(links, LINK_COLUMNS)
+        if destination_link_counts is None:
+            destination_link_counts = count_by_destination(raw_events, link_frame)
         all_sessions = _frame(sessions, SESSION_COLUMNS)
         is_replay = all_sessions["transport"] == REPLAY
         order_frame = _frame(orders, [*ORDER_FRAME_COLUMNS, "attributed_by", "channel"])
@@ -235,6 +249,8 @@ class ShowData:
             draws=_frame(draws, DRAW_COLUMNS),
             link_people=_frame(link_people, LINK_PEOPLE_COLUMNS),
             simulated=show.simulated,
+            links=link_frame,
+            destination_link_counts=_frame(destination_link_counts, DESTINATION_COUNT_COLUMNS),
         )
 
 
@@ -243,6 +259,16 @@ def people_per_kind(events: pd.DataFrame) -> pd.DataFrame:
     grouped = events.groupby("kind")["viewer_id"]
     people = grouped.nunique() + grouped.apply(lambda ids: int(ids.isna().sum()))
     return people.rename("people").reset_index() if len(events) else _frame((), LINK_PEOPLE_COLUMNS)
+
+
+
+def count_by_destination(events: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """Events per (link destination, kind); a code not among ``links`` counts as the show's own."""
+    destination = events["code"].map(links.set_index("code")["destination"]) if len(links) else None
+    tagged = events.assign(destination=destination).astype({"destination": object})
+    tagged["destination"] = tagged["destination"].where(tagged["destination"].notna(), None)
+    counts = tagged.groupby(["destination", "kind"], dropna=False).size().rename("events").reset_index()
+    return counts.astype({"destination": object}).where(counts.notna(), None)
 
 
 def summarise_link_events(events: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
@@ -370,6 +396,10 @@ def load_show(
         [show_id],
         DRAW_COLUMNS,
     )
+    links = _read(
+        db, f"SELECT {_select(LINK_COLUMNS)} FROM links WHERE show_id = ?", [show_id], LINK_COLUMNS
+    )
+    destination_link_counts = _destination_link_counts(db, show_id, link_counts, links)
     orders = _show_orders(db, show, window=window, now=now)
     skus = pd.concat([overlay_events["sku"].dropna(), orders["sku"], link_counts["sku"]]).unique()
     products = _read(
@@ -387,6 +417,8 @@ def load_show(
         stream_events=stream_events,
         products=products,
         destination_events=destination_events,
+        links=links,
+        destination_link_counts=destination_link_counts,
         now=now,
         replay_link_counts=replay_link_counts,
         replay_positions=replay_positions,
@@ -394,6 +426,38 @@ def load_show(
         draws=draws,
         link_people=link_people,
     )
+
+
+def _destination_link_counts(
+    db: sqlite_utils.Database, show_id: int, link_counts: pd.DataFrame, links: pd.DataFrame
+) -> pd.DataFrame:
+    """Scans and clicks per link destination: own-QR links counted, the rest is the show's own.
+
+    Most shows have no own-QR link, and then nothing more is read; otherwise
+    only the events of those few codes (a join from the links side).
+    """
+    totals = link_counts.groupby("kind")["events"].sum()
+    own_qr_links = links[links["destination"].notna()]
+    own_qr = _frame((), DESTINATION_COUNT_COLUMNS)
+    if len(own_qr_links):
+        # Counted from the (show_id, code, kind) index: a short range per own-QR code, never the whole
+        # show. A literal IN list is one index seek per code (a json_each join made SQLite scan the show).
+        codes = own_qr_links["code"].tolist()
+        per_code = _read(
+            db,
+            f"SELECT code, kind, COUNT(*) FROM link_events INDEXED BY link_events_code "
+            f"WHERE show_id = ? AND code IN ({', '.join('?' * len(codes))}) GROUP BY code, kind",
+            [show_id, *codes],
+            ["code", "kind", "events"],
+        )
+        destination = per_code["code"].map(own_qr_links.set_index("code")["destination"])
+        own_qr = (
+            per_code.assign(destination=destination)
+            .groupby(["destination", "kind"])["events"].sum().reset_index()[DESTINATION_COUNT_COLUMNS]
+        )
+    own_page = totals.sub(own_qr.groupby("kind")["events"].sum(), fill_value=0).astype("int64")
+    rest = pd.DataFrame({"destination": None, "kind": own_page.index, "events": own_page.to_numpy()})
+    return pd.concat([own_qr, rest[rest["events"] > 0]], ignore_index=True)
 
 
 def load_link_events(db: sqlite_utils.Database, show_id: int) -> pd.DataFrame:

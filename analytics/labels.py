@@ -95,6 +95,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "section.replayed": ("Most-replayed chapters", "回放最多的章节"),
     # reach: which platform was live when
     "section.platforms": ("Platforms live (simulcast)", "各平台推流时段"),
+    "section.platform_sales": ("Sales by platform (own QR codes)", "各平台销售（独立二维码）"),
     "destination": ("Platform", "平台"),
     "start": ("From", "开始"),
     "end": ("Until", "结束"),

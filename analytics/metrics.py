@@ -470,3 +470,40 @@ def drop_offs(data: ShowData, viewers: pd.DataFrame | None = None, *, most: int 
             }
         )
     return pd.DataFrame(rows, columns=columns)
+
+
+OWN_PAGE = "own page · 自有页面"
+NO_LINK = "no buy link · 无购买链接"
+
+
+def platform_sales(data: ShowData) -> pd.DataFrame:
+    """Scans, clicks, orders, units and GMV by where the buyer came from: the per-platform table.
+
+    One row per own-QR destination (its own buy links, ``links.destination``),
+    then ``own page · 自有页面`` for the show's own link (the /watch page, the
+    replay and every destination sharing the show's QR), then, only if there
+    are such orders, ``no buy link · 无购买链接`` for sales that used no link
+    (platform imports, orders matched by time window). GMV is what the show's
+    GMV counts (``total`` of its sales, cancelled excluded), so the rows add
+    up to the show's totals.
+    """
+    links, counts, orders = data.links, data.destination_link_counts, data.orders
+    destination_of = links.dropna(subset=["destination"]).set_index("code")["destination"]
+    own_qr = sorted(set(destination_of) | set(counts["destination"].dropna()))
+    came_from = orders["link_code"].map(destination_of).astype(object)
+    came_from = came_from.where(came_from.notna(), OWN_PAGE)
+    came_from = came_from.where(orders["link_code"].notna(), NO_LINK)
+    rows = [*own_qr, OWN_PAGE, *([NO_LINK] if (came_from == NO_LINK).any() else [])]
+    table = pd.DataFrame(index=pd.Index(rows, name="destination"))
+    place = counts["destination"].astype(object).where(counts["destination"].notna(), OWN_PAGE)
+    kinds = counts.assign(destination=place).pivot_table(
+        index="destination", columns="kind", values="events", aggfunc="sum", fill_value=0
+    )
+    for kind, column in (("scan", "scans"), ("click", "clicks")):
+        found = kinds[kind] if kind in kinds.columns else pd.Series(dtype="int64")
+        table[column] = found.reindex(table.index).fillna(0).astype("int64")
+    by_place = orders.assign(came_from=came_from).groupby("came_from")
+    table["orders"] = by_place.size().reindex(table.index).fillna(0).astype("int64")
+    table["units"] = by_place["quantity"].sum().reindex(table.index).fillna(0).astype("int64")
+    table["gmv"] = by_place["total"].sum().reindex(table.index).fillna(0.0).astype("float64")
+    return table.reset_index()

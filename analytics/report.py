@@ -27,6 +27,7 @@ from analytics.metrics import (
     coupon_use,
     funnel,
     orders_by_channel,
+    platform_sales,
     platform_spans,
     product_table,
     retention_curve,
@@ -89,6 +90,7 @@ class Report:
     by_channel: pd.DataFrame  # orders by how buyers came: scan, click, shelf, draw, replay
     channel_funnel: pd.DataFrame
     coupons: pd.DataFrame
+    platform_sales: pd.DataFrame  # scans, orders, units, GMV per own-QR destination and the own page
 
     @classmethod
     def of(cls, data: ShowData) -> Report:
@@ -105,6 +107,7 @@ class Report:
             by_channel=orders_by_channel(data),
             channel_funnel=channel_funnel(data),
             coupons=coupon_use(data),
+            platform_sales=platform_sales(data),
         )
 
     def by_channel_frame(self) -> pd.DataFrame:
@@ -188,8 +191,12 @@ def html_products(products: pd.DataFrame) -> pd.DataFrame:
     return frame[HTML_PRODUCT_COLUMNS]
 
 
+def platforms_csv_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.platforms.csv")
+
+
 def write_csv(report: Report, out: Path, tz: str) -> None:
-    """Products to ``out``, summary beside it; UTF-8 with BOM so Excel shows Chinese."""
+    """Products to ``out``; summary, live/replay and sales by platform beside it; UTF-8 with BOM for Excel."""
     products = _rounded(report.products).rename(columns=bilingual_columns(list(report.products.columns)))
     _spreadsheet_safe(products).to_csv(out, index=False, encoding="utf-8-sig")
     summary = report.summary_frame(tz).rename(columns=bilingual_columns(["metric", "label", "value"]))
@@ -197,6 +204,10 @@ def write_csv(report: Report, out: Path, tz: str) -> None:
     channels = _rounded(report.channels_frame())
     _spreadsheet_safe(channels.rename(columns=bilingual_columns(list(channels.columns)))).to_csv(
         replay_csv_path(out), index=False, encoding="utf-8-sig"
+    )
+    sales = _rounded(report.platform_sales)
+    _spreadsheet_safe(sales.rename(columns=bilingual_columns(list(sales.columns)))).to_csv(
+        platforms_csv_path(out), index=False, encoding="utf-8-sig"
     )
 
 
@@ -207,7 +218,7 @@ def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_xlsx(report: Report, out: Path, tz: str) -> None:
     """Sheets: summary, products, funnel, retention, orders, concurrency, replay, chapters, platforms,
-    by_channel, channel_funnel, coupons, comments (per minute), drop_offs, draws."""
+    by_channel, channel_funnel, coupons, comments (per minute), drop_offs, draws, platform sales."""
     funnel_frame = report.funnel.assign(stage=[label(f"stage.{s}") for s in report.funnel["stage"]])
     sheets = {
         "summary": report.summary_frame(tz),
@@ -225,6 +236,7 @@ def write_xlsx(report: Report, out: Path, tz: str) -> None:
         "comments": _local(report.timeline["comments"], tz),
         "drop_offs": report.drops(tz),
         "draws": report.draws(tz),
+        "platform sales": report.platform_sales,
     }
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         for name, raw in sheets.items():
@@ -293,6 +305,8 @@ def render_html(report: Report, tz: str) -> str:
 {_table(report.channels_frame())}
 <h2>{escape(label("section.platforms"))}</h2>
 {_table(_local(report.platforms, tz))}
+<h2>{escape(label("section.platform_sales"))}</h2>
+{_table(report.platform_sales)}
 <h2>{escape(label("section.funnel"))}</h2>
 {_table(funnel_frame)}
 <h2>{escape(label("section.retention"))}</h2>

@@ -11,7 +11,14 @@ each destination would cost if it were encoded on its own: one more x264
 encode of the same 720p30 frames with the show's settings. It also times an
 overlay switch until it is visible in the RTMP readback (PyAV playing the
 stream back from nginx): the studio's share of glass-to-platform delay.
-Medians over the rounds; the machine is shared, so expect noise.
+
+Then, in the same round, one own-QR destination (its own picture with its
+own buy link's QR, composed and encoded on its own thread, see
+studio/media/own_picture.py): its direct cost (picture thread + pusher
+thread + writer process, from /proc) against a remux destination's, the
+share the picture reports itself (``encode_cpu_percent`` in the API and
+panel) and the frames it dropped. Medians over the rounds; the machine is
+shared, so expect noise.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -35,8 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import catalog
 from catalog.products import Product, upsert_product
+from catalog.shows import link_for
 from studio.config import StudioConfig
 from studio.media.encoder import H264Encoder, H264Settings
+from studio.media.own_picture import OwnPicture
 from studio.media.pipeline import ShowPipeline
 from studio.media.push import RtmpPusher
 from studio.media.synthetic import MovingPattern, connect_publisher
@@ -53,9 +63,11 @@ def cpu_seconds(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def pushers_cpu(pushers: list[RtmpPusher], *, threads: bool = False) -> float:
-    """CPU seconds of the pushers' writer processes (and, with ``threads``, of their threads here)."""
-    total = 0.0
+def pushers_cpu(
+    pushers: list[RtmpPusher], *, threads: bool = False, pictures: tuple[OwnPicture, ...] = ()
+) -> float:
+    """CPU seconds of the pushers' writer processes (and, with ``threads``, of their and the pictures' threads)."""
+    total = sum(cpu_seconds(f"self/task/{picture.thread_id}") for picture in pictures if threads)
     for pusher in pushers:
         sources: list[int | str] = [pusher.writer.pid] if pusher.writer is not None else []
         if threads and pusher.thread_id is not None:
@@ -66,7 +78,9 @@ def pushers_cpu(pushers: list[RtmpPusher], *, threads: bool = False) -> float:
     return total
 
 
-async def measure(seconds: float, pushers: list[RtmpPusher]) -> tuple[float, float]:
+async def measure(
+    seconds: float, pushers: list[RtmpPusher], pictures: tuple[OwnPicture, ...] = ()
+) -> tuple[float, float]:
     """Shares of one core over ``seconds``: this process plus the writers, and the pushes' own part.
 
     The first is the whole studio (noisy on a shared machine: the encode
@@ -74,11 +88,51 @@ async def measure(seconds: float, pushers: list[RtmpPusher]) -> tuple[float, flo
     threads and writer processes, the direct cost of the destinations.
     """
     start_self, start_children, started = cpu_seconds(), pushers_cpu(pushers), time.monotonic()
-    start_own = pushers_cpu(pushers, threads=True)
+    start_own = pushers_cpu(pushers, threads=True, pictures=pictures)
     await asyncio.sleep(seconds)
     elapsed = time.monotonic() - started
     used = cpu_seconds() - start_self + pushers_cpu(pushers) - start_children
-    return used / elapsed, (pushers_cpu(pushers, threads=True) - start_own) / elapsed
+    return used / elapsed, (pushers_cpu(pushers, threads=True, pictures=pictures) - start_own) / elapsed
+
+
+def make_pusher(port: int, key: str, pipeline: ShowPipeline) -> RtmpPusher:
+    return RtmpPusher(
+        key, f"rtmp://127.0.0.1:{port}/live", key,
+        aac_config=lambda: pipeline.aac.extradata if pipeline.aac else None, on_change=lambda _status: None,
+    )
+
+
+async def wait_live(pushers: list[RtmpPusher]) -> None:
+    while not all(p.status.state == "live" for p in pushers):  # noqa: ASYNC110 -- state set by pusher threads
+        await asyncio.sleep(0.1)
+
+
+async def own_qr_round(
+    studio: Studio, pipeline: ShowPipeline, port: int, key: str, seconds: float
+) -> tuple[float, float, float, float]:
+    """One own-QR destination: (show + it, its direct cost, what it reports itself, share of frames dropped)."""
+    await studio.put_on_air(ORANGES.sku)
+    assert studio.show is not None
+    link = await studio.db(link_for, studio.show.id, ORANGES.sku, destination=key)
+    pusher = make_pusher(port, key, pipeline)
+    picture = OwnPicture(key, pusher.queue, pipeline.settings)
+    picture.set_spec(replace(studio.on_air.overlay_spec(), link_url=studio.link_url(link.code)))
+    picture.start()
+    pipeline.add_picture(picture)
+    pusher.start()
+    try:
+        await wait_live([pusher])
+        await asyncio.sleep(2)
+        offered, dropped = picture.frames_offered, picture.frames_dropped
+        busy, own = await measure(seconds, [pusher], (picture,))
+        reported = picture.cpu_percent / 100
+        drop_share = (picture.frames_dropped - dropped) / max(picture.frames_offered - offered, 1)
+    finally:
+        pipeline.remove_picture(picture)
+        await asyncio.to_thread(picture.stop)
+        await asyncio.to_thread(pusher.stop)
+        await studio.put_on_air(None)
+    return busy, own, reported, drop_share
 
 
 def reencode_share(frames: int = 150) -> float:
@@ -136,20 +190,15 @@ async def run(destinations: int, seconds: float, rounds: int) -> None:  # noqa: 
             baseline = reencode_share()
             print(f"baseline: one more x264 encode of 720p30 = {baseline:.1%} of a core per destination")
             idle_shares, per_destination, direct, delays = [], [], [], []
+            own_qr: list[tuple[float, float, float, float]] = []
             for round_number in range(rounds):
                 await asyncio.sleep(2)
                 idle, _ = await measure(seconds, [])
-                pushers = [
-                    RtmpPusher(f"bench{i}", f"rtmp://127.0.0.1:{port}/live", f"bench-{round_number}-{i}",
-                               aac_config=lambda: pipeline.aac.extradata if pipeline.aac else None,
-                               on_change=lambda _status: None)
-                    for i in range(destinations)
-                ]
+                pushers = [make_pusher(port, f"bench-{round_number}-{i}", pipeline) for i in range(destinations)]
                 for pusher in pushers:
                     pipeline.add_sink(pusher)
                     pusher.start()
-                while not all(p.status.state == "live" for p in pushers):  # noqa: ASYNC110 -- state set by pusher threads
-                    await asyncio.sleep(0.1)
+                await wait_live(pushers)
                 await asyncio.sleep(2)
                 busy, own = await measure(seconds, pushers)
                 extra = (busy - idle) / destinations
@@ -171,6 +220,15 @@ async def run(destinations: int, seconds: float, rounds: int) -> None:  # noqa: 
                 for pusher in pushers:
                     pipeline.remove_sink(pusher)
                     await asyncio.to_thread(pusher.stop)
+                own_busy, own_direct, own_reported, own_dropped = await own_qr_round(
+                    studio, pipeline, port, f"own-{round_number}", seconds
+                )
+                own_qr.append((own_busy - idle, own_direct, own_reported, own_dropped))
+                print(
+                    f"round {round_number + 1}: one own-QR destination: whole-process difference "
+                    f"{own_busy - idle:.1%}, its picture + pusher + writer {own_direct:.1%} of a core "
+                    f"(the picture reports {own_reported:.1%}); {own_dropped:.1%} of its frames dropped"
+                )
                 print(
                     f"round {round_number + 1}: show alone {idle:.1%}, with {destinations} destinations "
                     f"{busy:.1%} -> {extra:.2%} of a core per destination (its thread + writer process alone: "
@@ -188,6 +246,12 @@ async def run(destinations: int, seconds: float, rounds: int) -> None:  # noqa: 
                   f"({baseline / max(statistics.median(per_destination), 1e-4):.0f}x)")
             if delays:
                 print(f"overlay switch -> visible in RTMP readback, median: {statistics.median(delays) * 1000:.0f} ms")
+            whole_own, direct_own, reported_own, dropped_own = (statistics.median(f) for f in zip(*own_qr, strict=True))
+            remux = statistics.median(direct)
+            print(f"per own-QR destination (own picture + encode), direct, median: {direct_own:.1%} of a core "
+                  f"vs {remux:.2%} remuxed ({direct_own / max(remux, 1e-4):.0f}x); "
+                  f"whole-process difference {whole_own:.1%}; reported in the panel {reported_own:.1%}; "
+                  f"frames dropped {dropped_own:.1%}")
         finally:
             await publisher.close()
             await pipeline.stop()

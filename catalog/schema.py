@@ -330,6 +330,29 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX link_events_kind ON link_events (show_id, kind, viewer_id);
     """,
+    # reach: a simulcast destination marked own-QR gets buy links of its own,
+    # so scans and orders from Douyin viewers are told apart from WeChat
+    # Channels viewers. NULL is the show's own link (/watch and every
+    # shared-QR destination). One link per show x product x destination: the
+    # table-level UNIQUE (show_id, sku) cannot widen in place (rebuild), and a
+    # plain UNIQUE would let NULLs repeat, hence the COALESCE index. Scans
+    # per link code are counted from their own index (a show may have a
+    # million link events; the per-platform table needs a few codes' counts).
+    """
+    CREATE TABLE links_destination (
+        code TEXT PRIMARY KEY,
+        show_id INTEGER NOT NULL REFERENCES shows(id),
+        sku TEXT NOT NULL REFERENCES products(sku),
+        target_url TEXT,
+        destination TEXT
+    );
+    INSERT INTO links_destination (code, show_id, sku, target_url)
+        SELECT code, show_id, sku, target_url FROM links;
+    DROP TABLE links;
+    ALTER TABLE links_destination RENAME TO links;
+    CREATE UNIQUE INDEX links_show_sku_destination ON links (show_id, sku, COALESCE(destination, ''));
+    CREATE INDEX link_events_code ON link_events (show_id, code, kind);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

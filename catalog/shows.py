@@ -18,6 +18,7 @@ from catalog.timestamps import now_iso
 # Crockford-style alphabet: no 0/O, 1/I/L confusion when a code is read aloud or typed.
 CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 CODE_LENGTH = 6
+_LINK_COLUMNS = "code, show_id, sku, target_url, destination"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Link:
     show_id: int
     sku: str
     target_url: str | None
+    #: The simulcast destination whose own QR carries this link; None for the show's own link.
+    destination: str | None = None
 
 
 class UnknownShow(LookupError):
@@ -104,12 +107,16 @@ def end_show(db: sqlite_utils.Database, show_id: int, *, ended_at: str | None = 
     return get_show(db, show_id)
 
 
-def link_for(db: sqlite_utils.Database, show_id: int, sku: str) -> Link:
-    """The show's buy link for ``sku``, created on first use."""
+def link_for(db: sqlite_utils.Database, show_id: int, sku: str, *, destination: str | None = None) -> Link:
+    """The show's buy link for ``sku``, created on first use.
+
+    ``destination`` names an own-QR simulcast destination: its viewers get a
+    link of their own, so their scans and orders are counted apart.
+    """
     with transaction(db):
         row = db.execute(
-            "SELECT code, show_id, sku, target_url FROM links WHERE show_id = ? AND sku = ?",
-            [show_id, sku],
+            f"SELECT {_LINK_COLUMNS} FROM links WHERE show_id = ? AND sku = ? AND destination IS ?",
+            [show_id, sku, destination],
         ).fetchone()
         if row:
             return Link(*row)
@@ -120,16 +127,14 @@ def link_for(db: sqlite_utils.Database, show_id: int, sku: str) -> Link:
             if db.execute("SELECT 1 FROM links WHERE code = ?", [code]).fetchone() is None:
                 break
         db.execute(
-            "INSERT INTO links (code, show_id, sku, target_url) VALUES (?, ?, ?, ?)",
-            [code, show_id, sku, product.buy_url],
+            "INSERT INTO links (code, show_id, sku, target_url, destination) VALUES (?, ?, ?, ?, ?)",
+            [code, show_id, sku, product.buy_url, destination],
         )
-        return Link(code, show_id, sku, product.buy_url)
+        return Link(code, show_id, sku, product.buy_url, destination)
 
 
 def resolve_link(db: sqlite_utils.Database, code: str) -> Link:
-    row = db.execute(
-        "SELECT code, show_id, sku, target_url FROM links WHERE code = ?", [code]
-    ).fetchone()
+    row = db.execute(f"SELECT {_LINK_COLUMNS} FROM links WHERE code = ?", [code]).fetchone()
     if row is None:
         raise UnknownLink(code)
     return Link(*row)

@@ -168,7 +168,8 @@ def _add_destinations_parser(commands: argparse._SubParsersAction[argparse.Argum
     add.add_argument(
         "--own-qr",
         action="store_true",
-        help="recorded for per-platform QR codes (not effective yet: see docs/scale-out.md)",
+        help="show this platform a QR code of its own, so its scans and sales are counted apart "
+        "(one extra encode; see docs/scale-out.md)",
     )
     _add_data_dir(add)
     for name, text in (

@@ -189,7 +189,9 @@ def _cut_all(
 ) -> tuple[list[Clip], list[str]]:
     clips: list[Clip] = []
     skipped: list[str] = []
-    links = dict(db.execute("SELECT sku, code FROM links WHERE show_id = ?", [show_id]).fetchall())
+    # The show's own links (an own-QR destination's links carry its name).
+    own = "SELECT sku, code FROM links WHERE show_id = ? AND destination IS NULL"
+    links = dict(db.execute(own, [show_id]).fetchall())
     for row in records(plan):
         label = f"chapter {row['chapter']} {row['sku']} ({row['start_s']:.0f}–{row['end_s']:.0f} s)"
         found = _part_for(parts, offsets, row["start_s"], row["end_s"])

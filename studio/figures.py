@@ -3,6 +3,8 @@
 The pipeline measures the video path and hears the uplink from WHIP (through
 :meth:`~studio.media.pipeline.ShowPipeline.report_uplink`); it builds a new
 :class:`LiveFigures` whenever something changes and at least once a second.
+HLS viewers are counted by the reach module's heartbeats, which hand their
+number in through :meth:`~studio.media.pipeline.ShowPipeline.report_hls_viewers`.
 Everyone else (control API, watch page, tests) only reads ``studio.figures``.
 """
 
@@ -16,7 +18,9 @@ from studio.alerts import Alert
 
 @dataclass(frozen=True)
 class LiveFigures:
-    viewers_now: int = 0  # the audience: connected viewers, not the studio's own monitors
+    viewers_now: int = 0  # watching now: WebRTC viewers connected plus HLS viewers heard from lately
+    webrtc_viewers_now: int = 0  # connected WebRTC viewers, not the studio's own monitors
+    hls_viewers_now: int = 0  # HLS players whose page said "still watching" within the last ~15 s
     pending_viewers: int = 0  # WHEP offers answered whose ICE + DTLS have not connected (yet)
     publishing: bool = False
     publisher: str = ""  # the publishing client's User-Agent

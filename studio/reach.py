@@ -8,6 +8,13 @@ every second, so ``farmlive destinations`` run from another terminal takes
 effect without a restart. Each state change is stored as a show event
 (``destination_events``), so reports can say which platform was live when.
 
+A destination marked own-QR gets a picture of its own
+(:class:`~studio.media.own_picture.OwnPicture`): the show's frame with the
+same card but a QR of the destination's own buy link (``links.destination``),
+made whenever the product on air changes, encoded by its own encoder. Its
+scans and orders are therefore counted per platform; the extra encode's CPU
+share is in ``GET /api/destinations`` (``encode_cpu_percent``).
+
 Routes (Bearer studio key): ``GET/POST /api/destinations``,
 ``PATCH/DELETE /api/destinations/{name}``. The stream key goes in once
 (``POST``) and never comes out: answers carry ``****abcd``.
@@ -20,6 +27,8 @@ import functools
 import logging
 import re
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -37,14 +46,17 @@ from catalog.destinations import (
     remove_destination,
     set_enabled,
 )
+from catalog.shows import link_for
+from overlays import OverlaySpec
 from studio.bodies import json_object
 from studio.control import authorized, bad_request
 from studio.errors import Problem
 from studio.media import PIPELINE
 from studio.media.hls import PLAYLIST, HlsWriter, hls_dir
+from studio.media.own_picture import OwnPicture
 from studio.media.pipeline import ShowPipeline
 from studio.media.push import PushStatus, RtmpPusher
-from studio.state import STUDIO, Studio, studio_of
+from studio.state import STUDIO, OnAir, Studio, studio_of
 from studio.viewers import remember_viewer, viewer_id_of
 
 log = logging.getLogger(__name__)
@@ -53,6 +65,8 @@ log = logging.getLogger(__name__)
 RECONCILE_EVERY = 1.0
 #: An HLS viewer whose page has not said "still here" for this long has left.
 HLS_VIEWER_TIMEOUT = 30.0
+#: ... and counts as watching now (the live figure) while heard from within this long (beats every 10 s).
+HLS_WATCHING = 15.0
 
 
 class Reach:
@@ -62,6 +76,11 @@ class Reach:
         self.studio = studio
         self.pipeline = pipeline
         self.pushers: dict[str, RtmpPusher] = {}
+        #: Own-QR destinations' pictures (their pushers are in ``pushers`` too).
+        self.pictures: dict[str, OwnPicture] = {}
+        #: (show, sku, destination) -> the destination's own buy link URL.
+        self._own_links: dict[tuple[int, str, str], str] = {}
+        self._unsubscribe: Callable[[], None] | None = None
         #: The live show's HLS (``DATA_DIR/hls/<show id>/``) and the show it belongs to.
         self.hls: HlsWriter | None = None
         self._hls_show: int | None = None
@@ -74,6 +93,7 @@ class Reach:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._unsubscribe = self.studio.add_listener(self._on_air_changed)
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
@@ -81,6 +101,9 @@ class Reach:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         async with self._lock:
             await asyncio.gather(*(self._stop_pusher(name) for name in list(self.pushers)))
             await self._reconcile_hls(None)
@@ -111,11 +134,15 @@ class Reach:
                     wanted[destination.name] = (destination, key)
             for name, pusher in list(self.pushers.items()):
                 target = wanted.get(name)
-                if target is None or not pusher.same_target(target[0].url, target[1]):
+                if (
+                    target is None
+                    or not pusher.same_target(target[0].url, target[1])
+                    or target[0].own_qr != (name in self.pictures)
+                ):
                     await self._stop_pusher(name)
             for name, (destination, key) in wanted.items():
                 if name not in self.pushers and show is not None:
-                    self._start_pusher(destination, key, show.id)
+                    await self._start_pusher(destination, key, show.id)
             await self._reconcile_hls(show.id if show is not None else None)
         await self._close_hls_viewers(show.id if show is not None else None)
 
@@ -129,10 +156,17 @@ class Reach:
             session = known[0]
             await self.studio.db(events.record_viewer_seen, session, at=now)
         self._hls_viewers[(show_id, viewer_id)] = (session, time.monotonic(), now)
+        self._report_hls_watching()
 
     @property
     def hls_viewers(self) -> int:
         return len(self._hls_viewers)
+
+    def _report_hls_watching(self) -> None:
+        """Tell the pipeline (the one writer of the live figures) how many HLS viewers are watching now."""
+        now = time.monotonic()
+        watching = sum(1 for _, seen, _ in self._hls_viewers.values() if now - seen <= HLS_WATCHING)
+        self.pipeline.report_hls_viewers(watching)
 
     async def _close_hls_viewers(self, live_show: int | None) -> None:
         """Sessions of HLS viewers gone quiet (or of a show that ended) end at their last heartbeat."""
@@ -141,6 +175,7 @@ class Reach:
             if key[0] != live_show or now - seen > HLS_VIEWER_TIMEOUT:
                 del self._hls_viewers[key]
                 await self.studio.db(events.record_viewer_leave, session, at=seen_iso)
+        self._report_hls_watching()
 
     async def _reconcile_hls(self, show_id: int | None) -> None:
         """HLS is written while a show is live, into that show's own folder."""
@@ -154,7 +189,7 @@ class Reach:
             self.pipeline.add_sink(writer)
             self.hls, self._hls_show = writer, show_id
 
-    def _start_pusher(self, destination: Destination, key: str, show_id: int) -> None:
+    async def _start_pusher(self, destination: Destination, key: str, show_id: int) -> None:
         pusher = RtmpPusher(
             destination.name,
             destination.url,
@@ -163,14 +198,75 @@ class Reach:
             # Its events belong to the show it was started for, even the "idle" after that show ended.
             on_change=functools.partial(self._changed_from_thread, show_id),
         )
+        if destination.own_qr:
+            # Its own picture feeds the pusher's queue; the shared packets do not.
+            # A refused push ("failed") waits for the host: its picture stops encoding meanwhile.
+            picture = OwnPicture(
+                destination.name, pusher.queue, self.pipeline.settings, wanted=lambda: pusher.status.state != "failed"
+            )
+            picture.set_spec(await self._own_spec(show_id, destination.name, self.studio.on_air))
+            self.pictures[destination.name] = picture
+            picture.start()
+            self.pipeline.add_picture(picture)
+        else:
+            self.pipeline.add_sink(pusher)
         self.pushers[destination.name] = pusher
-        self.pipeline.add_sink(pusher)
         pusher.start()
 
     async def _stop_pusher(self, name: str) -> None:
         pusher = self.pushers.pop(name)
-        self.pipeline.remove_sink(pusher)
+        picture = self.pictures.pop(name, None)
+        if picture is not None:
+            self.pipeline.remove_picture(picture)
+            await asyncio.to_thread(picture.stop)
+        else:
+            self.pipeline.remove_sink(pusher)
         await asyncio.to_thread(pusher.stop)
+
+    # -- own-QR pictures: the show's overlay with the destination's own link ----
+    async def _own_spec(self, show_id: int, name: str, on_air: OnAir) -> OverlaySpec:
+        """What ``name``'s picture shows for ``on_air``: its own link in the QR (made on first use)."""
+        url = None
+        if on_air.sku is not None and on_air.link_url is not None:
+            cached = (show_id, on_air.sku, name)
+            if cached not in self._own_links:
+                link = await self.studio.db(link_for, show_id, on_air.sku, destination=name)
+                self._own_links[cached] = self.studio.link_url(link.code)
+            url = self._own_links[cached]
+        spec = on_air.overlay_spec(image_root=self.studio.config.data_dir)
+        return replace(spec, link_url=url)
+
+    def _on_air_changed(self, on_air: OnAir) -> None:
+        """The product, promo or headline changed: each own-QR picture follows with its own link."""
+        if self.pictures and self.studio.show is not None:
+            future = asyncio.ensure_future(self._follow_on_air(self.studio.show.id))
+            self._pending.add(future)
+            future.add_done_callback(self._pending.discard)
+
+    async def _follow_on_air(self, show_id: int) -> None:
+        for name, picture in list(self.pictures.items()):
+            on_air = self.studio.on_air
+            try:
+                spec = await self._own_spec(show_id, name, on_air)
+            except Exception:  # a product deleted meanwhile: keep the picture as it was
+                log.exception("own QR for %s: making its link failed", name)
+                continue
+            # Only if nothing changed while the link was made (a newer change follows on its own).
+            if self.studio.on_air.version == on_air.version and self.pictures.get(name) is picture:
+                picture.set_spec(spec)
+
+    def picture_json(self, name: str) -> dict[str, Any]:
+        """The own-QR figures for the API and panel (``encode_cpu_percent`` is null while not encoding)."""
+        picture = self.pictures.get(name)
+        if picture is None:
+            return {"encode_cpu_percent": 0.0 if name in self.pushers else None}
+        spec = picture.spec
+        return {
+            "encode_cpu_percent": picture.cpu_percent,
+            "encode_frames": picture.frames_encoded,
+            "encode_dropped": picture.frames_dropped,
+            "own_link_url": spec.link_url if spec is not None else None,
+        }
 
     def _aac_config(self) -> bytes | None:
         aac = self.pipeline.aac
@@ -194,7 +290,11 @@ REACH = web.AppKey("reach", Reach)
 
 
 def destination_json(reach: Reach, destination: Destination) -> dict[str, Any]:
-    return {**destination.to_json(), "push": reach.status(destination.name).to_json()}
+    return {
+        **destination.to_json(),
+        "push": reach.status(destination.name).to_json(),
+        **reach.picture_json(destination.name),
+    }
 
 
 def _problem(error: DestinationError) -> Problem:

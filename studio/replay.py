@@ -167,7 +167,9 @@ def show_listing(db: sqlite_utils.Database, show_id: int) -> Listing:
             products[sku] = get_product(db, sku)
         except LookupError:  # deleted since: its chapter keeps its SKU as name
             continue
-    links = dict(db.execute("SELECT sku, code FROM links WHERE show_id = ?", [show_id]).fetchall())
+    # The show's own links (an own-QR destination's links carry its name).
+    own = "SELECT sku, code FROM links WHERE show_id = ? AND destination IS NULL"
+    links = dict(db.execute(own, [show_id]).fetchall())
     return Listing(show, overlay, products, links)
 
 

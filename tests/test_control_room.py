@@ -154,9 +154,11 @@ def test_go_live_live_figures_and_end_show(farm, room_env):
         "INSERT INTO orders (show_id, sku, quantity, unit_price, total, at, link_code) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [show["id"], "ORANGE-5KG", 3, 59.0, 177.0, catalog.now_iso(), code],
     )
+    api(room_env, "POST", f"/hls/{show['id']}/seen", {})  # an HLS player's heartbeat: watching now
     at = no_exception(page("go_live"))
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["订单"] == "1" and metrics["销售额"] == "¥177.00"
+    assert metrics["在线观众"] == "1" and "WebRTC 0 · HLS 1" in texts(at)
     feed = at.dataframe[0].value
     assert list(feed["数量"]) == [3] and "赣南脐橙" in feed["商品"].iloc[0]
     assert "手机未推流" in texts(at)

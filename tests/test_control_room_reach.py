@@ -6,8 +6,8 @@ import analytics
 from analytics import events
 from analytics.metrics import platform_spans
 from analytics.report import write_report
-from catalog.shows import create_show, end_show
-from tests.test_control_room import api, farm, no_exception, page, room_env, texts  # noqa: F401  (fixtures)
+from catalog.shows import create_show, end_show, link_for
+from tests.test_control_room import ORANGE, api, farm, no_exception, page, room_env, texts  # noqa: F401  (fixtures)
 
 KEY = "wx-live-secret-7Hq2"
 
@@ -29,10 +29,13 @@ def test_panel_lists_platforms_masked_and_adds_one_with_the_preset_hint(farm, ro
     form["名称"].set_value("抖音")
     form["推流地址（rtmp:// 或 rtmps://）"].set_value("rtmp://127.0.0.1:9/third")
     form["推流码"].set_value("dy-key-0001")
+    at.checkbox[[c.label for c in at.checkbox].index("独立二维码")].check()
     at.button[[b.label for b in at.button].index("添加")].click().run()
     no_exception(at)
-    names = [d["name"] for d in api(room_env, "GET", "/api/destinations")["destinations"]]
-    assert names == ["视频号", "抖音"]
+    listed = api(room_env, "GET", "/api/destinations")["destinations"]
+    assert [(d["name"], d["own_qr"]) for d in listed] == [("视频号", False), ("抖音", True)]
+    assert all(d["encode_cpu_percent"] is None for d in listed)  # nothing pushed, nothing encoded
+    assert "独立二维码" in texts(no_exception(at.run()))
 
 
 def test_panel_refuses_a_bad_url_and_stores_nothing(farm, room_env):  # noqa: F811
@@ -55,6 +58,8 @@ def test_analytics_and_report_say_which_platform_was_live_when(farm, room_env, t
         ("02:00:01", "视频号", "connecting"), ("02:00:02", "视频号", "failed"),
     ]:
         events.record_destination_event(farm, show.id, name, state, at=f"2026-11-30T{at}.000Z")
+    douyin = link_for(farm, show.id, ORANGE.sku, destination="抖音")
+    events.record_link_event(farm, show.id, douyin.code, ORANGE.sku, "scan", "d1", at="2026-11-30T02:05:00.000Z")
     end_show(farm, show.id, ended_at="2026-11-30T02:30:00.000Z")
 
     spans = platform_spans(analytics.load_show(farm, show.id))
@@ -63,13 +68,16 @@ def test_analytics_and_report_say_which_platform_was_live_when(farm, room_env, t
     ]  # the refused 视频号 was never live
 
     html = write_report(farm, show.id, tmp_path / "r.html").read_text(encoding="utf-8")
-    section = html[html.index("各平台推流时段"):html.index("Products / 商品")]
+    section = html[html.index("各平台推流时段"):html.index("各平台销售")]
     assert section.count("<tr>") == 3 and "10:10:02" in section  # Asia/Shanghai local times
 
     at = no_exception(page("analytics"))
     table = next(d.value for d in at.dataframe if "平台" in d.value.columns)
     assert list(table["平台"]) == ["YouTube", "抖音", "抖音"]
     assert list(table["推流时长（分钟）"]) == [30.0, 10.0, 19.9]
+    sales = next(d.value for d in at.dataframe if "destination" in d.value.columns)
+    assert list(zip(sales["destination"], sales["scans"], strict=True)) == [("抖音", 1), ("own page · 自有页面", 0)]
+    assert "各平台销售" in texts(at)
 
 
 def test_viewers_are_counted_by_transport_separately_and_together(farm, room_env):  # noqa: F811

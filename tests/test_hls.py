@@ -9,9 +9,13 @@ import re
 import aiohttp
 import av
 import cv2
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import studio.reach as reach_module
+from studio.media import PIPELINE
+from studio.media.synthetic import connect_viewer
 from studio.reach import REACH
 from tests.conftest import RunningStudio
 from tests.test_reach import live_show_with_oranges
@@ -111,3 +115,47 @@ async def test_bad_hls_paths_are_404_never_5xx(running_studio: RunningStudio) ->
         async with http.get(f"{running_studio.url}/hls/../farmlive.db") as response:
             assert response.status == 404
     await asyncio.sleep(0)
+
+
+async def test_hls_viewers_count_in_watching_now_beside_webrtc(
+    running_studio: RunningStudio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two HLS players and one WebRTC viewer are 3 watching now; a player gone quiet drops out."""
+    monkeypatch.setattr(reach_module, "HLS_WATCHING", 3.0)  # (15 s in a show) a test does not wait that long
+    await live_show_with_oranges(running_studio)
+    show_id = running_studio.studio.show.id
+    pipeline = running_studio.app[PIPELINE]
+    viewer = await connect_viewer(pipeline.add_viewer())
+    try:
+        await eventually(lambda: running_studio.studio.figures.webrtc_viewers_now == 1, timeout=10)
+        players = [aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) for _ in range(2)]
+        try:
+            for player in players:
+                async with player.post(f"{running_studio.url}/hls/{show_id}/seen") as response:
+                    assert response.status == 200
+            figures = running_studio.studio.figures
+            assert (figures.viewers_now, figures.webrtc_viewers_now, figures.hls_viewers_now) == (3, 1, 2)
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{running_studio.url}/watch/state") as response:
+                    assert (await response.json())["viewers_now"] == 3
+                async with http.get(f"{running_studio.url}/api/state", headers=running_studio.auth) as response:
+                    state = await response.json()
+            assert state["viewers_now"] == 3 and state["stream_health"]["hls_viewers_now"] == 2
+
+            # One keeps beating, the other stops: after the quiet spell it is no longer watching now.
+            async def beat_until_one_left() -> bool:
+                async with players[0].post(f"{running_studio.url}/hls/{show_id}/seen") as response:
+                    assert response.status == 200
+                return running_studio.studio.figures.hls_viewers_now == 1
+
+            await eventually(beat_until_one_left, timeout=10)
+            assert running_studio.studio.figures.viewers_now == 2
+            assert running_studio.app[REACH].hls_viewers == 2  # its session stays open until 30 s of silence
+        finally:
+            for player in players:
+                await player.close()
+    finally:
+        await viewer.close()
+    await running_studio.studio.end_show()
+    await running_studio.app[REACH].reconcile()
+    assert running_studio.studio.figures.hls_viewers_now == 0

@@ -21,15 +21,19 @@ import pytest
 import pytest_asyncio
 
 import catalog
+from analytics.frames import load_show
+from analytics.metrics import OWN_PAGE, platform_sales
 from catalog.products import Product, upsert_product
 from studio.media import PIPELINE
 from studio.media.synthetic import connect_viewer
 from studio.reach import REACH
-from tests.conftest import LOOPBACK, RunningStudio, free_port
+from tests.conftest import LOOPBACK, RunningStudio, free_port, order_token
 from tests.nginx import Nginx, render
+from tests.test_hardening import ORDER, jar
 from tests.test_whip_whep import eventually
 
 ORANGES = Product("ORANGE-5KG", "Navel oranges", 59.0, name_zh="赣南脐橙", unit="5 kg box", stock=40)
+TEA = Product("TEA-100G", "Mountain green tea", 88.0, name_zh="高山绿茶", unit="100 g", stock=40)
 KEY = "farm-live-Sk3y-7Qx9"
 
 
@@ -171,6 +175,78 @@ async def test_the_show_reaches_nginx_rtmp_with_its_own_qr(
     states = [(e[0], e[1], e[2]) for e in destination_events(running_studio)]
     assert states[:2] == [(show_id, "relay", "connecting"), (show_id, "relay", "live")]
     assert states[-1] == (show_id, "relay", "idle")
+
+
+async def test_three_platforms_at_once_the_own_qr_one_counts_its_scans_apart(
+    running_studio: RunningStudio, rtmp_server: Nginx
+) -> None:
+    """视频号 and YouTube share the show's QR (remux); 抖音 is own-QR: its picture carries its own link."""
+    shared = await live_show_with_oranges(running_studio)
+    url = f"rtmp://{LOOPBACK}:{rtmp_server.port}/live"
+    keys = {"视频号": "wx-key-0001", "抖音": "dy-key-0002", "YouTube": "yt-key-0003"}
+    for name, key in keys.items():
+        await add_destination(running_studio, name=name, url=url, key=key, own_qr=name == "抖音")
+    reach = running_studio.app[REACH]
+    for name in keys:
+        await eventually(lambda name=name: push_state(running_studio, name) == "live", timeout=20)
+    own = reach.picture_json("抖音")["own_link_url"]
+    assert own is not None and own != shared and own.startswith(f"{running_studio.config.public_url}/b/")
+
+    # Each platform's readback carries its own QR.
+    for name, key in keys.items():
+        expected = own if name == "抖音" else shared
+        seen, codecs = await asyncio.to_thread(read_qr_from_rtmp, f"{url}/{key}", expected)
+        assert (name, seen) == (name, expected)
+        assert sorted(codecs) == ["aac", "h264"]
+
+    # The product changes: the own-QR picture follows with a new link of its own.
+    db = catalog.open_db(running_studio.config.data_dir)
+    upsert_product(db, TEA)
+    db.conn.close()
+    async with (
+        aiohttp.ClientSession(headers=running_studio.auth) as http,
+        http.put(f"{running_studio.url}/api/overlay", json={"sku": TEA.sku}) as response,
+    ):
+        tea_shared = str((await response.json())["link_url"])
+    await eventually(lambda: reach.picture_json("抖音")["own_link_url"] not in (own, None), timeout=5)
+    tea_own = reach.picture_json("抖音")["own_link_url"]
+    seen, _ = await asyncio.to_thread(read_qr_from_rtmp, f"{url}/{keys['抖音']}", tea_own)
+    assert seen == tea_own != tea_shared
+
+    # One encode for the show, one more for 抖音 only; its cost is measured and served.
+    pipeline = running_studio.app[PIPELINE]
+    assert pipeline.figures.frames_encoded == pipeline.figures.frames_out
+    assert reach.pictures["抖音"].frames_encoded > 0 and set(reach.pictures) == {"抖音"}
+    async with (
+        aiohttp.ClientSession(headers=running_studio.auth) as http,
+        http.get(f"{running_studio.url}/api/destinations") as response,
+    ):
+        listed = {d["name"]: d for d in (await response.json())["destinations"]}
+    assert listed["抖音"]["own_qr"] and listed["抖音"]["encode_cpu_percent"] > 0
+    assert listed["视频号"]["encode_cpu_percent"] == listed["YouTube"]["encode_cpu_percent"] == 0.0
+
+    # Scans of each QR, and an order through 抖音's: the per-platform table tells them apart.
+    async with jar() as http:
+        for link in (shared, own, own, tea_own, tea_shared):
+            async with http.get(link, allow_redirects=False) as response:
+                assert response.status == 302
+        own_code = own.rsplit("/", 1)[1]
+        token = await order_token(http, running_studio.url, own_code)
+        async with http.post(
+            f"{running_studio.url}/order/{own_code}",
+            data={**ORDER, "quantity": "2", "request_id": token},
+            headers={"Origin": running_studio.url},
+        ) as response:
+            assert response.status == 201, await response.text()
+    db = catalog.open_db(running_studio.config.data_dir, readonly=True)
+    try:
+        table = platform_sales(load_show(db, running_studio.studio.show.id)).set_index("destination")
+    finally:
+        db.conn.close()
+    assert list(table.index) == ["抖音", OWN_PAGE]
+    assert table.loc["抖音", ["scans", "orders", "units"]].tolist() == [3, 1, 2]
+    assert table.loc["抖音", "gmv"] == 2 * ORANGES.price
+    assert table.loc[OWN_PAGE, ["scans", "orders"]].tolist() == [2, 0]
 
 
 async def test_a_refused_key_fails_once_and_never_shows_the_key(

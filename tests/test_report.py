@@ -89,7 +89,7 @@ def test_xlsx_sheets_read_back(db: sqlite_utils.Database, show: int, tmp_path: P
     sheets = pd.read_excel(path, sheet_name=None)
     assert list(sheets) == [
         "summary", "products", "funnel", "retention", "orders", "concurrency", "replay", "chapters", "platforms",
-        "by_channel", "channel_funnel", "coupons", "comments", "drop_offs", "draws",
+        "by_channel", "channel_funnel", "coupons", "comments", "drop_offs", "draws", "platform sales",
     ]
     funnel = sheets["funnel"]
     assert funnel["Stage / 阶段"].tolist() == [
@@ -101,6 +101,26 @@ def test_xlsx_sheets_read_back(db: sqlite_utils.Database, show: int, tmp_path: P
     assert orders["Time / 时间"].iloc[0] == pd.Timestamp("2026-11-23 20:02:00")  # local, naive for Excel
     assert orders["Attributed by / 归因方式"].tolist() == ["link", "window"]
     assert sheets["retention"]["Share still watching / 仍在观看比例"].iloc[0] == 1.0
+
+
+def test_sales_by_platform_in_every_format(db: sqlite_utils.Database, show: int, tmp_path: Path) -> None:
+    """Douyin's own QR: its scan and order get a row of their own; the rest stays the own page."""
+    douyin = link_for(db, show, "ORANGE", destination="抖音")
+    events.record_link_event(db, show, douyin.code, "ORANGE", "scan", "d1", at="2026-11-23T12:04:00.000Z")
+    db.table("orders").insert(
+        {"show_id": show, "sku": "ORANGE", "quantity": 3, "unit_price": 20, "total": 60,
+         "at": "2026-11-23T12:04:30.000Z", "link_code": douyin.code, "buyer_id": "d1", "source": "builtin"}
+    )
+    html = write_report(db, show, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Sales by platform (own QR codes) / 各平台销售（独立二维码）" in html and "抖音" in html
+    write_report(db, show, tmp_path / "r.csv")
+    sales = pd.read_csv(tmp_path / "r.platforms.csv", encoding="utf-8-sig").set_index("Platform / 平台")
+    assert sales.loc["抖音", "QR scans / 扫码次数"] == 1 and sales.loc["抖音", "GMV / 成交金额"] == 60.0
+    assert sales.loc["own page · 自有页面", "QR scans / 扫码次数"] == 1
+    assert sales.loc["own page · 自有页面", "Orders / 订单数"] == 1  # the oranges' own link
+    assert sales.loc["no buy link · 无购买链接", "Orders / 订单数"] == 1  # the platform import
+    sheet = pd.read_excel(write_report(db, show, tmp_path / "r.xlsx"), sheet_name="platform sales")
+    assert sheet["Units sold / 售出件数"].tolist() == [3, 2, 1]
 
 
 def test_bad_requests_write_nothing(db: sqlite_utils.Database, show: int, tmp_path: Path) -> None:

@@ -356,6 +356,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "col_from": ("From", "开始"),
     "col_until": ("Until", "结束"),
     "col_live_min": ("Live (min)", "推流时长（分钟）"),
+    "platform_sales": ("Sales by platform", "各平台销售"),
+    "platform_sales_caption": (
+        ("A platform has a row of its own when its destination shows its own QR code (own QR). "
+        "Own page: the /watch page, the replay and every platform showing the show's shared QR."),
+        "推流目标开启“独立二维码”后，该平台单独一行。自有页面：/watch 观看页、回放，以及使用共用二维码的平台。",
+    ),
+    "dest_own_qr": ("Own QR code", "独立二维码"),
+    "dest_own_qr_help": (
+        ("This platform's picture shows a QR code of its own, so its scans and orders are counted apart "
+        "(Analytics → Sales by platform). It costs one extra video encode."),
+        "该平台画面显示专属二维码，单独统计其扫码和订单（数据分析 → 各平台销售）。需要多一路视频编码。",
+    ),
+    "dest_encode": (
+        "own QR · encode {cpu:.0f}% of a core · {dropped:,} frames dropped",
+        "独立二维码 · 编码占用 {cpu:.0f}% 个 CPU 核 · 丢帧 {dropped:,}",
+    ),
     "dest_figures": (
         "{kbps:,.0f} kbps · up {uptime} · {reconnects} reconnects",
         "{kbps:,.0f} kbps · 已推 {uptime} · 重连 {reconnects} 次",

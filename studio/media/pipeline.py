@@ -38,6 +38,7 @@ from studio.media.encoder import VIDEO_TIME_BASE, AacEncoder, H264Encoder, H264S
 from studio.media.fanout import Fanout, ViewerFeed
 from studio.media.frames import bgr_to_i420, fit_into_i420, output_size
 from studio.media.ingest import LatestFrame
+from studio.media.own_picture import OwnPicture
 from studio.media.recorder import Recorder
 from studio.media.taps import PacketSink
 from studio.state import OnAir, ShowPhase, Studio
@@ -157,6 +158,8 @@ class ShowPipeline:
         self._fanout = Fanout()
         self._audio = ShowAudio(self._send_audio)
         self._sinks: list[PacketSink] = []
+        # Own-QR destinations' pictures: the media thread hands them each frame before the overlay.
+        self._pictures: tuple[OwnPicture, ...] = ()
         self._recorder = Recorder(studio.config.recordings_dir, wall_clock=self._wall_time_of) if record else None
         # Audio waiting for the media thread to mux it: 2 s at most (a stalled
         # disk loses recorded sound, never memory).
@@ -193,6 +196,7 @@ class ShowPipeline:
         self._uplink: deque[UplinkSample] = deque(maxlen=UPLINK_HISTORY)  # since the phone (re)connected
         self._dropped_at: float | None = None
         self._holding = False
+        self._hls_viewers = 0
         # The one writer of the show's live figures; the studio reads them from here.
         self.figures = LiveFigures()
         studio.read_figures_from(lambda: self.figures)
@@ -285,6 +289,12 @@ class ShowPipeline:
         self._uplink_kbps = kbps
         self.figures = replace(self.figures, uplink_kbps=kbps)
 
+    def report_hls_viewers(self, count: int) -> None:
+        """The HLS players heard from lately (counted by their heartbeats) join the viewers now."""
+        if count != self._hls_viewers:
+            self._hls_viewers = count
+            self._update_figures()
+
     # -- alerts and the automatic hold slate ------------------------------
     def _count_for_show(self) -> None:
         """The counters belong to one show: a new show starts them from zero."""
@@ -360,6 +370,20 @@ class ShowPipeline:
         if sink in self._sinks:
             self._sinks.remove(sink)
         self._update_aac()
+
+    def add_picture(self, picture: OwnPicture) -> None:
+        """An own-QR destination's picture gets every frame (before the show's overlay) and the shared AAC."""
+        self._pictures = (*self._pictures, picture)
+        self.add_sink(picture)
+
+    def remove_picture(self, picture: OwnPicture) -> None:
+        self._pictures = tuple(p for p in self._pictures if p is not picture)
+        self.remove_sink(picture)
+
+    @property
+    def settings(self) -> H264Settings:
+        """The show's x264 settings (an own-QR picture encodes with the same, on one thread)."""
+        return self._encoder.settings
 
     @property
     def aac(self) -> AacEncoder | None:
@@ -491,6 +515,12 @@ class ShowPipeline:
         else:
             kind, note = self._slate_kind
             buf = self._slate.frame(self._layout, width, height, kind, note)
+        pictures = self._pictures
+        if pictures:
+            # One copy before the overlay, shared read-only: each picture composes its own QR on its thread.
+            raw = buf.copy()
+            for picture in pictures:
+                picture.offer_frame(raw, size, pts)
         self._compositor.compose_i420(buf)
         if self._recorder is not None:
             if show_id is None:
@@ -520,11 +550,14 @@ class ShowPipeline:
         output_fps = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 2 else 0.0
         feeds = self._fanout.feeds
         ingest = self._ingest
-        viewers_now = sum(1 for feed in feeds if feed.audience and feed.connected)
+        webrtc = sum(1 for feed in feeds if feed.audience and feed.connected)
+        viewers_now = webrtc + self._hls_viewers
         self.peak_viewers = max(self.peak_viewers, viewers_now)
         dropped_at = self._dropped_at if self.studio.show is not None else None
         return LiveFigures(
             viewers_now=viewers_now,
+            webrtc_viewers_now=webrtc,
+            hls_viewers_now=self._hls_viewers,
             pending_viewers=sum(1 for feed in feeds if feed.audience and not feed.connected),
             publishing=ingest is not None,
             publisher=self._publisher_agent if ingest is not None else "",

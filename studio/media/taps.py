@@ -92,6 +92,11 @@ class TapQueue:
             self._items.clear()
             self._waiting_for_keyframe = True
 
+    @property
+    def waiting_for_keyframe(self) -> bool:
+        """True while video is refused until a keyframe: an own encoder (own-QR picture) makes one then."""
+        return self._waiting_for_keyframe
+
     def get(self, timeout: float) -> Tapped | None:
         """The next packet, or None after ``timeout`` seconds or once closed."""
         with self._ready:

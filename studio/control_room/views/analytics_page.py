@@ -65,7 +65,7 @@ def figures(db_file: str, show_id: int, version: tuple[Any, ...]) -> dict[str, A
         db.conn.close()
     names = (
         "summary", "products", "funnel", "retention", "timeline", "channels", "replayed", "platforms",
-        "by_channel", "channel_funnel", "coupons",
+        "by_channel", "channel_funnel", "coupons", "platform_sales",
     )
     return {name: getattr(report, name) for name in names}
 
@@ -300,16 +300,22 @@ def product_section(products: pd.DataFrame) -> None:
 def channel_section(channels: pd.DataFrame) -> None:
     """Live against replay: who watched, what they bought."""
     table = channels.assign(channel=[ui.t(f"channel_{c}") for c in channels["channel"]])
-    columns = ["channel", "viewers", "scans", "clicks", "orders", "units", "gmv"]
-    cc = st.column_config
+    named_rows(table, "channel", "col_channel", ["viewers", "scans", "clicks", "orders", "units", "gmv"])
+
+
+def named_rows(table: pd.DataFrame, name: str, name_label: str, numbers: list[str]) -> None:
+    """A table of figures with each row's name pinned on the left."""
     st.dataframe(
-        table[columns],
+        table[[name, *numbers]],
         hide_index=True,
-        column_config={
-            "channel": cc.TextColumn(ui.t("col_channel"), pinned=True),
-            **number_columns(columns[1:]),
-        },
+        column_config={name: st.column_config.TextColumn(ui.t(name_label), pinned=True), **number_columns(numbers)},
     )
+
+
+def platform_sales_section(sales: pd.DataFrame) -> None:
+    """Scans and sales per own-QR platform; everything through the show's own link is "own page"."""
+    named_rows(sales, "destination", "dest_platform", ["scans", "clicks", "orders", "units", "gmv"])
+    st.caption(ui.t("platform_sales_caption"))
 
 
 def replayed_section(replayed: pd.DataFrame) -> None:
@@ -477,6 +483,8 @@ def show_figures(db_file: str, show_id: int) -> None:
     channel_section(result["channels"])
     st.subheader(ui.t("replayed_chapters"))
     replayed_section(result["replayed"])
+    st.subheader(ui.t("platform_sales"))
+    platform_sales_section(result["platform_sales"])
     room_sections(result)
     left, right = st.columns(2)
     with left:

@@ -2,7 +2,8 @@
 
 Each destination shows its push state (idle / connecting / live / retrying /
 failed, with the reason), kbps, uptime and reconnects, refreshed every couple
-of seconds; a toggle starts or stops it, and the add form says, per platform,
+of seconds; an own-QR destination also shows what its extra encode costs (CPU
+share of one core, frames dropped); a toggle starts or stops it, and the add form says, per platform,
 where the farmer finds the push URL and stream key. The key goes to the
 server once and is only ever shown masked.
 """
@@ -32,6 +33,15 @@ def preset_label(preset: str) -> str:
 def uptime_text(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
+def encode_line(dest: dict[str, Any]) -> str | None:
+    """An own-QR destination's extra encode, while it runs: its CPU share and dropped frames."""
+    if not dest.get("own_qr") or dest.get("encode_cpu_percent") is None:
+        return None
+    return ui.t(
+        "dest_encode", cpu=float(dest["encode_cpu_percent"]), dropped=int(dest.get("encode_dropped") or 0)
+    )
 
 
 def push_line(push: dict[str, Any]) -> str:
@@ -74,6 +84,11 @@ def destination_list(api: ControlClient) -> None:
             if wanted != bool(dest["enabled"]):
                 ui.act(api.set_destination_enabled, name, wanted)
             st.markdown(push_line(dest.get("push") or {}), unsafe_allow_html=True)
+            encode = encode_line(dest)
+            if encode is not None:
+                st.caption(encode)
+            elif dest.get("own_qr"):
+                st.caption(ui.t("dest_own_qr"))
             if st.button(ui.t("dest_remove"), key=f"dest_rm_{name}"):
                 ui.act(api.remove_destination, name)
                 st.rerun()
@@ -88,8 +103,9 @@ def add_form(api: ControlClient) -> None:
             name = st.text_input(ui.t("dest_name"), value=preset_label(preset))
             url = st.text_input(ui.t("dest_url"), placeholder="rtmp://…")
             key = st.text_input(ui.t("dest_key"), type="password", help=ui.t("dest_key_help"))
+            own_qr = st.checkbox(ui.t("dest_own_qr"), help=ui.t("dest_own_qr_help"))
             if st.form_submit_button(ui.t("dest_save")):
-                body = {"name": name, "url": url, "key": key, "preset": preset}
+                body = {"name": name, "url": url, "key": key, "preset": preset, "own_qr": own_qr}
                 ui.act(api.add_destination, body, done=ui.t("dest_added", name=name))
                 st.rerun()
 

@@ -315,6 +315,9 @@ def live_figures(api: ControlClient) -> None:
     alert_banner(api, state)
     first = st.columns([2, 2, 3])
     first[0].metric(ui.t("viewers_now"), state.get("viewers_now", 0), border=True)
+    first[0].caption(
+        ui.t("by_transport", webrtc=health.get("webrtc_viewers_now", 0), hls=health.get("hls_viewers_now", 0))
+    )
     first[1].metric(ui.t("orders"), state.get("orders", 0), border=True)
     first[2].metric(ui.t("revenue"), ui.money(state.get("revenue", 0.0)), border=True)
     st.markdown(stream_line(health), unsafe_allow_html=True)
