@@ -122,6 +122,11 @@ def test_go_live_stage_then_take_with_a_promo(farm, room_env):
     assert on_air["sku"] == "TEA-250G" and on_air["promo"] == {"kind": "coupon", "code": "TEA10"}
     promo = farm.execute("SELECT promo FROM overlay_events ORDER BY id DESC LIMIT 1").fetchone()[0]
     assert json.loads(promo) == {"kind": "coupon", "code": "TEA10"}
+    # Take reran only the on-air bar and the cards (AppTest then holds just those): the bar shows it.
+    assert "已上屏" in texts(at) and at.button(key="air:TEA-250G").disabled
+    with pytest.raises(KeyError):
+        at.button(key="take")  # the staging panel was not rerun by the tap
+    at.run()
 
     at.radio(key="stage_promo").set_value("countdown").run()
     at.number_input(key="stage_minutes").set_value(5).run()
