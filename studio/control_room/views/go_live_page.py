@@ -25,6 +25,7 @@ from catalog.products import Product
 from overlays import LAYOUTS, Promo
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
+from studio.control_room.echo import tap_echo
 from studio.control_room.preview import preview_image, publish_qr_png
 from studio.control_room.views.destinations_panel import destinations_panel
 from studio.control_room.views.room_panel import room_panel
@@ -197,6 +198,13 @@ def on_air_panel(api: ControlClient, products: dict[str, Product]) -> None:
 def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, Product]) -> None:
     with st.container(border=True, key="on_air_bar"):
         left, right = st.columns([4, 1], vertical_alignment="center")
+        with left:
+            # The tap's echo, in the browser alone, until this fragment's next run draws the answer.
+            st.session_state["_on_air_runs"] = st.session_state.get("_on_air_runs", 0) + 1
+            tap_echo(
+                {f"air:{p.sku}": ui.product_name(p.name, p.name_zh) for p in products.values()},
+                sending=ui.t("sending"), nothing=ui.t("nothing_on_air"), run=st.session_state["_on_air_runs"],
+            )
         sku = on_air.get("sku")
         if sku is None:
             left.markdown(f"**{ui.t('on_air_now')}:** {ui.t('nothing_on_air')}")
@@ -278,7 +286,7 @@ def staging_panel(api: ControlClient, products: dict[str, Product], public_url: 
         return
     if st.session_state.get("stage_sku") not in products:
         st.session_state["stage_sku"] = skus[0]
-    with st.container(border=True):
+    with st.container(border=True, key="staging_panel"):
         controls, picture = st.columns([1, 1])
         with controls:
             st.selectbox(
