@@ -38,11 +38,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from playwright.async_api import async_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -55,14 +55,13 @@ from benchmarks.latency import (  # noqa: E402
     whep_watch,
     whip_publish,
 )
-from studio.config import StudioConfig  # noqa: E402
-from studio.control_room.launch import start_control_room  # noqa: E402
 from studio.media.ice import use_loopback_candidates  # noqa: E402
 from tests.conftest import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
-    LOOPBACK,
+    StudioProcess,
     free_port,
+    start_control_room_process,
     start_studio_process,
     stop_process,
     stop_studio_process,
@@ -105,26 +104,12 @@ def summary(name: str, samples: list[float], target: float | None = None, unit: 
     if not samples:
         return f"  {name:<52} no samples"
     ordered = sorted(samples)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
     verdict = "" if target is None else ("  meets" if p90 <= target else "  MISSES") + f" p90 <= {target:g} {unit}"
     return (
         f"  {name:<52} median {statistics.median(ordered):7.0f} {unit}  p90 {p90:7.0f} {unit}"
         f"  n={len(ordered)}{verdict}"
     )
-
-
-def wait_for_health(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            raise SystemExit(f"the control room exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit("the control room did not start within 90 s") from None
-            time.sleep(0.3)
 
 
 class Viewer:
@@ -150,7 +135,9 @@ async def api(http: aiohttp.ClientSession, url: str, method: str, path: str, bod
         return await response.json()
 
 
-async def api_taps(http: aiohttp.ClientSession, url: str, viewer: Viewer, links: dict[str, str], taps: int) -> list[float]:
+async def api_taps(
+    http: aiohttp.ClientSession, url: str, viewer: Viewer, links: dict[str, str], taps: int
+) -> list[float]:
     samples = []
     for index in range(taps):
         sku = SKUS[index % 2]
@@ -203,65 +190,63 @@ async def first_loads(browser: Any, url: str, loads: int) -> list[float]:
     return samples
 
 
-async def run(args: argparse.Namespace) -> None:
-    from playwright.async_api import async_playwright
+def start_room(data_dir: Path) -> tuple[StudioProcess, subprocess.Popen[bytes], str]:
+    """The studio and the control room as ``farmlive up`` runs them, on free loopback ports."""
+    ui_port = free_port()
+    # The studio lets the control room's origin frame /watch (the live preview).
+    server = start_studio_process(data_dir, None, "--ui-port", str(ui_port), "--key", KEY)
+    try:
+        room, room_url = start_control_room_process(data_dir, server.url, ui_port, KEY)
+    except BaseException:
+        stop_studio_process(server)
+        raise
+    return server, room, room_url
 
-    use_loopback_candidates()
+
+async def measure(studio_url: str, room_url: str, args: argparse.Namespace) -> dict[str, Any]:
     width, height = (int(v) for v in args.size.split("x"))
-    with tempfile.TemporaryDirectory(prefix="farmlive-control-room-") as folder:
-        data_dir = Path(folder)
-        ui_port = free_port()
-        # The studio lets the control room's origin frame /watch (the live preview).
-        server = start_studio_process(data_dir, None, "--ui-port", str(ui_port), "--key", KEY)
-        port = int(server.url.rsplit(":", 1)[1])
-        config = StudioConfig(data_dir=data_dir, key=KEY, host=LOOPBACK, port=port, ui_port=ui_port)
-        with open(data_dir / "control-room.log", "ab") as log:
-            room = start_control_room(config, stdout=log, stderr=subprocess.STDOUT)
-        room_url = f"http://{LOOPBACK}:{ui_port}"
+    async with aiohttp.ClientSession() as http, async_playwright() as playwright:
+        await api(http, studio_url, "POST", "/api/shows", {"title": "Benchmark harvest 丰收"})
+        links = {sku: (await api(http, studio_url, "PUT", "/api/overlay", {"sku": sku}))["link_url"] for sku in SKUS}
+        camera = NumberedCamera(width, height)
+        latency_viewer = LatencyViewer(camera)
+        publisher = await whip_publish(http, studio_url, camera)
+        watcher = await whep_watch(http, studio_url, latency_viewer)
+        viewer = Viewer(latency_viewer)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            wait_for_health(room_url, room)
-            async with aiohttp.ClientSession() as http, async_playwright() as playwright:
-                await api(http, server.url, "POST", "/api/shows", {"title": "Benchmark harvest 丰收"})
-                links = {sku: (await api(http, server.url, "PUT", "/api/overlay", {"sku": sku}))["link_url"]
-                         for sku in SKUS}
-                camera = NumberedCamera(width, height)
-                latency_viewer = LatencyViewer(camera)
-                publisher = await whip_publish(http, server.url, camera)
-                watcher = await whep_watch(http, server.url, latency_viewer)
-                viewer = Viewer(latency_viewer)
-                browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-                try:
-                    await asyncio.sleep(3)  # first keyframe; the viewer's jitter buffer settles
-                    loads = await first_loads(browser, room_url, args.loads)
-                    page = await browser.new_page(viewport={"width": 1440, "height": 1000})
-                    await page.add_init_script(PROBE)
-                    await page.goto(room_url)
-                    await page.locator(".st-key-on_air_bar").wait_for(timeout=60_000)
-                    load_before = os.getloadavg()[0]
-                    room_figures = await room_taps(page, viewer, links, args.taps)
-                    api_figures = await api_taps(http, server.url, viewer, links, args.taps)
-                    load_after = os.getloadavg()[0]
-                finally:
-                    await browser.close()
-                    await publisher.close()
-                    await watcher.close()
+            await asyncio.sleep(3)  # first keyframe; the viewer's jitter buffer settles
+            loads = await first_loads(browser, room_url, args.loads)
+            page = await browser.new_page(viewport={"width": 1440, "height": 1000})
+            await page.add_init_script(PROBE)
+            await page.goto(room_url)
+            await page.locator(".st-key-on_air_bar").wait_for(timeout=60_000)
+            load_before = os.getloadavg()[0]
+            room_figures = await room_taps(page, viewer, links, args.taps)
+            api_figures = await api_taps(http, studio_url, viewer, links, args.taps)
+            load_after = os.getloadavg()[0]
         finally:
-            stop_process(room)
-            stop_studio_process(server)
+            await browser.close()
+            await publisher.close()
+            await watcher.close()
+    return {"loads": loads, "room": room_figures, "api": api_figures, "load": (load_before, load_after)}
 
+
+def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
+    room, api_only = figures["room"], figures["api"]
     print(
-        f"farmlive control room on 127.0.0.1, {os.cpu_count()} cores, load average {load_before:.1f} -> "
-        f"{load_after:.1f} (1 min); publisher {width}x{height} at 30 fps; {args.taps} taps per path"
+        f"farmlive control room on 127.0.0.1, {os.cpu_count()} cores, load average {figures['load'][0]:.1f} -> "
+        f"{figures['load'][1]:.1f} (1 min); publisher {args.size} at 30 fps; {args.taps} taps per path"
     )
-    print(summary("first load of the control room (fresh context)", loads, 3000))
-    print(summary("tap -> control room shows it (echo in the page)", room_figures["echo"], 300))
-    print(summary("tap -> control room shows the studio's answer", room_figures["answer"]))
-    print(summary("tap -> viewers' video shows it (Chromium click)", room_figures["video"], 500))
-    print(summary("API only: PUT /api/overlay -> viewers' video", api_figures))
-    missed = args.taps - len(room_figures["video"]), args.taps - len(api_figures)
+    print(summary("first load of the control room (fresh context)", figures["loads"], 3000))
+    print(summary("tap -> control room shows it (echo in the page)", room["echo"], 300))
+    print(summary("tap -> control room shows the studio's answer", room["answer"]))
+    print(summary("tap -> viewers' video shows it (Chromium click)", room["video"], 500))
+    print(summary("API only: PUT /api/overlay -> viewers' video", api_only))
+    missed = args.taps - len(room["video"]), args.taps - len(api_only)
     print(f"  taps whose QR was not decoded within {WATCH_S:g} s: control room {missed[0]}, API {missed[1]}")
-    if room_figures["video"] and api_figures:
-        extra = statistics.median(room_figures["video"]) - statistics.median(api_figures)
+    if room["video"] and api_only:
+        extra = statistics.median(room["video"]) - statistics.median(api_only)
         print(f"  the control room adds {extra:+.0f} ms (median) to the API-only path")
 
 
@@ -270,7 +255,16 @@ def main() -> None:
     parser.add_argument("--taps", type=int, default=15, help="taps per path (control room, API only)")
     parser.add_argument("--loads", type=int, default=3, help="first loads of the control room to time")
     parser.add_argument("--size", default="960x540", help="publisher frame size WxH")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    use_loopback_candidates()
+    with tempfile.TemporaryDirectory(prefix="farmlive-control-room-") as folder:
+        server, room, room_url = start_room(Path(folder))
+        try:
+            figures = asyncio.run(measure(server.url, room_url, args))
+        finally:
+            stop_process(room)
+            stop_studio_process(server)
+    report(figures, args)
 
 
 if __name__ == "__main__":

@@ -46,9 +46,11 @@ CSS = """
     white-space: normal; overflow: visible; text-overflow: clip; overflow-wrap: anywhere;}
   /* Side-by-side sections wrap below each other when a side would get narrower than its
      minimum (tablet portrait, phone), instead of squeezing its contents. */
-  div[class*="st-key-fl-wrap-"] > div[data-testid="stHorizontalBlock"] {flex-wrap: wrap;}
-  div[class*="st-key-fl-wrap-"] > div[data-testid="stHorizontalBlock"] > div[data-testid="stColumn"] {
-    min-width: min(100%, 24rem);}
+  div[class*="st-key-fl-wrap-"] > div > div[data-testid="stHorizontalBlock"] {flex-wrap: wrap;}
+  div[class*="st-key-fl-wrap-"] > div > div[data-testid="stHorizontalBlock"] > div[data-testid="stColumn"] {
+    min-width: min(100%, 22rem);}
+  .st-key-fl-wrap-stage > div > div[data-testid="stHorizontalBlock"] > div[data-testid="stColumn"] {
+    min-width: min(100%, 15rem);}
   @media (max-width: 640px) {
     .block-container {padding-left: 0.8rem; padding-right: 0.8rem; padding-top: 1.2rem;}
     h1 {font-size: 1.8rem;}

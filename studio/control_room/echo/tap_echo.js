@@ -12,8 +12,8 @@ function targetOf(button, data) {
   if (key === "st-key-clear") return { name: data.nothing, sku: "" };
   if (key === "st-key-take") {
     // The staged product: the name the staging select box shows.
-    const picked = document.querySelector(".st-key-stage_sku");
-    const text = picked ? picked.textContent : "";
+    const picked = document.querySelector(".st-key-stage_pick input");
+    const text = picked ? picked.value : "";
     const found = Object.keys(data.names).find((k) => text.includes(data.names[k]));
     return found ? { name: data.names[found], sku: data.skus[found] } : null;
   }

@@ -102,6 +102,9 @@ def put_on_air(api: ControlClient, product: Product, layout: str) -> None:
 
 def stage(sku: str) -> None:
     st.session_state["stage_sku"] = sku
+    # A new select box (a new key) starts on the staged product: the browser keeps a select box's own
+    # choice when only its fragment reruns, whatever the session state says.
+    st.session_state["_stage_pick"] = st.session_state.get("_stage_pick", 0) + 1
     st.rerun([STAGING])
 
 
@@ -286,15 +289,17 @@ def staging_panel(api: ControlClient, products: dict[str, Product], public_url: 
         return
     if st.session_state.get("stage_sku") not in products:
         st.session_state["stage_sku"] = skus[0]
-    with st.container(border=True, key="staging_panel"):
+    with st.container(border=True, key="staging_panel"), st.container(key="fl-wrap-stage"):
         controls, picture = st.columns([1, 1])
-        with controls:
-            st.selectbox(
+        with controls, st.container(key="stage_pick"):
+            st.session_state["stage_sku"] = st.selectbox(
                 ui.t("next_product"),
                 skus,
-                key="stage_sku",
+                index=skus.index(st.session_state["stage_sku"]),
+                key=f"stage_pick_{st.session_state.get('_stage_pick', 0)}",
                 format_func=lambda s: ui.product_name(products[s].name, products[s].name_zh),
             )
+        with controls:
             st.segmented_control(
                 ui.t("layout"), LAYOUTS, key="stage_layout", default="auto", required=True,
                 format_func=lambda value: ui.t(f"layout_{value}"),
