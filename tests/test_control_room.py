@@ -9,12 +9,15 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import re
 import string
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis.strategies import text as st_text
 from streamlit.testing.v1 import AppTest
 
 import catalog
@@ -512,3 +515,17 @@ def test_the_host_starts_a_lucky_draw_from_the_room_panel(farm, room_env):
     at = no_exception(at.button[[b.label for b in at.button].index("发福袋")].click().run())
     assert "已有福袋正在进行" in texts(at)
     assert len(api(room_env, "GET", "/api/draws")["draws"]) == 1
+
+
+# -- the tap echo ------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(st_text())
+def test_the_echo_names_a_button_as_streamlit_classes_it(key):
+    """The echo finds a tapped button by the class Streamlit gives its holder: ``st-key-`` and the key
+    with every character outside [a-zA-Z0-9_-] as "-" (the frontend's rule), whatever the SKU."""
+    from studio.control_room.echo import widget_class
+
+    name = widget_class(f"air:{key}")
+    assert re.fullmatch(r"st-key-[A-Za-z0-9_-]*", name)
+    assert len(name) == len("st-key-") + len(f"air:{key}".strip().encode("utf-16-le")) // 2
+    assert widget_class("air:ORANGE-GANNAN-5KG") == "st-key-air-ORANGE-GANNAN-5KG"

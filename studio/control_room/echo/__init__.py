@@ -27,8 +27,9 @@ _echo = st.components.v2.component(
 
 
 def widget_class(key: str) -> str:
-    """The class Streamlit gives a keyed widget's holder: ``st-key-`` and the key, other characters as "-"."""
-    return "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
+    """The class Streamlit gives a keyed widget's holder: ``st-key-`` and the key with every other
+    character as "-" (per UTF-16 unit, as the browser's ``replaceAll`` counts them)."""
+    return "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", lambda m: "-" * (2 if ord(m[0]) > 0xFFFF else 1), key.strip())
 
 
 def tap_echo(names: dict[str, str], *, sending: str, nothing: str, run: int) -> None:
