@@ -185,6 +185,32 @@ def stop_studio_process(server: StudioProcess) -> None:
     stop_process(server.process)
 
 
+def start_control_room_process(
+    data_dir: Path, studio_url: str, ui_port: int, key: str = TEST_KEY
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The Streamlit control room as ``farmlive up`` starts it, beside a running studio; waits for its health."""
+    from studio.control_room.launch import start_control_room
+
+    port = int(studio_url.rsplit(":", 1)[1])
+    config = StudioConfig(data_dir=data_dir, key=key, host=LOOPBACK, port=port, ui_port=ui_port)
+    # The child writes to its own copy of the log's descriptor; ours closes at once.
+    with open(data_dir / "control-room.log", "ab") as log:
+        process = start_control_room(config, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://{LOOPBACK}:{ui_port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the control room exited: {(data_dir / 'control-room.log').read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
+                return process, url
+        except OSError:
+            if time.monotonic() > deadline:
+                stop_process(process)
+                raise RuntimeError("the control room did not start within 90 s") from None
+            time.sleep(0.3)
+
+
 @pytest.fixture
 def studio_process(data_dir: Path) -> Iterator[StudioProcess]:
     server = start_studio_process(data_dir)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import re
 import string
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis.strategies import text as st_text
 from streamlit.testing.v1 import AppTest
 
 import catalog
@@ -108,7 +111,7 @@ def test_go_live_stage_then_take_with_a_promo(farm, room_env):
     api(room_env, "POST", "/api/shows", {"title": "Tea morning"})
     at = no_exception(page("go_live"))
     at.button(key="stage:TEA-250G").click().run()
-    assert at.selectbox(key="stage_sku").value == "TEA-250G"
+    assert at.selectbox[0].label == "商品" and at.selectbox[0].value == "TEA-250G"
     assert at.image  # the staged preview (and the phone QR) are drawn
     at.radio(key="stage_promo").set_value("coupon").run()
     # No code yet: refused with a visible error, nothing goes on air.
@@ -123,6 +126,11 @@ def test_go_live_stage_then_take_with_a_promo(farm, room_env):
     assert on_air["sku"] == "TEA-250G" and on_air["promo"] == {"kind": "coupon", "code": "TEA10"}
     promo = farm.execute("SELECT promo FROM overlay_events ORDER BY id DESC LIMIT 1").fetchone()[0]
     assert json.loads(promo) == {"kind": "coupon", "code": "TEA10"}
+    # Take reran only the on-air bar and the cards (AppTest then holds just those): the bar shows it.
+    assert "已上屏" in texts(at) and at.button(key="air:TEA-250G").disabled
+    with pytest.raises(KeyError):
+        at.button(key="take")  # the staging panel was not rerun by the tap
+    at.run()
 
     at.number_input(key="stage_discount").set_value(15).run()
     at.button(key="take").click().run()
@@ -561,3 +569,17 @@ def test_the_host_starts_a_lucky_draw_from_the_room_panel(farm, room_env):
     at = no_exception(at.button[[b.label for b in at.button].index("发福袋")].click().run())
     assert "已有福袋正在进行" in texts(at)
     assert len(api(room_env, "GET", "/api/draws")["draws"]) == 1
+
+
+# -- the tap echo ------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(st_text())
+def test_the_echo_names_a_button_as_streamlit_classes_it(key):
+    """The echo finds a tapped button by the class Streamlit gives its holder: ``st-key-`` and the key
+    with every character outside [a-zA-Z0-9_-] as "-" (the frontend's rule), whatever the SKU."""
+    from studio.control_room.echo import widget_class
+
+    name = widget_class(f"air:{key}")
+    assert re.fullmatch(r"st-key-[A-Za-z0-9_-]*", name)
+    assert len(name) == len("st-key-") + len(f"air:{key}".strip().encode("utf-16-le")) // 2
+    assert widget_class("air:ORANGE-GANNAN-5KG") == "st-key-air-ORANGE-GANNAN-5KG"

@@ -19,7 +19,12 @@ VIEWS = Path(__file__).with_name("views")
 
 
 def main() -> None:
-    st.set_page_config(page_title=translate("app_title", lang()), page_icon=":material/storefront:", layout="wide")
+    # No sidebar: the pages are in the top bar (a menu on a phone) and the language switch sits
+    # beside each page's title, so a tablet gets the whole width ("auto" if a page adds a sidebar).
+    st.set_page_config(
+        page_title=translate("app_title", lang()), page_icon=":material/storefront:", layout="wide",
+        initial_sidebar_state="auto",
+    )
     pages = [
         st.Page(
             VIEWS / "go_live_page.py", title=translate("nav_go_live", lang()), icon=":material/videocam:",
@@ -34,7 +39,7 @@ def main() -> None:
             url_path="analytics",
         ),
     ]
-    st.navigation(pages).run()
+    st.navigation(pages, position="top").run()
 
 
 main()

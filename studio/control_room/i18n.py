@@ -91,6 +91,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "sold_out": ("Sold out", "售罄"),
     "put_on_air_done": ("On air: {name}", "已上屏：{name}"),
     "cleared": ("Product card cleared", "商品卡片已下屏"),
+    "sending": ("Going on air →", "上屏中 →"),
     # staging (preview / program)
     "next_up": ("Next up (preview)", "预备上屏（预览）"),
     "next_product": ("Product", "商品"),

@@ -29,11 +29,30 @@ CSS = """
   .fl-live {background: #e5383b; color: white;}
   .fl-off {background: #d9d9d9; color: #333;}
   .fl-air {background: #2b9348; color: white;}
+  .fl-pending {background: #f4a261; color: #222;}
   .fl-price {font-size: 1.15rem; font-weight: 700; color: #d9480f;}
-  .fl-muted {color: #6c757d; font-size: 0.85rem;}
+  .fl-muted {color: #6c757d; font-size: 0.85rem; overflow-wrap: anywhere;}
   .fl-name {font-weight: 700; font-size: 1.05rem; line-height: 1.25;}
   .fl-card {min-height: 6.4rem;}
+  /* Every screen size: a label or a figure wraps onto a second line, it is never cut
+     to "上" or "¥35…" (tests/test_control_room_browser.py measures it). */
+  .stButton button, .stPopover button, .stFormSubmitButton button {min-height: 2.5rem; height: auto;}
+  .stButton button p, .stPopover button p, .stFormSubmitButton button p {
+    white-space: normal; word-break: keep-all; overflow-wrap: anywhere; text-overflow: clip;}
   div[data-testid="stMetricValue"] {font-size: 1.7rem;}
+  div[data-testid="stMetricValue"] > div, div[data-testid="stMetricLabel"] p {
+    white-space: normal; overflow: visible; text-overflow: clip; overflow-wrap: anywhere;}
+  /* Side-by-side sections wrap below each other when a side would get narrower than its
+     minimum (tablet portrait, phone), instead of squeezing its contents. */
+  div[class*="st-key-fl-wrap-"] > div > div[data-testid="stHorizontalBlock"] {flex-wrap: wrap;}
+  div[class*="st-key-fl-wrap-"] > div > div[data-testid="stHorizontalBlock"] > div[data-testid="stColumn"] {
+    min-width: min(100%, 22rem);}
+  .st-key-fl-wrap-stage > div > div[data-testid="stHorizontalBlock"] > div[data-testid="stColumn"] {
+    min-width: min(100%, 15rem);}
+  @media (max-width: 640px) {
+    .block-container {padding-left: 0.8rem; padding-right: 0.8rem; padding-top: 1.2rem;}
+    h1 {font-size: 1.8rem;}
+  }
 </style>
 """
 
@@ -53,19 +72,22 @@ def t(key: str, **values: object) -> str:
 
 
 def page(title_key: str) -> None:
-    """Language switch in the sidebar, house style, and the page title."""
+    """House style, the page title with the language switch beside it (no sidebar: it would
+    take a third of a tablet's width), and the studio key on a LAN-served room."""
     st.session_state.setdefault(LANG_KEY, remembered_language())
-    with st.sidebar:
-        st.radio(
-            f"{translate('language', 'en')} / {translate('language', 'zh')}",
-            options=list(LANGUAGES),
-            format_func=LANGUAGES.__getitem__,
-            key=LANG_KEY,
-            horizontal=True,
-        )
-    st.query_params[LANG_KEY] = lang()
     st.markdown(CSS, unsafe_allow_html=True)
-    st.title(t(title_key))
+    title, switch = st.columns([4, 1], vertical_alignment="center")
+    switch.radio(
+        f"{translate('language', 'en')} / {translate('language', 'zh')}",
+        options=list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key=LANG_KEY,
+        horizontal=True,
+        label_visibility="collapsed",
+        width="content",
+    )
+    st.query_params[LANG_KEY] = lang()
+    title.title(t(title_key))
     require_key()
 
 

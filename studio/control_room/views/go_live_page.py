@@ -1,13 +1,16 @@
 """Go live: start the show, one-tap products on air, stage the next one, watch the figures.
 
 Writes go through the control API (the server owns what is on air); the
-product list is read straight from SQLite.
+product list is read straight from SQLite. A tap reruns only the fragments it
+changes (On air / Clear / Take: the on-air bar and the cards; Stage and the
+staging controls: the staging panel), drawn at once from the API's answer;
+the live preview sits outside every fragment and is never re-mounted.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from catalog.products import Product
 from overlays import LAYOUTS, Promo
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
+from studio.control_room.echo import tap_echo
 from studio.control_room.preview import preview_image
 from studio.control_room.views.alerts import alert_banner
 from studio.control_room.views.destinations_panel import destinations_panel
@@ -32,39 +36,95 @@ from studio.control_room.views.room_panel import room_panel
 LIVE_REFRESH_S = 2.0
 GRID_REFRESH_S = 5.0
 PREVIEW_CLOCK = datetime(2026, 1, 1, tzinfo=UTC)
-CARDS_PER_ROW = 3
+CARD_WIDTH_PX = 228  # product cards wrap: three side by side on a laptop, two on a tablet, one on a phone
 PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
+# Fragment keys: a tap reruns only the fragments it changes (st.rerun([...]) from its callback),
+# never the whole page, so the live preview and the figures are left alone.
+ON_AIR, PRODUCTS, STAGING, FIGURES = "on_air", "products", "staging", "figures"
+TAPPED = "_tapped_on_air"  # the API's answer to the last tap, for the fragments that have not drawn it yet
+NEWS = "_tap_news"  # what the last tap did, toasted by the first fragment it reruns
 
 
-# -- actions (button callbacks: they run before the page redraws) -----------------
-def _act(fn: Callable[..., object], *args: Any, done: str | None = None) -> None:
-    """Call the API; leave a message for the next full run (see :func:`follow_taps`)."""
-    st.session_state["rerun_page"] = True
-    ui.act(fn, *args, done=done)
+# -- actions (button callbacks: they run before the fragments they name redraw) ------------
+def tap(
+    call: Callable[..., Any],
+    *args: Any,
+    where: str,
+    rerun: Sequence[str],
+    error_in: str | None = None,
+    done: str | None = None,
+) -> None:
+    """Call the API from a button and rerun only the fragments ``rerun``. A refusal is kept for the
+    field ``where`` and shown right under it by fragment ``error_in`` (default: the first of ``rerun``)."""
+    try:
+        answer = call(*args)
+    except ControlError as error:
+        st.session_state[f"error:{where}"] = error.message(ui.lang())
+        st.rerun([error_in or rerun[0]])
+    if isinstance(answer, dict) and "sku" in answer and "layout" in answer:
+        # The answer to PUT /api/overlay *is* the new on-air state: the fragments draw it at
+        # once (optimistic: no second request), and their next periodic refresh confirms it.
+        st.session_state[TAPPED] = {"on_air": answer, "unread": set(rerun)}
+    if done:
+        st.session_state[NEWS] = done  # toasted by the first fragment to run (a callback draws nothing)
+    st.rerun(list(rerun))
+
+
+def field_error(where: str) -> None:
+    """The refusal a tap left for this field, right under it (not at the top of the page),
+    or the news that it worked, as a toast."""
+    message = st.session_state.pop(f"error:{where}", None)
+    if message:
+        st.error(message, icon=":material/error:")
+    news = st.session_state.pop(NEWS, None)
+    if news:
+        st.toast(news)
+
+
+def on_air_of(api: ControlClient, fragment: str) -> dict[str, Any] | None:
+    """What is on air: the answer to this tap if ``fragment`` has not drawn it yet, else the studio's
+    state (the periodic refresh, which also confirms an optimistic answer). None if unreachable."""
+    tapped = st.session_state.get(TAPPED)
+    if tapped and fragment in tapped["unread"]:
+        tapped["unread"].discard(fragment)
+        return dict(tapped["on_air"])
+    try:
+        return dict(api.state()["on_air"])
+    except ControlError as error:
+        ui.show_error(error)
+        return None
 
 
 def put_on_air(api: ControlClient, product: Product, layout: str) -> None:
     name = ui.product_name(product.name, product.name_zh)
-    _act(api.put_overlay, product.sku, layout, None, done=ui.t("put_on_air_done", name=name))
+    tap(
+        api.put_overlay, product.sku, layout, None,
+        where=ON_AIR, rerun=(ON_AIR, PRODUCTS), done=ui.t("put_on_air_done", name=name),
+    )
 
 
 def stage(sku: str) -> None:
     st.session_state["stage_sku"] = sku
-    st.session_state["rerun_page"] = True  # see follow_taps()
+    # A new select box (a new key) starts on the staged product: the browser keeps a select box's own
+    # choice when only its fragment reruns, whatever the session state says.
+    st.session_state["_stage_pick"] = st.session_state.get("_stage_pick", 0) + 1
+    st.rerun([STAGING])
 
 
 def take(api: ControlClient, products: dict[str, Product]) -> None:
     sku = st.session_state.get("stage_sku")
     if sku not in products:
-        return
+        st.rerun([STAGING])
     try:
         promo = staged_promo()
     except ValueError as error:
-        st.session_state["flash_error"] = str(error)
-        return
-    layout = st.session_state.get("stage_layout") or "auto"
+        st.session_state["error:stage_coupon"] = str(error)
+        st.rerun([STAGING])
     name = ui.product_name(products[sku].name, products[sku].name_zh)
-    _act(api.put_overlay, sku, layout, promo, done=ui.t("put_on_air_done", name=name))
+    tap(
+        api.put_overlay, sku, st.session_state.get("stage_layout") or "auto", promo,
+        where="take", rerun=(ON_AIR, PRODUCTS), error_in=STAGING, done=ui.t("put_on_air_done", name=name),
+    )
 
 
 def staged_promo(now: datetime | None = None) -> dict[str, Any] | None:
@@ -107,6 +167,7 @@ def phase_note(show_state: dict[str, Any] | None) -> None:
 
 
 def show_bar(api: ControlClient, show: dict[str, Any] | None, show_state: dict[str, Any] | None = None) -> None:
+    """Start or end the show (a whole-page run: every panel changes with it)."""
     if show is None:
         left, right = st.columns([5, 1], vertical_alignment="bottom")
         left.text_input(ui.t("show_title"), value=ui.t("show_title_default"), key="show_title", max_chars=200)
@@ -115,12 +176,13 @@ def show_bar(api: ControlClient, show: dict[str, Any] | None, show_state: dict[s
             type="primary",
             key="start_show",
             width="stretch",
-            on_click=lambda: _act(
+            on_click=lambda: ui.act(
                 api.start_show,
                 st.session_state.get("show_title", ""),
                 done=ui.t("show_started", title=st.session_state.get("show_title", "")),
             ),
         )
+        flash_messages()
         st.markdown(f'<span class="fl-badge fl-off">{ui.t("not_live")}</span>', unsafe_allow_html=True)
         phase_note(show_state)
         return
@@ -138,13 +200,39 @@ def show_bar(api: ControlClient, show: dict[str, Any] | None, show_state: dict[s
             ui.t("end_yes"),
             type="primary",
             key="end_show",
-            on_click=lambda: _act(api.end_show, show["id"], done=ui.t("show_ended")),
+            on_click=lambda: ui.act(api.end_show, show["id"], done=ui.t("show_ended")),
         )
+    flash_messages()
+
+
+def flash_messages() -> None:
+    """Start / end show answers (whole-page taps): the refusal under the show bar, the news as a toast."""
+    if "flash_error" in st.session_state:
+        st.error(st.session_state.pop("flash_error"), icon=":material/error:")
+    if "flash_ok" in st.session_state:
+        st.toast(st.session_state.pop("flash_ok"))
+
+
+@st.fragment(run_every=LIVE_REFRESH_S, key=ON_AIR)
+def on_air_panel(api: ControlClient, products: dict[str, Product]) -> None:
+    """Kept current on its own (a countdown ticks, a change from another tab shows up), and redrawn
+    at once, alone with the product cards, by an On air, Take or Clear tap."""
+    on_air = on_air_of(api, ON_AIR)
+    if on_air is not None:
+        on_air_bar(api, on_air, products)
+    field_error(ON_AIR)
 
 
 def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, Product]) -> None:
-    with st.container(border=True):
-        left, right = st.columns([5, 1], vertical_alignment="center")
+    with st.container(border=True, key="on_air_bar"):
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        with left:
+            # The tap's echo, in the browser alone, until this fragment's next run draws the answer.
+            st.session_state["_on_air_runs"] = st.session_state.get("_on_air_runs", 0) + 1
+            tap_echo(
+                {f"air:{p.sku}": ui.product_name(p.name, p.name_zh) for p in products.values()},
+                sending=ui.t("sending"), nothing=ui.t("nothing_on_air"), run=st.session_state["_on_air_runs"],
+            )
         sku = on_air.get("sku")
         if sku is None:
             left.markdown(f"**{ui.t('on_air_now')}:** {ui.t('nothing_on_air')}")
@@ -154,59 +242,42 @@ def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, P
             promo = on_air.get("promo")
             extra = f" · {Promo.from_dict(promo).banner_text(catalog.utc_now())}" if promo else ""
             link_url = on_air.get("link_url")
-            link = f' · <span class="fl-muted">{html.escape(link_url)}</span>' if link_url else ""
+            link = f'<br><span class="fl-muted">{html.escape(link_url)}</span>' if link_url else ""
             closed = f' <span class="fl-badge fl-off">{ui.t("sale_closed")}</span>' if on_air.get("sold_out") else ""
             left.markdown(
                 f'<span class="fl-badge fl-air">{ui.t("on_air_badge")}</span> '
-                f"<b>{html.escape(name)}</b>{html.escape(extra)}{closed}{link}",
+                f'<b class="fl-on-air" data-sku="{html.escape(sku)}">{html.escape(name)}</b>'
+                f"{html.escape(extra)}{closed}{link}",
                 unsafe_allow_html=True,
             )
         right.button(
             ui.t("clear"),
             key="clear",
+            icon=":material/hide_image:",
             disabled=sku is None,
             width="stretch",
-            on_click=lambda: _act(api.put_overlay, None, on_air.get("layout", "auto"), None, done=ui.t("cleared")),
+            on_click=tap,
+            args=(api.put_overlay, None, on_air.get("layout", "auto"), None),
+            kwargs={"where": ON_AIR, "rerun": (ON_AIR, PRODUCTS), "done": ui.t("cleared")},
         )
 
 
-def follow_taps() -> None:
-    """A tap inside a self-refreshing fragment reruns only that fragment: rerun the whole page."""
-    if st.session_state.pop("rerun_page", False):
-        st.rerun()  # the on-air bar, product cards, staging panel and messages follow at once
-
-
-@st.fragment(run_every=LIVE_REFRESH_S)
-def on_air_panel(api: ControlClient, products: dict[str, Product]) -> None:
-    """Kept current on its own: a countdown ticks, and a change from another tab shows up."""
-    follow_taps()
-    try:
-        on_air = api.state()["on_air"]
-    except ControlError as error:
-        ui.show_error(error)
-        return
-    on_air_bar(api, on_air, products)
-
-
-@st.fragment(run_every=GRID_REFRESH_S)
+@st.fragment(run_every=GRID_REFRESH_S, key=PRODUCTS)
 def product_grid(api: ControlClient) -> None:
     """Refreshed on its own, so stock counts follow the orders coming in."""
-    follow_taps()
     st.subheader(ui.t("products"))
     products = catalog.list_products(ui.database(), active_only=True)
     if not products:
         st.info(ui.t("no_products"))
         return
-    try:
-        on_air = api.state()["on_air"]
-    except ControlError as error:
-        ui.show_error(error)
+    on_air = on_air_of(api, PRODUCTS)
+    if on_air is None:
         return
     layout = on_air.get("layout", "auto")
-    for start in range(0, len(products), CARDS_PER_ROW):
-        columns = st.columns(CARDS_PER_ROW)
-        for column, product in zip(columns, products[start : start + CARDS_PER_ROW], strict=False):
-            with column.container(border=True):
+    # A wrapping row of fixed-width cards: as many side by side as the screen holds.
+    with st.container(horizontal=True, gap="small", key="product_cards"):
+        for product in products:
+            with st.container(border=True, width=CARD_WIDTH_PX):
                 product_card(api, product, product.sku == on_air.get("sku"), layout)
 
 
@@ -222,7 +293,7 @@ def product_card(api: ControlClient, product: Product, live: bool, layout: str) 
         f'<span class="fl-muted">· {html.escape(stock)}</span>',
         unsafe_allow_html=True,
     )
-    left, right = st.columns(2)
+    left, right = st.columns(2, gap="small")
     left.button(
         ui.t("on_air_button"),
         key=f"air:{product.sku}",
@@ -235,22 +306,26 @@ def product_card(api: ControlClient, product: Product, live: bool, layout: str) 
     right.button(ui.t("stage_button"), key=f"stage:{product.sku}", width="stretch", on_click=stage, args=(product.sku,))
 
 
+@st.fragment(key=STAGING)
 def staging_panel(api: ControlClient, products: dict[str, Product], public_url: str) -> None:
+    """Its controls rerun only this panel; Take redraws the on-air bar and the cards, not this."""
     st.subheader(ui.t("next_up"))
     skus = list(products)
     if not skus:
         return
     if st.session_state.get("stage_sku") not in products:
         st.session_state["stage_sku"] = skus[0]
-    with st.container(border=True):
-        controls, picture = st.columns([2, 3])
-        with controls:
-            st.selectbox(
+    with st.container(border=True, key="staging_panel"), st.container(key="fl-wrap-stage"):
+        controls, picture = st.columns([1, 1])
+        with controls, st.container(key="stage_pick"):
+            st.session_state["stage_sku"] = st.selectbox(
                 ui.t("next_product"),
                 skus,
-                key="stage_sku",
+                index=skus.index(st.session_state["stage_sku"]),
+                key=f"stage_pick_{st.session_state.get('_stage_pick', 0)}",
                 format_func=lambda s: ui.product_name(products[s].name, products[s].name_zh),
             )
+        with controls:
             st.segmented_control(
                 ui.t("layout"), LAYOUTS, key="stage_layout", default="auto", required=True,
                 format_func=lambda value: ui.t(f"layout_{value}"),
@@ -267,30 +342,36 @@ def staging_panel(api: ControlClient, products: dict[str, Product], public_url: 
                 st.number_input(ui.t("flash_limit"), 0, 999, 0, step=1, key="stage_limit")
             elif kind == "coupon":
                 st.text_input(ui.t("coupon_code"), key="stage_coupon", max_chars=32)
+                field_error("stage_coupon")
                 st.number_input(ui.t("coupon_discount"), 0, 90, 0, step=5, key="stage_discount")
-            st.button(
-                ui.t("take"), type="primary", key="take", width="stretch",
-                on_click=take, args=(api, products),
-            )
         with picture:
-            try:
-                # A fixed clock: the countdown shows its full length, and the picture is cacheable.
-                promo = staged_promo(PREVIEW_CLOCK)
-            except ValueError:
-                promo = None
-            try:
-                image = cached_preview(
-                    products[st.session_state["stage_sku"]],
-                    st.session_state.get("stage_layout") or "auto",
-                    promo,
-                    # The real code is made on Take; the preview only needs the shape of the QR.
-                    f"{public_url}/b/preview",
-                    ui.settings().data_dir,
-                )
-            except Exception as error:  # noqa: BLE001 -- a preview problem (font, image, promo) must never block going live
-                st.warning(ui.t("preview_unavailable", error=error))
-            else:
-                st.image(image, caption=ui.t("preview_caption"), width="stretch")
+            staged_picture(products, public_url)
+        st.button(
+            ui.t("take"), type="primary", key="take", width="stretch", icon=":material/cast:",
+            on_click=take, args=(api, products),
+        )
+        field_error("take")
+
+
+def staged_picture(products: dict[str, Product], public_url: str) -> None:
+    try:
+        # A fixed clock: the countdown shows its full length, and the picture is cacheable.
+        promo = staged_promo(PREVIEW_CLOCK)
+    except ValueError:
+        promo = None
+    try:
+        image = cached_preview(
+            products[st.session_state["stage_sku"]],
+            st.session_state.get("stage_layout") or "auto",
+            promo,
+            # The real code is made on Take; the preview only needs the shape of the QR.
+            f"{public_url}/b/preview",
+            ui.settings().data_dir,
+        )
+    except Exception as error:  # noqa: BLE001 -- a preview problem (font, image, promo) must never block going live
+        st.warning(ui.t("preview_unavailable", error=error))
+    else:
+        st.image(image, caption=ui.t("preview_caption"), width="stretch")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -302,7 +383,7 @@ def cached_preview(
     )
 
 
-@st.fragment(run_every=LIVE_REFRESH_S)
+@st.fragment(run_every=LIVE_REFRESH_S, key=FIGURES)
 def live_figures(api: ControlClient) -> None:
     """Refreshed on its own every couple of seconds; the rest of the page stays put."""
     try:
@@ -313,13 +394,14 @@ def live_figures(api: ControlClient) -> None:
     health = state.get("stream_health") or {}
     st.subheader(ui.t("live_now"))
     alert_banner(api, state)
-    first = st.columns([2, 2, 3])
-    first[0].metric(ui.t("viewers_now"), state.get("viewers_now", 0), border=True)
-    first[0].caption(
+    # A wrapping row: on a narrow screen the revenue goes under the counts, never cut to "¥35…".
+    with st.container(horizontal=True, gap="small", key="live_metrics"):
+        st.metric(ui.t("viewers_now"), state.get("viewers_now", 0), border=True, width=150)
+        st.metric(ui.t("orders"), state.get("orders", 0), border=True, width=150)
+        st.metric(ui.t("revenue"), ui.money(state.get("revenue", 0.0)), border=True, width="stretch")
+    st.caption(
         ui.t("by_transport", webrtc=health.get("webrtc_viewers_now", 0), hls=health.get("hls_viewers_now", 0))
     )
-    first[1].metric(ui.t("orders"), state.get("orders", 0), border=True)
-    first[2].metric(ui.t("revenue"), ui.money(state.get("revenue", 0.0)), border=True)
     st.markdown(stream_line(health), unsafe_allow_html=True)
     burst = state.get("order_burst") or {}
     if burst.get("burst"):
@@ -359,8 +441,11 @@ def cancel_panel(api: ControlClient, recent: list[dict[str, Any]]) -> None:
         ui.t("cancel_button"),
         key="cancel_order",
         width="stretch",
-        on_click=lambda: _act(api.cancel_order, order_id, done=ui.t("cancel_done")),
+        on_click=tap,
+        args=(api.cancel_order, order_id),
+        kwargs={"where": "cancel_order", "rerun": (FIGURES,), "done": ui.t("cancel_done")},
     )
+    field_error("cancel_order")
 
 
 def stream_line(health: dict[str, Any]) -> str:
@@ -376,39 +461,53 @@ def stream_line(health: dict[str, Any]) -> str:
     )
 
 
-def phone_and_preview(state: dict[str, Any], studio_key: str) -> None:
+def live_preview(state: dict[str, Any], studio_key: str) -> None:
+    """The real /watch page in a frame. Outside every fragment and always at the same place in the
+    page, so no tap re-mounts it: its WebRTC connection lives on (a re-mount meant "连接中" exactly
+    when the host looked)."""
     title, switch = st.columns([3, 2], vertical_alignment="center")
     title.markdown(f"**{ui.t('live_preview')}** · [{ui.t('open_watch')}]({state['watch_url']})")
-    if switch.toggle(ui.t("preview_on"), value=True, key="preview_on", help=ui.t("preview_counts")):
-        # With the studio key (in the fragment: never sent in a URL) the watch
-        # page is served as a studio monitor, left out of the viewer figures.
-        st.iframe(f"{state['watch_url']}#key={quote(studio_key, safe='')}", height=420)
+    on = switch.toggle(ui.t("preview_on"), value=True, key="preview_on", help=ui.t("preview_counts"))
+    with st.container(key="live_preview"):
+        if on:
+            # With the studio key (in the fragment: never sent in a URL) the watch
+            # page is served as a studio monitor, left out of the viewer figures.
+            st.iframe(f"{state['watch_url']}#key={quote(studio_key, safe='')}", height=420)
 
 
 def main() -> None:
     ui.page("nav_go_live")
     api = ui.client()
     state = ui.state_or_stop(api)
-    st.session_state.pop("rerun_page", None)  # this run is the whole page already
-    for key, show in (("flash_error", st.error), ("flash_ok", st.toast)):
-        if key in st.session_state:
-            show(st.session_state.pop(key))
+    st.session_state.pop(TAPPED, None)  # this run draws the studio's state everywhere
     products = catalog.list_products(ui.database(), active_only=True)
     by_sku = {p.sku: p for p in products}
-    show_bar(api, state["show"], state.get("show_state"))
-    if state["show"] is None:
-        recap_panel()  # after 下播: how the show went
-    on_air_panel(api, by_sku)
-    left, right = st.columns([3, 2], gap="large")
-    with left:
+    # Every section sits in its own container, so the sections after it keep their place in the
+    # page whatever it shows (a moved element would be re-mounted: the live preview would reconnect).
+    with st.container(key="show_bar"):
+        show_bar(api, state["show"], state.get("show_state"))
+        if state["show"] is None:
+            recap_panel()  # after 下播: how the show went
+    # Laptop: products and on-air bar on the left, staging beside them with the live preview under
+    # it; a tablet in portrait or a phone stacks the two (the .st-key-fl-wrap CSS in ui.py).
+    with st.container(key="fl-wrap-desk"):
+        desk, side = st.columns([3, 2], gap="medium")
+    with desk:
+        on_air_panel(api, by_sku)
         product_grid(api)
+    with side:
         staging_panel(api, by_sku, state["watch_url"].removesuffix("/watch"))
-    with right:
+        live_preview(state, api.key)
+    with st.container(key="fl-wrap-room"):
+        figures, room = st.columns([3, 2], gap="medium")
+    with figures:
         live_figures(api)
-        if state["show"]:
-            room_panel(api, by_sku)
-        phone_and_preview(state, api.key)
-        pairing_panel(api)  # the phone QR: pairs without the key
+        with st.container(key="room"):
+            if state["show"]:
+                room_panel(api, by_sku)
+    with room:
+        with st.container(key="phone_pairing"):
+            pairing_panel(api)  # the phone QR: pairs without the key
         destinations_panel(api)
 
 
