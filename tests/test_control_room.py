@@ -136,6 +136,7 @@ def test_go_live_stage_then_take_with_a_promo(farm, room_env):
     at.button(key="take").click().run()
     on_air = api(room_env, "GET", "/api/state")["on_air"]
     assert on_air["promo"] == {"kind": "coupon", "code": "TEA10", "discount_percent": 15}
+    at.run()  # the tap reran only the on-air fragments: a page run brings the staging panel back
 
     at.radio(key="stage_promo").set_value("countdown").run()
     at.number_input(key="stage_minutes").set_value(5).run()
