@@ -18,7 +18,7 @@ import pytest
 import catalog
 from tests.conftest import StudioProcess
 from tests.test_browser_show import PHONE, api, decode_qr, wait_until
-from tests.test_control_room_browser import control_room  # noqa: F401  (fixture)
+from tests.test_control_room_browser import control_room, ui_port  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 

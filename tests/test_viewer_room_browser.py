@@ -123,7 +123,9 @@ def test_a_phone_viewer_does_everything_without_leaving_the_stream(
         # The show ends: no pop-up, no Buy, no promo (the stream page itself stays).
         api(server, "POST", f"/api/shows/{show['id']}/end")
         page.wait_for_selector("#card", state="hidden")
-        assert page.is_hidden("#promo-strip") and page.is_visible("#no-card")
+        page.wait_for_selector("#show-phase", state="visible")  # the end message of the one show state
+        assert page.is_hidden("#promo-strip") and page.is_hidden("#no-card")
+        assert "直播已结束" in page.inner_text("#show-phase-text")
         # Never left the stream: same URL, the video still playing.
         assert page.url == watch_url
         assert page.evaluate(PLAYHEAD) > started + 10
