@@ -50,6 +50,14 @@ def bad_request(detail: str, detail_zh: str, **extra: Any) -> Problem:
     return Problem(400, "bad_request", detail, detail_zh, **extra)
 
 
+async def enabled_flag(request: web.Request) -> bool:
+    """The ``{"enabled": bool}`` body of a switch (auto hold, a destination's push)."""
+    enabled = (await json_object(request)).get("enabled")
+    if not isinstance(enabled, bool):
+        raise bad_request("enabled must be true or false", "enabled 只能是 true 或 false")
+    return enabled
+
+
 def _show_id(request: web.Request) -> int:
     show_id = row_id(request.match_info["show_id"])
     if show_id is None:
@@ -332,10 +340,7 @@ def _plain(value: Any) -> Any:
 @authorized
 async def put_auto_hold(request: web.Request) -> web.Response:
     """``PUT /api/auto-hold`` ``{"enabled": bool}``: may the studio hold the slate by itself on an unusable uplink?"""
-    body = await json_object(request)
-    enabled = body.get("enabled")
-    if not isinstance(enabled, bool):
-        raise bad_request("enabled must be true or false", "enabled 必须是 true 或 false")
+    enabled = await enabled_flag(request)
     studio = studio_of(request)
     studio.set_auto_hold(enabled)
     return web.json_response({"auto_hold": studio.auto_hold})

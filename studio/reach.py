@@ -49,7 +49,7 @@ from catalog.destinations import (
 from catalog.shows import link_for
 from overlays import OverlaySpec
 from studio.bodies import json_object
-from studio.control import authorized, bad_request
+from studio.control import authorized, bad_request, enabled_flag
 from studio.errors import Problem
 from studio.media import PIPELINE
 from studio.media.hls import PLAYLIST, HlsWriter, hls_dir
@@ -332,10 +332,7 @@ async def post_destination(request: web.Request) -> web.Response:
 @authorized
 async def patch_destination(request: web.Request) -> web.Response:
     """``{"enabled": bool}``: start or stop pushing to it."""
-    body = await json_object(request)
-    enabled = body.get("enabled")
-    if not isinstance(enabled, bool):
-        raise bad_request("enabled must be true or false", "enabled 只能是 true 或 false")
+    enabled = await enabled_flag(request)
     name = request.match_info["name"]
     studio, reach = studio_of(request), request.app[REACH]
     try:
