@@ -92,6 +92,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "put_on_air_done": ("On air: {name}", "已上屏：{name}"),
     "cleared": ("Product card cleared", "商品卡片已下屏"),
     "sending": ("Going on air →", "上屏中 →"),
+    "tap_confirmed": ("Studio confirmed →", "直播间已确认 →"),
     # staging (preview / program)
     "next_up": ("Next up (preview)", "预备上屏（预览）"),
     "next_product": ("Product", "商品"),

@@ -25,7 +25,7 @@ from catalog.products import Product
 from overlays import LAYOUTS, Promo
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
-from studio.control_room.echo import tap_echo
+from studio.control_room.echo import AIR_KEY, TAKE_KEY, Direct, answer_of, take_tap, tap_echo
 from studio.control_room.preview import preview_image
 from studio.control_room.views.alerts import alert_banner
 from studio.control_room.views.destinations_panel import destinations_panel
@@ -127,6 +127,50 @@ def take(api: ControlClient, products: dict[str, Product]) -> None:
     )
 
 
+def direct_answer(mount: str, products: dict[str, Product]) -> None:
+    """A direct tap's answer (the browser called the API itself): drawn at once, like :func:`tap`'s."""
+    value = answer_of(mount, "answer")
+    if value is None or not isinstance(value.get("on_air"), dict):
+        return
+    on_air = value["on_air"]
+    st.session_state[TAPPED] = {"on_air": on_air, "unread": {ON_AIR, PRODUCTS}}
+    product = products.get(on_air.get("sku") or "")
+    if on_air.get("sku") is None:
+        st.session_state[NEWS] = ui.t("cleared")
+    else:
+        name = ui.product_name(product.name, product.name_zh) if product else str(on_air["sku"])
+        st.session_state[NEWS] = ui.t("put_on_air_done", name=name)
+    st.rerun([ON_AIR, PRODUCTS])
+
+
+def direct_refused(mount: str) -> None:
+    """A direct tap the studio refused: its problem under the button, as the Python path shows it."""
+    value = answer_of(mount, "refused")
+    if value is None:
+        return
+    detail = str(value.get("detail") or "")
+    message = str(value.get("detail_zh") or detail) if ui.lang() == "zh" else detail
+    where = "take" if value.get("where") == "take" else ON_AIR
+    st.session_state[f"error:{where}"] = message
+    st.rerun([STAGING if where == "take" else ON_AIR])
+
+
+def staged_tap(products: dict[str, Product]) -> dict[str, Any] | None:
+    """What Take sends, for the browser to send it directly; a countdown's end is set when Take is
+    pressed, so it goes as ``minutes``. None when the controls are incomplete (Python says why)."""
+    sku = st.session_state.get("stage_sku")
+    if sku not in products:
+        return None
+    try:
+        promo = staged_promo(PREVIEW_CLOCK)
+    except ValueError:
+        return None
+    if promo is not None and promo["kind"] == "countdown":
+        promo = {k: v for k, v in promo.items() if k != "ends_at"}
+        promo["minutes"] = float(st.session_state.get("stage_minutes", 10))
+    return {"sku": sku, "layout": st.session_state.get("stage_layout") or "auto", "promo": promo}
+
+
 def staged_promo(now: datetime | None = None) -> dict[str, Any] | None:
     """The promo the staging controls describe; a countdown starts when Take is pressed."""
     kind = st.session_state.get("stage_promo", "none")
@@ -214,16 +258,16 @@ def flash_messages() -> None:
 
 
 @st.fragment(run_every=LIVE_REFRESH_S, key=ON_AIR)
-def on_air_panel(api: ControlClient, products: dict[str, Product]) -> None:
+def on_air_panel(api: ControlClient, products: dict[str, Product], direct: Direct) -> None:
     """Kept current on its own (a countdown ticks, a change from another tab shows up), and redrawn
     at once, alone with the product cards, by an On air, Take or Clear tap."""
     on_air = on_air_of(api, ON_AIR)
     if on_air is not None:
-        on_air_bar(api, on_air, products)
+        on_air_bar(api, on_air, products, direct)
     field_error(ON_AIR)
 
 
-def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, Product]) -> None:
+def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, Product], direct: Direct) -> None:
     with st.container(border=True, key="on_air_bar"):
         left, right = st.columns([4, 1], vertical_alignment="center")
         with left:
@@ -231,7 +275,14 @@ def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, P
             st.session_state["_on_air_runs"] = st.session_state.get("_on_air_runs", 0) + 1
             tap_echo(
                 {f"air:{p.sku}": ui.product_name(p.name, p.name_zh) for p in products.values()},
-                sending=ui.t("sending"), nothing=ui.t("nothing_on_air"), run=st.session_state["_on_air_runs"],
+                direct=direct,
+                layout=on_air.get("layout") or "auto",
+                words={
+                    "sending": ui.t("sending"), "answered": ui.t("tap_confirmed"), "nothing": ui.t("nothing_on_air"),
+                },
+                run=st.session_state["_on_air_runs"],
+                on_answer=lambda: direct_answer(AIR_KEY, products),
+                on_refused=lambda: direct_refused(AIR_KEY),
             )
         sku = on_air.get("sku")
         if sku is None:
@@ -349,6 +400,12 @@ def staging_panel(api: ControlClient, products: dict[str, Product], public_url: 
         st.button(
             ui.t("take"), type="primary", key="take", width="stretch", icon=":material/cast:",
             on_click=take, args=(api, products),
+        )
+        # The browser sends Take itself when it can (the button's callback above is the fallback).
+        st.session_state["_staging_runs"] = st.session_state.get("_staging_runs", 0) + 1
+        take_tap(
+            staged_tap(products), run=st.session_state["_staging_runs"],
+            on_answer=lambda: direct_answer(TAKE_KEY, products), on_refused=lambda: direct_refused(TAKE_KEY),
         )
         field_error("take")
 
@@ -492,8 +549,10 @@ def main() -> None:
     # it; a tablet in portrait or a phone stacks the two (the .st-key-fl-wrap CSS in ui.py).
     with st.container(key="fl-wrap-desk"):
         desk, side = st.columns([3, 2], gap="medium")
+    # Direct taps go from the browser to the studio as the browser reaches it (its public URL).
+    direct = Direct(state["watch_url"].removesuffix("/watch"), api.key)
     with desk:
-        on_air_panel(api, by_sku)
+        on_air_panel(api, by_sku, direct)
         product_grid(api)
     with side:
         staging_panel(api, by_sku, state["watch_url"].removesuffix("/watch"))
