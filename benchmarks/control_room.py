@@ -18,8 +18,9 @@ Figures (median and p90 over ``--taps`` taps alternating two products):
   on-air bar, the product cards and the staged preview are drawn;
 - **tap -> control room shows it**: Chromium clicks the real On air button of a
   card; from the click event to the first animation frame that shows the new
-  product (the tap's echo), and to the frame that shows the studio's answer
-  (the on-air bar's fragment rerun): both timed inside the page;
+  product (the tap's echo), to the frame where the echo shows the studio's
+  answer (the page's own ``PUT /api/overlay``: a direct tap), and to the frame
+  where the on-air bar shows it (the fragment rerun): all timed inside the page;
 - **tap -> viewers' video shows it**: from the click to the first decoded
   viewer frame whose QR is the product's link (one clock: this machine's);
 - the **API-only** path in the same run: ``PUT /api/overlay`` -> viewer video.
@@ -75,10 +76,10 @@ SETTLE_S = 0.4  # between taps
 PROBE = """
 (() => {
   const now = () => performance.timeOrigin + performance.now();
-  window.__flArm = (sku) => { window.__fl = { sku, click: null, echo: null, answer: null }; };
-  const echoOf = (sku) => {
+  window.__flArm = (sku) => { window.__fl = { sku, click: null, echo: null, confirmed: null, answer: null }; };
+  const echoOf = (sku, state) => {
     for (const host of document.querySelectorAll("*")) {
-      const found = host.shadowRoot && host.shadowRoot.querySelector(`.fl-echo[data-sku="${sku}"]`);
+      const found = host.shadowRoot && host.shadowRoot.querySelector(`.fl-echo[data-sku="${sku}"]${state}`);
       if (found && found.closest(".echo") && !found.closest(".echo").hidden) return found;
     }
     return null;
@@ -87,7 +88,8 @@ PROBE = """
   const tick = () => {
     const fl = window.__fl;
     if (fl && fl.click) {
-      if (!fl.echo && echoOf(fl.sku)) fl.echo = now();
+      if (!fl.echo && echoOf(fl.sku, "")) fl.echo = now();
+      if (!fl.confirmed && echoOf(fl.sku, '[data-state="answer"]')) fl.confirmed = now();
       if (!fl.answer && document.querySelector(`.fl-on-air[data-sku="${fl.sku}"]`)) {
         fl.answer = now();
         if (!fl.echo) fl.echo = fl.answer;
@@ -153,7 +155,9 @@ async def api_taps(
 
 
 async def room_taps(page: Any, viewer: Viewer, links: dict[str, str], taps: int) -> dict[str, list[float]]:
-    figures: dict[str, list[float]] = {"echo": [], "answer": [], "video": []}
+    figures: dict[str, list[float]] = {"echo": [], "confirmed": [], "answer": [], "video": [], "direct": []}
+    direct: list[str] = []
+    page.on("request", lambda r: direct.append(r.url) if r.method == "PUT" and r.url.endswith("/api/overlay") else None)
     for index in range(taps):
         sku = SKUS[index % 2]
         button = page.locator(f".st-key-air-{sku} button")
@@ -168,6 +172,9 @@ async def room_taps(page: Any, viewer: Viewer, links: dict[str, str], taps: int)
         clicked = timing["click"] / 1000
         figures["echo"].append(timing["echo"] - timing["click"])
         figures["answer"].append(timing["answer"] - timing["click"])
+        if timing["confirmed"]:
+            figures["confirmed"].append(timing["confirmed"] - timing["click"])
+        figures["direct"].append(float(len(direct)))  # the page's own PUTs so far
         seen = await viewer.first_seen(links[sku], clicked)
         if seen is not None:
             figures["video"].append((seen - clicked) * 1000)
@@ -240,9 +247,12 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
     )
     print(summary("first load of the control room (fresh context)", figures["loads"], 3000))
     print(summary("tap -> control room shows it (echo in the page)", room["echo"], 300))
-    print(summary("tap -> control room shows the studio's answer", room["answer"]))
+    print(summary("tap -> the page shows the studio's answer (direct)", room["confirmed"]))
+    print(summary("tap -> the on-air bar redraws with it (Streamlit)", room["answer"]))
     print(summary("tap -> viewers' video shows it (Chromium click)", room["video"], 500))
     print(summary("API only: PUT /api/overlay -> viewers' video", api_only))
+    sent = int(room["direct"][-1]) if room["direct"] else 0
+    print(f"  taps the page sent straight to the studio (PUT /api/overlay from Chromium): {sent} of {args.taps}")
     missed = args.taps - len(room["video"]), args.taps - len(api_only)
     print(f"  taps whose QR was not decoded within {WATCH_S:g} s: control room {missed[0]}, API {missed[1]}")
     if room["video"] and api_only:

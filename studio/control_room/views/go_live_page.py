@@ -43,6 +43,7 @@ PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
 ON_AIR, PRODUCTS, STAGING, FIGURES = "on_air", "products", "staging", "figures"
 TAPPED = "_tapped_on_air"  # the API's answer to the last tap, for the fragments that have not drawn it yet
 NEWS = "_tap_news"  # what the last tap did, toasted by the first fragment it reruns
+PAGE_STATE = "_page_state"  # /api/state as read by this whole-page run, for the fragments it runs inline
 
 
 # -- actions (button callbacks: they run before the fragments they name redraw) ------------
@@ -88,8 +89,18 @@ def on_air_of(api: ControlClient, fragment: str) -> dict[str, Any] | None:
     if tapped and fragment in tapped["unread"]:
         tapped["unread"].discard(fragment)
         return dict(tapped["on_air"])
+    state = studio_state(api)
+    return None if state is None else dict(state["on_air"])
+
+
+def studio_state(api: ControlClient) -> dict[str, Any] | None:
+    """``GET /api/state``: the whole-page run's own read while it runs (one request per page load, not
+    one per panel), else a fresh one (a fragment's own rerun). None, with the reason shown, if unreachable."""
+    state = st.session_state.get(PAGE_STATE)
+    if state is not None:
+        return dict(state)
     try:
-        return dict(api.state()["on_air"])
+        return api.state()
     except ControlError as error:
         ui.show_error(error)
         return None
@@ -443,10 +454,8 @@ def cached_preview(
 @st.fragment(run_every=LIVE_REFRESH_S, key=FIGURES)
 def live_figures(api: ControlClient) -> None:
     """Refreshed on its own every couple of seconds; the rest of the page stays put."""
-    try:
-        state = api.state()  # one request: the live figures come with the state
-    except ControlError as error:
-        ui.show_error(error)
+    state = studio_state(api)  # one request: the live figures come with the state
+    if state is None:
         return
     health = state.get("stream_health") or {}
     st.subheader(ui.t("live_now"))
@@ -537,6 +546,14 @@ def main() -> None:
     api = ui.client()
     state = ui.state_or_stop(api)
     st.session_state.pop(TAPPED, None)  # this run draws the studio's state everywhere
+    st.session_state[PAGE_STATE] = state
+    try:
+        sections(api, state)
+    finally:
+        st.session_state.pop(PAGE_STATE, None)  # the fragments' own reruns read the studio afresh
+
+
+def sections(api: ControlClient, state: dict[str, Any]) -> None:
     products = catalog.list_products(ui.database(), active_only=True)
     by_sku = {p.sku: p for p in products}
     # Every section sits in its own container, so the sections after it keep their place in the
