@@ -181,6 +181,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "recap_close": ("Close recap", "关闭回顾"),
     "live_preview": ("Live preview", "直播预览"),
     "open_watch": ("Open the viewer page", "打开观众页面"),
+    "preview_opening": ("Opening the live preview…", "正在打开直播预览…"),
     "preview_on": ("Show", "显示"),
     "preview_counts": (
         "The preview plays the show as viewers get it; it is not counted as a viewer.",

@@ -24,6 +24,9 @@ from typing import Any
 import streamlit as st
 
 HERE = Path(__file__).parent
+#: How long the page waits, after showing the studio's answer, before asking Streamlit to redraw
+#: the on-air bar and the cards from it (0: at once).
+REDRAW_AFTER_MS = 0
 AIR_KEY, TAKE_KEY = "tap_echo", "take_tap"  # the two mounts: the on-air bar's, the staging panel's
 HTML = '<div class="echo" hidden><span class="label"></span><span class="name fl-echo"></span></div>'
 
@@ -78,6 +81,7 @@ def tap_echo(
             "api": direct.api,
             "key": direct.key,
             "layout": layout,
+            "redraw_after_ms": REDRAW_AFTER_MS,
         },
         height="content",
         on_answer_change=on_answer,

@@ -114,7 +114,12 @@ async function send(target, button) {
   const mount = target.where === "take" && shared.take ? shared.take : shared.air;
   if (response.ok && answer) {
     show("answer", shared.air.data.answered, target);
-    mount.trigger("answer", { on_air: answer, where: target.where, tap });
+    // The page already shows the answer; Streamlit's redraw (a script run here, a React render there)
+    // may wait `redraw_after_ms`, so it does not compete with the studio's first frames of the change.
+    const value = { on_air: answer, where: target.where, tap };
+    const wait = shared.air.data.redraw_after_ms || 0;
+    if (wait > 0) setTimeout(() => mount.trigger("answer", value), wait);
+    else mount.trigger("answer", value);
   } else if (answer && answer.detail) {
     hide();
     mount.trigger("refused", {

@@ -10,6 +10,7 @@ the live preview sits outside every fragment and is never re-mounted.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -538,7 +539,22 @@ def live_preview(state: dict[str, Any], studio_key: str) -> None:
         if on:
             # With the studio key (in the fragment: never sent in a URL) the watch
             # page is served as a studio monitor, left out of the viewer figures.
-            st.iframe(f"{state['watch_url']}#key={quote(studio_key, safe='')}", height=420)
+            st.iframe(deferred_frame(f"{state['watch_url']}#key={quote(studio_key, safe='')}"), height=420)
+
+
+def deferred_frame(url: str) -> str:
+    """A frame that opens ``url`` itself once the page around it has been drawn (the browser is idle,
+    at most 4 s): the watch page's player and its WebRTC connection then do not compete with the control
+    room's first load on a two-core laptop. The frame navigates once, in place, so it is still never
+    re-mounted (the same element, one connection)."""
+    target = json.dumps(url).replace("<", "\\u003c")
+    return (
+        '<!doctype html><meta charset="utf-8"><body style="margin:0;font:14px sans-serif;color:#6c757d">'
+        f'<p style="padding:1rem">{html.escape(ui.t("preview_opening"))}</p><script>'
+        "const go = () => location.replace(" + target + ");"
+        "(window.requestIdleCallback || ((f) => setTimeout(f, 800)))(go, { timeout: 4000 });"
+        "</script></body>"
+    )
 
 
 def main() -> None:
