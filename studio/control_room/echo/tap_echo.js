@@ -175,6 +175,7 @@ export default function (component) {
     mount.run = data.run;
     line.hidden = true;
   }
+  // Kept after an unmount too: a fragment's rerun may re-mount the bar, and a tap in between still
+  // goes direct with the last description (the new mount replaces it at once).
   shared.air = { data, line, trigger, timer: shared.air && shared.air.timer };
-  return () => { if (shared.air && shared.air.line === line) shared.air = null; };
 }
