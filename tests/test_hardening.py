@@ -563,12 +563,17 @@ async def test_direct_taps_cors_is_exactly_the_control_rooms_origin(running_stud
             assert "Access-Control-Allow-Origin" not in response.headers
 
 
-def test_ui_origin_override_opens_exactly_that_origin():
+def test_ui_origin_override_opens_exactly_that_origin(monkeypatch):
     """A control room behind another host name: ``--ui-origin`` (or FARMLIVE_UI_ORIGIN) adds its origin."""
+    from argparse import Namespace
     from dataclasses import replace
 
     from studio.app import control_room_origins, control_room_tap_origins
-    from studio.runner import parse_origin
+    from studio.runner import parse_origin, ui_origins_from_args
+
+    monkeypatch.setenv("FARMLIVE_UI_ORIGIN", "https://a.example, http://b.example:8600")
+    assert ui_origins_from_args(Namespace(ui_origin=[])) == ("https://a.example", "http://b.example:8600")
+    assert ui_origins_from_args(Namespace(ui_origin=["https://c.example"])) == ("https://c.example",)
 
     assert parse_origin("HTTPS://Studio.Example:443/") == "https://studio.example"
     assert parse_origin("http://10.0.0.5:8600") == "http://10.0.0.5:8600"
