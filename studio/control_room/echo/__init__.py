@@ -27,7 +27,7 @@ HERE = Path(__file__).parent
 #: How long the page waits, after showing the studio's answer, before asking Streamlit to redraw the
 #: on-air bar and the cards from it: on a 2-core laptop that redraw (a script run, a React render)
 #: competed with the studio drawing and encoding the change's first frames. Measured 2026-11-30
-#: (benchmarks/control_room.py, one run each): tap -> video p90 827 ms at 0, 386 ms at 600.
+#: (benchmarks/control_room.py): tap -> video median 431 ms at 0, 240 and 321 ms at 600 (two runs).
 REDRAW_AFTER_MS = 600
 AIR_KEY, TAKE_KEY = "tap_echo", "take_tap"  # the two mounts: the on-air bar's, the staging panel's
 HTML = '<div class="echo" hidden><span class="label"></span><span class="name fl-echo"></span></div>'
