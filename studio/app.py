@@ -15,12 +15,14 @@ from aiohttp import web
 from studio import control, media, pages, phone, reach, replay, room, shop
 from studio.config import StudioConfig
 from studio.errors import Problem, problem_middleware
-from studio.limits import body_deadline_middleware, security_headers_middleware
+from studio.limits import body_deadline_middleware, cors_middleware, security_headers_middleware
 from studio.serve import redact_access_log
 from studio.state import STUDIO, Studio, studio_of
 
 #: Largest request body any route reads (a catalog edit of a few thousand rows).
 MAX_BODY = 1024**2
+#: Routes the control room's page calls straight from the browser (its direct taps), with their methods.
+CORS_ROUTES = {"/api/overlay": ("PUT",)}
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -34,7 +36,16 @@ async def healthz(request: web.Request) -> web.Response:
 def control_room_origins(config: StudioConfig) -> list[str]:
     """Where the control room runs: the only other pages allowed to frame ``/watch`` (its preview)."""
     hosts = {"127.0.0.1", "localhost", urlsplit(config.public_url).hostname or "127.0.0.1"}
-    return sorted(f"{scheme}://{host}:{config.ui_port}" for host in hosts for scheme in ("http", "https"))
+    found = {f"{scheme}://{host}:{config.ui_port}" for host in hosts for scheme in ("http", "https")}
+    return sorted(found | set(config.ui_origins))
+
+
+def control_room_tap_origins(config: StudioConfig) -> list[str]:
+    """The control room's own origins, as served (HTTPS with ``--lan``, else HTTP), plus ``--ui-origin``:
+    the only pages whose scripts may call ``PUT /api/overlay`` (the direct taps); nothing wider."""
+    scheme = "https" if config.lan else "http"
+    hosts = {"127.0.0.1", "localhost", urlsplit(config.public_url).hostname or "127.0.0.1"}
+    return sorted({f"{scheme}://{host}:{config.ui_port}" for host in hosts} | set(config.ui_origins))
 
 
 def create_app(config: StudioConfig) -> web.Application:
@@ -42,6 +53,7 @@ def create_app(config: StudioConfig) -> web.Application:
     app = web.Application(
         client_max_size=MAX_BODY,
         middlewares=[
+            cors_middleware(control_room_tap_origins(config), CORS_ROUTES),
             security_headers_middleware(control_room_origins(config)),
             problem_middleware,
             body_deadline_middleware,

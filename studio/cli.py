@@ -42,6 +42,14 @@ def _add_up_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
     up.add_argument("--lan", action="store_true", help="HTTPS with a self-signed certificate for phones on the LAN")
     up.add_argument("--no-ui", action="store_true", help="do not start the Streamlit control room")
     up.add_argument("--ui-port", type=int, default=8501, help="control room port (default 8501)")
+    up.add_argument(
+        "--ui-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another origin the control room is opened on (https://studio.example:443 behind a proxy); "
+        "it may frame /watch and tap from the browser (else $FARMLIVE_UI_ORIGIN, comma-separated); repeatable",
+    )
     up.add_argument("--key", default=None, help="studio key (else $FARMLIVE_KEY, else DATA_DIR/studio.key)")
     up.add_argument(
         "--ice-loopback-only",

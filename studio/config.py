@@ -31,6 +31,9 @@ class StudioConfig:
     # RTCIceServer dicts (urls, username, credential); empty means host candidates only.
     ice_servers: list[dict[str, str]] = field(default_factory=list)
     ui_port: int = 8501
+    # ``--ui-origin``: where the control room is opened when not on ``ui_port`` of this host (a reverse
+    # proxy, another host name); its page may frame /watch and call ``PUT /api/overlay`` from the browser.
+    ui_origins: tuple[str, ...] = ()
     # Shared secret of a coturn ``use-auth-secret`` server: browsers get short-lived TURN credentials.
     turn_secret: str = ""
     order_limits: OrderLimits = field(default_factory=OrderLimits)

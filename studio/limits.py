@@ -6,6 +6,9 @@
   descriptor for ever; handlers then read the cached body.
 * :class:`RateLimiter` is a token bucket per key (client address, viewer
   cookie, phone number), bounded in memory.
+* :func:`cors_middleware` lets the control room's page (another port, so
+  another origin) call a few control routes straight from the browser, and
+  no other page.
 * :func:`security_headers_middleware` stops other sites framing the pages
   (clickjacking the buy button) and sniffing content types.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -111,6 +114,60 @@ def too_many(retry_after: float, what: str, what_zh: str) -> Problem:
         headers={"Retry-After": str(seconds)},
         retry_after=seconds,
     )
+
+
+#: How long a browser may keep a preflight's answer (seconds).
+PREFLIGHT_MAX_AGE = 600
+
+
+def cors_middleware(
+    origins: Iterable[str], routes: Mapping[str, Sequence[str]]
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """CORS for exactly ``origins`` on exactly ``routes`` (path -> methods), preflight included.
+
+    The control room runs on its own port, so its direct taps (``fetch`` with the
+    studio key from the page) are cross-origin. Only its origins get
+    ``Access-Control-Allow-Origin``, echoed one at a time (never ``*``), and on no
+    other route; the key is still checked on every call. Outermost, so refusals
+    (a ``400`` problem) carry the header too and the page can show them.
+    """
+    allowed = frozenset(origins)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        methods = routes.get(request.path)
+        if methods is None:
+            return await handler(request)
+        origin = request.headers.get("Origin")
+        granted = origin is not None and origin in allowed
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            wanted = request.headers["Access-Control-Request-Method"]
+            if not granted or wanted not in methods:
+                return Problem(  # outside the problem middleware: answer it here
+                    403,
+                    "cross_origin_refused",
+                    f"{origin or 'this page'} may not call {request.path} from a browser",
+                    f"{origin or '该网页'} 不能从浏览器调用 {request.path}",
+                    headers={"Vary": "Origin"},
+                ).response()
+            return web.Response(
+                status=204,
+                headers={
+                    "Access-Control-Allow-Origin": origin or "",
+                    "Access-Control-Allow-Methods": ", ".join(methods),
+                    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                    "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE),
+                    "Vary": "Origin",
+                },
+            )
+        response = await handler(request)
+        if not response.prepared:
+            response.headers.add("Vary", "Origin")
+            if granted:
+                response.headers["Access-Control-Allow-Origin"] = origin or ""
+        return response
+
+    return middleware
 
 
 def security_headers_middleware(frame_ancestors: Iterable[str]) -> Callable[..., Awaitable[web.StreamResponse]]:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import catalog
 from studio.config import DEFAULT_HOST, StudioConfig, load_or_create_key
@@ -50,6 +50,27 @@ def ice_servers_from_args(args: argparse.Namespace) -> list[dict[str, str]]:
     return servers
 
 
+def parse_origin(value: str) -> str:
+    """``scheme://host[:port]`` as browsers send it in ``Origin`` (lower case, no path, no default port)."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or parts.username:
+        raise SystemExit(f"farmlive: --ui-origin {value!r} is not an origin like https://studio.example:8501")
+    try:
+        port = parts.port
+    except ValueError:
+        raise SystemExit(f"farmlive: --ui-origin {value!r} has a bad port") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
+def ui_origins_from_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--ui-origin`` (repeatable), else ``FARMLIVE_UI_ORIGIN`` (comma-separated)."""
+    given = list(getattr(args, "ui_origin", None) or []) or os.environ.get("FARMLIVE_UI_ORIGIN", "").split(",")
+    return tuple(dict.fromkeys(parse_origin(value) for value in given if value.strip()))
+
+
 def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -69,6 +90,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
         lan=args.lan,
         ice_servers=ice_servers_from_args(args),
         ui_port=args.ui_port,
+        ui_origins=ui_origins_from_args(args),
         turn_secret=args.turn_secret or os.environ.get("FARMLIVE_TURN_SECRET", ""),
         order_limits=replace(OrderLimits(), per_ip=replace(OrderLimits().per_ip, burst=args.orders_per_ip)),
         ice_loopback_only=args.ice_loopback_only,

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.browser
 
 ORANGE = "ORANGE-GANNAN-5KG"  # from the demo catalog the studio seeds on first start
 TEA = "TEA-ANXI-250G"
+SHIITAKE = "SHIITAKE-SUIZHOU-500G"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
@@ -141,7 +142,7 @@ def test_control_room_taps_layouts_and_the_preview_that_stays(browser, studio_pr
         page.wait_for_timeout(1500)  # let the preview image and QR finish drawing
         page.screenshot(path=str(DOCS / "control-room-go-live.png"))
 
-        tap_stage_and_take(page, studio_process)
+        tap_stage_and_take(page, studio_process, data_dir)
 
         # The live preview lived through every tap: the same frame element, never reloaded, one connection.
         assert page.locator("iframe").first.evaluate("el => el.dataset.flMark") == "kept"
@@ -155,20 +156,36 @@ def test_control_room_taps_layouts_and_the_preview_that_stays(browser, studio_pr
         context.close()
 
 
-def tap_stage_and_take(page, studio_process) -> None:  # type: ignore[no-untyped-def]
-    # Taps: the echo shows each one at once, the on-air bar then shows the studio's answer.
+def tap_stage_and_take(page, studio_process, data_dir) -> None:  # type: ignore[no-untyped-def]
+    # Taps: the page itself sends PUT /api/overlay to the studio (a direct tap, not through Streamlit);
+    # the echo shows each one at once, then the studio's answer, and the on-air bar redraws from it.
+    overlay = f"{studio_process.url}/api/overlay"
     for sku, name in ((ORANGE, "赣南脐橙"), (TEA, "安溪铁观音"), (ORANGE, "赣南脐橙")):
         before = page.evaluate("performance.now()")
-        page.locator(f".st-key-air-{sku} button").click()
+        with page.expect_response(lambda r: r.url == overlay and r.request.method == "PUT") as sent:
+            page.locator(f".st-key-air-{sku} button").click()
+        assert sent.value.status == 200 and sent.value.request.post_data_json["sku"] == sku
+        assert sent.value.request.headers["authorization"] == f"Bearer {studio_process.key}"
         page.locator(f'.fl-on-air[data-sku="{sku}"]').wait_for(timeout=20_000)
-        # The echo showed this tap (it may be hidden again already: the answer is on screen).
-        echo = page.locator(".echo")
+        # The echo showed this tap, then the answer (it may be hidden again already: the bar shows it).
+        echo = page.locator(".st-key-tap_echo .echo")
         assert float(echo.get_attribute("data-at") or 0) > before
-        assert page.locator(".fl-echo").get_attribute("data-sku") == sku
+        assert float(echo.get_attribute("data-answered-at") or 0) > float(echo.get_attribute("data-at") or 0)
+        assert page.locator(".st-key-tap_echo .fl-echo").get_attribute("data-sku") == sku
         assert api(studio_process, "GET", "/api/state")["on_air"]["sku"] == sku
         assert name in page.locator(".st-key-on_air_bar").inner_text()
         page.get_by_text(f"已上屏：{name}").first.wait_for(timeout=10_000)  # the toast
     page.locator(f'.fl-echo[data-sku="{ORANGE}"]').wait_for(state="hidden", timeout=10_000)
+
+    # The studio out of the browser's reach (an untrusted certificate, a proxy): the same tap goes the
+    # Python path (the button's Streamlit callback), and still reaches the studio.
+    page.route(overlay, lambda route: route.abort())
+    page.locator(f".st-key-air-{TEA} button").click()
+    page.locator(f'.fl-on-air[data-sku="{TEA}"]').wait_for(timeout=20_000)
+    assert api(studio_process, "GET", "/api/state")["on_air"]["sku"] == TEA
+    page.unroute(overlay)
+    page.locator(f".st-key-air-{ORANGE} button").click()
+    page.locator(f'.fl-on-air[data-sku="{ORANGE}"]').wait_for(timeout=20_000)
 
     # Stage, then Take with a coupon but no code: the error sits under the coupon field.
     page.locator(f".st-key-stage-{TEA} button").click()
@@ -184,9 +201,32 @@ def tap_stage_and_take(page, studio_process) -> None:  # type: ignore[no-untyped
     assert api(studio_process, "GET", "/api/state")["on_air"]["sku"] == ORANGE  # nothing went on air
     page.locator(".st-key-stage_coupon input").fill("TEA10")
     page.locator(".st-key-stage_coupon input").press("Enter")
-    page.locator(".st-key-take button").click()
+    page.wait_for_timeout(1500)  # the code reaches Python; Take then goes direct with it
+    with page.expect_request(lambda r: r.url == overlay and r.method == "PUT") as sent:
+        page.locator(".st-key-take button").click()
+    assert sent.value.post_data_json == {"sku": TEA, "layout": "auto", "promo": {"kind": "coupon", "code": "TEA10"}}
     page.locator(f'.fl-on-air[data-sku="{TEA}"]').wait_for(timeout=20_000)
     assert api(studio_process, "GET", "/api/state")["on_air"]["promo"] == {"kind": "coupon", "code": "TEA10"}
+
+    # A direct tap the studio refuses (the staged product was deleted meanwhile: 404): its words sit under
+    # Take, as on the Python path, and nothing changes on air.
+    page.locator(f".st-key-stage-{SHIITAKE} button").click()
+    page.wait_for_function(
+        "document.querySelector('.st-key-stage_pick input').value.includes('香菇')", timeout=20_000
+    )
+    page.wait_for_timeout(500)  # the staging panel's run reaches the page
+    db = catalog.open_db(data_dir)
+    try:
+        db.execute("DELETE FROM products WHERE sku = ?", [SHIITAKE])
+    finally:
+        db.conn.close()
+    with page.expect_response(lambda r: r.url == overlay and r.request.method == "PUT") as refused:
+        page.locator(".st-key-take button").click()
+    assert refused.value.status == 404
+    error = page.locator(".st-key-staging_panel").get_by_text(f"找不到商品 {SHIITAKE}")
+    error.wait_for(timeout=20_000)
+    assert error.bounding_box()["y"] > box(page, ".st-key-take")["y"]
+    assert api(studio_process, "GET", "/api/state")["on_air"]["sku"] == TEA
 
 
 def figures_follow_the_database(page, studio_process, data_dir) -> None:  # type: ignore[no-untyped-def]

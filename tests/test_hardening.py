@@ -519,6 +519,76 @@ async def test_pages_cannot_be_framed_by_other_sites(running_studio):
             assert "frame-ancestors 'self'" in policy and "evil" not in policy
 
 
+async def test_direct_taps_cors_is_exactly_the_control_rooms_origin(running_studio):
+    """The control room's page may call PUT /api/overlay from the browser; no other page, no other route."""
+    port = running_studio.config.ui_port
+    room = f"http://127.0.0.1:{port}"
+    url = f"{running_studio.url}/api/overlay"
+    preflight = {"Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "authorization,content-type"}
+    async with jar() as http:
+        async with http.options(url, headers={"Origin": room, **preflight}) as response:
+            assert response.status == 204
+            assert response.headers["Access-Control-Allow-Origin"] == room
+            assert "PUT" in response.headers["Access-Control-Allow-Methods"]
+            assert {"authorization", "content-type"} <= {
+                h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")
+            }
+            assert "Origin" in response.headers["Vary"]
+        # Another site, another port of this host, the HTTPS twin of a plain-HTTP control room, another method.
+        for origin, method in (
+            ("http://evil.example", "PUT"),
+            (f"http://127.0.0.1:{port + 1}", "PUT"),
+            (f"https://127.0.0.1:{port}", "PUT"),
+            ("null", "PUT"),
+            (room, "DELETE"),
+        ):
+            headers = {"Origin": origin, **preflight, "Access-Control-Request-Method": method}
+            async with http.options(url, headers=headers) as response:
+                assert response.status == 403, origin
+                assert "Access-Control-Allow-Origin" not in response.headers, origin
+                assert (await response.json())["code"] == "cross_origin_refused"
+        auth = {**running_studio.auth, "Origin": room}
+        async with http.put(url, json={"sku": None}, headers=auth) as response:
+            assert response.status == 200
+            assert response.headers["Access-Control-Allow-Origin"] == room
+        # A refusal carries the header too: the page shows the studio's words under the button.
+        async with http.put(url, json={"sku": None, "layout": "sideways"}, headers=auth) as response:
+            assert response.status == 400
+            assert response.headers["Access-Control-Allow-Origin"] == room
+        async with http.put(url, json={"sku": None}, headers={**auth, "Origin": "http://evil.example"}) as response:
+            assert "Access-Control-Allow-Origin" not in response.headers
+        async with http.get(f"{running_studio.url}/api/state", headers=auth) as response:  # not opened to pages
+            assert response.status == 200 and "Access-Control-Allow-Origin" not in response.headers
+        async with http.options(f"{running_studio.url}/api/state", headers={"Origin": room, **preflight}) as response:
+            assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_ui_origin_override_opens_exactly_that_origin(monkeypatch):
+    """A control room behind another host name: ``--ui-origin`` (or FARMLIVE_UI_ORIGIN) adds its origin."""
+    from argparse import Namespace
+    from dataclasses import replace
+
+    from studio.app import control_room_origins, control_room_tap_origins
+    from studio.runner import parse_origin, ui_origins_from_args
+
+    monkeypatch.setenv("FARMLIVE_UI_ORIGIN", "https://a.example, http://b.example:8600")
+    assert ui_origins_from_args(Namespace(ui_origin=[])) == ("https://a.example", "http://b.example:8600")
+    assert ui_origins_from_args(Namespace(ui_origin=["https://c.example"])) == ("https://c.example",)
+
+    assert parse_origin("HTTPS://Studio.Example:443/") == "https://studio.example"
+    assert parse_origin("http://10.0.0.5:8600") == "http://10.0.0.5:8600"
+    for bad in ("studio.example", "ftp://studio.example", "https://studio.example/room", "https://u@studio.example"):
+        with pytest.raises(SystemExit):
+            parse_origin(bad)
+    config = StudioConfig(data_dir=Path("."), key="k", ui_port=8600)
+    assert control_room_tap_origins(config) == ["http://127.0.0.1:8600", "http://localhost:8600"]
+    lan = replace(config, lan=True, base_url="https://192.168.1.20:8080", ui_origins=("https://studio.example",))
+    assert control_room_tap_origins(lan) == [
+        "https://127.0.0.1:8600", "https://192.168.1.20:8600", "https://localhost:8600", "https://studio.example",
+    ]
+    assert "https://studio.example" in control_room_origins(lan)  # it may frame the preview too
+
+
 async def test_slow_body_is_cut_off_with_408_and_the_connection_closed(running_studio, monkeypatch):
     monkeypatch.setattr(studio.limits, "BODY_DEADLINE", 0.5)
     code = await shop(running_studio)

@@ -92,6 +92,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "put_on_air_done": ("On air: {name}", "已上屏：{name}"),
     "cleared": ("Product card cleared", "商品卡片已下屏"),
     "sending": ("Going on air →", "上屏中 →"),
+    "tap_confirmed": ("Studio confirmed →", "直播间已确认 →"),
     # staging (preview / program)
     "next_up": ("Next up (preview)", "预备上屏（预览）"),
     "next_product": ("Product", "商品"),
@@ -180,6 +181,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "recap_close": ("Close recap", "关闭回顾"),
     "live_preview": ("Live preview", "直播预览"),
     "open_watch": ("Open the viewer page", "打开观众页面"),
+    "preview_opening": ("Opening the live preview…", "正在打开直播预览…"),
     "preview_on": ("Show", "显示"),
     "preview_counts": (
         "The preview plays the show as viewers get it; it is not counted as a viewer.",

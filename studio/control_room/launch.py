@@ -35,13 +35,17 @@ def control_room_env(config: StudioConfig) -> dict[str, str]:
 def control_room_command(config: StudioConfig) -> list[str]:
     """Streamlit on loopback; with ``--lan`` on every interface but over HTTPS with the studio's
     certificate, because the host types the studio key into it. Error details (tracebacks, paths)
-    are never shown in the browser."""
+    are never shown in the browser. Started through :mod:`studio.control_room.warm` (the page's heavy
+    modules load while the server starts, not on the host's first visit), with nothing watched or
+    rewritten: no file watcher, no "magic" (the pages call ``st.*`` themselves), no usage statistics."""
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "studio.control_room.warm", "run", str(APP),
         "--server.port", str(config.ui_port),
         "--server.address", "0.0.0.0" if config.lan else "127.0.0.1",
         "--server.headless", "true",
         "--server.fileWatcherType", "none",
+        "--server.runOnSave", "false",
+        "--runner.magicEnabled", "false",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
         "--client.showErrorDetails", "false",

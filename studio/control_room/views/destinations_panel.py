@@ -19,7 +19,7 @@ from catalog.destinations import PRESETS
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
 
-REFRESH_S = 2.0
+REFRESH_S = 5.0  # push states change slowly; a switch or an added platform reruns the panel at once
 BADGES = {"live": "fl-air", "connecting": "fl-muted", "retrying": "fl-off", "failed": "fl-off", "idle": "fl-muted"}
 
 

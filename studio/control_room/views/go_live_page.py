@@ -10,6 +10,7 @@ the live preview sits outside every fragment and is never re-mounted.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from catalog.products import Product
 from overlays import LAYOUTS, Promo
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
-from studio.control_room.echo import tap_echo
+from studio.control_room.echo import AIR_KEY, TAKE_KEY, Direct, answer_of, take_tap, tap_echo
 from studio.control_room.preview import preview_image
 from studio.control_room.views.alerts import alert_banner
 from studio.control_room.views.destinations_panel import destinations_panel
@@ -43,6 +44,7 @@ PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
 ON_AIR, PRODUCTS, STAGING, FIGURES = "on_air", "products", "staging", "figures"
 TAPPED = "_tapped_on_air"  # the API's answer to the last tap, for the fragments that have not drawn it yet
 NEWS = "_tap_news"  # what the last tap did, toasted by the first fragment it reruns
+PAGE_STATE = "_page_state"  # /api/state as read by this whole-page run, for the fragments it runs inline
 
 
 # -- actions (button callbacks: they run before the fragments they name redraw) ------------
@@ -88,8 +90,18 @@ def on_air_of(api: ControlClient, fragment: str) -> dict[str, Any] | None:
     if tapped and fragment in tapped["unread"]:
         tapped["unread"].discard(fragment)
         return dict(tapped["on_air"])
+    state = studio_state(api)
+    return None if state is None else dict(state["on_air"])
+
+
+def studio_state(api: ControlClient) -> dict[str, Any] | None:
+    """``GET /api/state``: the whole-page run's own read while it runs (one request per page load, not
+    one per panel), else a fresh one (a fragment's own rerun). None, with the reason shown, if unreachable."""
+    state = st.session_state.get(PAGE_STATE)
+    if state is not None:
+        return dict(state)
     try:
-        return dict(api.state()["on_air"])
+        return api.state()
     except ControlError as error:
         ui.show_error(error)
         return None
@@ -125,6 +137,50 @@ def take(api: ControlClient, products: dict[str, Product]) -> None:
         api.put_overlay, sku, st.session_state.get("stage_layout") or "auto", promo,
         where="take", rerun=(ON_AIR, PRODUCTS), error_in=STAGING, done=ui.t("put_on_air_done", name=name),
     )
+
+
+def direct_answer(mount: str, products: dict[str, Product]) -> None:
+    """A direct tap's answer (the browser called the API itself): drawn at once, like :func:`tap`'s."""
+    value = answer_of(mount, "answer")
+    if value is None or not isinstance(value.get("on_air"), dict):
+        return
+    on_air = value["on_air"]
+    st.session_state[TAPPED] = {"on_air": on_air, "unread": {ON_AIR, PRODUCTS}}
+    product = products.get(on_air.get("sku") or "")
+    if on_air.get("sku") is None:
+        st.session_state[NEWS] = ui.t("cleared")
+    else:
+        name = ui.product_name(product.name, product.name_zh) if product else str(on_air["sku"])
+        st.session_state[NEWS] = ui.t("put_on_air_done", name=name)
+    st.rerun([ON_AIR, PRODUCTS])
+
+
+def direct_refused(mount: str) -> None:
+    """A direct tap the studio refused: its problem under the button, as the Python path shows it."""
+    value = answer_of(mount, "refused")
+    if value is None:
+        return
+    detail = str(value.get("detail") or "")
+    message = str(value.get("detail_zh") or detail) if ui.lang() == "zh" else detail
+    where = "take" if value.get("where") == "take" else ON_AIR
+    st.session_state[f"error:{where}"] = message
+    st.rerun([STAGING if where == "take" else ON_AIR])
+
+
+def staged_tap(products: dict[str, Product]) -> dict[str, Any] | None:
+    """What Take sends, for the browser to send it directly; a countdown's end is set when Take is
+    pressed, so it goes as ``minutes``. None when the controls are incomplete (Python says why)."""
+    sku = st.session_state.get("stage_sku")
+    if sku not in products:
+        return None
+    try:
+        promo = staged_promo(PREVIEW_CLOCK)
+    except ValueError:
+        return None
+    if promo is not None and promo["kind"] == "countdown":
+        promo = {k: v for k, v in promo.items() if k != "ends_at"}
+        promo["minutes"] = float(st.session_state.get("stage_minutes", 10))
+    return {"sku": sku, "layout": st.session_state.get("stage_layout") or "auto", "promo": promo}
 
 
 def staged_promo(now: datetime | None = None) -> dict[str, Any] | None:
@@ -214,16 +270,16 @@ def flash_messages() -> None:
 
 
 @st.fragment(run_every=LIVE_REFRESH_S, key=ON_AIR)
-def on_air_panel(api: ControlClient, products: dict[str, Product]) -> None:
+def on_air_panel(api: ControlClient, products: dict[str, Product], direct: Direct) -> None:
     """Kept current on its own (a countdown ticks, a change from another tab shows up), and redrawn
     at once, alone with the product cards, by an On air, Take or Clear tap."""
     on_air = on_air_of(api, ON_AIR)
     if on_air is not None:
-        on_air_bar(api, on_air, products)
+        on_air_bar(api, on_air, products, direct)
     field_error(ON_AIR)
 
 
-def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, Product]) -> None:
+def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, Product], direct: Direct) -> None:
     with st.container(border=True, key="on_air_bar"):
         left, right = st.columns([4, 1], vertical_alignment="center")
         with left:
@@ -231,7 +287,14 @@ def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, P
             st.session_state["_on_air_runs"] = st.session_state.get("_on_air_runs", 0) + 1
             tap_echo(
                 {f"air:{p.sku}": ui.product_name(p.name, p.name_zh) for p in products.values()},
-                sending=ui.t("sending"), nothing=ui.t("nothing_on_air"), run=st.session_state["_on_air_runs"],
+                direct=direct,
+                layout=on_air.get("layout") or "auto",
+                words={
+                    "sending": ui.t("sending"), "answered": ui.t("tap_confirmed"), "nothing": ui.t("nothing_on_air"),
+                },
+                run=st.session_state["_on_air_runs"],
+                on_answer=lambda: direct_answer(AIR_KEY, products),
+                on_refused=lambda: direct_refused(AIR_KEY),
             )
         sku = on_air.get("sku")
         if sku is None:
@@ -350,6 +413,12 @@ def staging_panel(api: ControlClient, products: dict[str, Product], public_url: 
             ui.t("take"), type="primary", key="take", width="stretch", icon=":material/cast:",
             on_click=take, args=(api, products),
         )
+        # The browser sends Take itself when it can (the button's callback above is the fallback).
+        st.session_state["_staging_runs"] = st.session_state.get("_staging_runs", 0) + 1
+        take_tap(
+            staged_tap(products), run=st.session_state["_staging_runs"],
+            on_answer=lambda: direct_answer(TAKE_KEY, products), on_refused=lambda: direct_refused(TAKE_KEY),
+        )
         field_error("take")
 
 
@@ -386,10 +455,8 @@ def cached_preview(
 @st.fragment(run_every=LIVE_REFRESH_S, key=FIGURES)
 def live_figures(api: ControlClient) -> None:
     """Refreshed on its own every couple of seconds; the rest of the page stays put."""
-    try:
-        state = api.state()  # one request: the live figures come with the state
-    except ControlError as error:
-        ui.show_error(error)
+    state = studio_state(api)  # one request: the live figures come with the state
+    if state is None:
         return
     health = state.get("stream_health") or {}
     st.subheader(ui.t("live_now"))
@@ -472,7 +539,22 @@ def live_preview(state: dict[str, Any], studio_key: str) -> None:
         if on:
             # With the studio key (in the fragment: never sent in a URL) the watch
             # page is served as a studio monitor, left out of the viewer figures.
-            st.iframe(f"{state['watch_url']}#key={quote(studio_key, safe='')}", height=420)
+            st.iframe(deferred_frame(f"{state['watch_url']}#key={quote(studio_key, safe='')}"), height=420)
+
+
+def deferred_frame(url: str) -> str:
+    """A frame that opens ``url`` itself once the page around it has been drawn (the browser is idle,
+    at most 4 s): the watch page's player and its WebRTC connection then do not compete with the control
+    room's first load on a two-core laptop. The frame navigates once, in place, so it is still never
+    re-mounted (the same element, one connection)."""
+    target = json.dumps(url).replace("<", "\\u003c")
+    return (
+        '<!doctype html><meta charset="utf-8"><body style="margin:0;font:14px sans-serif;color:#6c757d">'
+        f'<p style="padding:1rem">{html.escape(ui.t("preview_opening"))}</p><script>'
+        "const go = () => location.replace(" + target + ");"
+        "(window.requestIdleCallback || ((f) => setTimeout(f, 800)))(go, { timeout: 4000 });"
+        "</script></body>"
+    )
 
 
 def main() -> None:
@@ -480,6 +562,14 @@ def main() -> None:
     api = ui.client()
     state = ui.state_or_stop(api)
     st.session_state.pop(TAPPED, None)  # this run draws the studio's state everywhere
+    st.session_state[PAGE_STATE] = state
+    try:
+        sections(api, state)
+    finally:
+        st.session_state.pop(PAGE_STATE, None)  # the fragments' own reruns read the studio afresh
+
+
+def sections(api: ControlClient, state: dict[str, Any]) -> None:
     products = catalog.list_products(ui.database(), active_only=True)
     by_sku = {p.sku: p for p in products}
     # Every section sits in its own container, so the sections after it keep their place in the
@@ -492,8 +582,10 @@ def main() -> None:
     # it; a tablet in portrait or a phone stacks the two (the .st-key-fl-wrap CSS in ui.py).
     with st.container(key="fl-wrap-desk"):
         desk, side = st.columns([3, 2], gap="medium")
+    # Direct taps go from the browser to the studio as the browser reaches it (its public URL).
+    direct = Direct(state["watch_url"].removesuffix("/watch"), api.key)
     with desk:
-        on_air_panel(api, by_sku)
+        on_air_panel(api, by_sku, direct)
         product_grid(api)
     with side:
         staging_panel(api, by_sku, state["watch_url"].removesuffix("/watch"))
