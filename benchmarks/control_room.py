@@ -244,7 +244,13 @@ async def measure(studio_url: str, room_url: str, args: argparse.Namespace) -> d
             await browser.close()
             await publisher.close()
             await watcher.close()
-    return {"loads": loads[0], "reloads": loads[1], "room": room_figures, "api": api_figures, "load": (load_before, load_after)}
+    return {
+        "loads": loads[0],
+        "reloads": loads[1],
+        "room": room_figures,
+        "api": api_figures,
+        "load": (load_before, load_after),
+    }
 
 
 def report(figures: dict[str, Any], args: argparse.Namespace) -> None:

@@ -142,7 +142,8 @@ def test_control_room_taps_layouts_and_the_preview_that_stays(browser, studio_pr
         page.wait_for_timeout(1500)  # let the preview image and QR finish drawing
         page.screenshot(path=str(DOCS / "control-room-go-live.png"))
 
-        tap_stage_and_take(page, studio_process, data_dir)
+        direct_taps(page, studio_process)
+        stage_and_take(page, studio_process, data_dir)
 
         # The live preview lived through every tap: the same frame element, never reloaded, one connection.
         assert page.locator("iframe").first.evaluate("el => el.dataset.flMark") == "kept"
@@ -156,7 +157,7 @@ def test_control_room_taps_layouts_and_the_preview_that_stays(browser, studio_pr
         context.close()
 
 
-def tap_stage_and_take(page, studio_process, data_dir) -> None:  # type: ignore[no-untyped-def]
+def direct_taps(page, studio_process) -> None:  # type: ignore[no-untyped-def]
     # Taps: the page itself sends PUT /api/overlay to the studio (a direct tap, not through Streamlit);
     # the echo shows each one at once, then the studio's answer, and the on-air bar redraws from it.
     overlay = f"{studio_process.url}/api/overlay"
@@ -187,6 +188,10 @@ def tap_stage_and_take(page, studio_process, data_dir) -> None:  # type: ignore[
     page.locator(f".st-key-air-{ORANGE} button").click()
     page.locator(f'.fl-on-air[data-sku="{ORANGE}"]').wait_for(timeout=20_000)
 
+
+
+def stage_and_take(page, studio_process, data_dir) -> None:  # type: ignore[no-untyped-def]
+    overlay = f"{studio_process.url}/api/overlay"
     # Stage, then Take with a coupon but no code: the error sits under the coupon field.
     page.locator(f".st-key-stage-{TEA} button").click()
     page.wait_for_function(
