@@ -26,6 +26,12 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
+def publish_token(request: web.Request) -> str | None:
+    """The bearer token when it is a phone's publish token (``flpub_…``), else None."""
+    token = bearer_token(request)
+    return token if token is not None and token.startswith(PUBLISH_TOKEN_PREFIX) else None
+
+
 def has_key(request: web.Request, key: str) -> bool:
     """Constant-time: a wrong key takes as long to refuse as a nearly right one."""
     token = bearer_token(request)
@@ -36,8 +42,7 @@ def require_key(request: web.Request, key: str, headers: Mapping[str, str] | Non
     """``Authorization: Bearer <studio key>``, else 403 for a phone's publish token, else 401 with a challenge."""
     if has_key(request, key):
         return
-    token = bearer_token(request)
-    if token is not None and token.startswith(PUBLISH_TOKEN_PREFIX):
+    if publish_token(request) is not None:
         raise Problem(
             403,
             "publish_token_not_allowed",

@@ -37,7 +37,7 @@ from analytics import comments as room_store
 from analytics import live_stats
 from catalog.schema import transaction
 from catalog.timestamps import parse_iso, to_iso, utc_now
-from studio.auth import CHALLENGE, PUBLISH_TOKEN_PREFIX, bearer_token, has_key, require_key
+from studio.auth import CHALLENGE, PUBLISH_TOKEN_PREFIX, has_key, publish_token, require_key
 from studio.bodies import json_object
 from studio.errors import Problem, dumps
 from studio.limits import Rate, RateLimiter, too_many
@@ -133,8 +133,8 @@ def paired_phones(db: sqlite_utils.Database) -> int:
 # -- checks other modules use ---------------------------------------------------------------------------
 async def publish_token_valid(studio: Studio, request: web.Request) -> bool:
     """Does the request carry a live publish token (not the studio key)?"""
-    token = bearer_token(request)
-    if token is None or not token.startswith(PUBLISH_TOKEN_PREFIX) or len(token) > 200:
+    token = publish_token(request)
+    if token is None or len(token) > 200:
         return False
     return await studio.db(token_is_valid, token)
 
@@ -143,8 +143,7 @@ async def require_publisher(studio: Studio, request: web.Request, headers: Mappi
     """The studio key or a live publish token; an expired or revoked token is told to pair again."""
     if has_key(request, studio.config.key) or await publish_token_valid(studio, request):
         return
-    token = bearer_token(request)
-    if token is not None and token.startswith(PUBLISH_TOKEN_PREFIX):
+    if publish_token(request) is not None:
         raise Problem(
             401,
             "publish_token_invalid",
