@@ -24,6 +24,7 @@ import catalog
 from analytics import events
 from catalog.shows import create_show, end_show, link_for
 from studio.control_room.i18n import TEXTS, translate
+from studio.control_room.later import SETTLED
 from studio.control_room.reports import report_bytes
 from tests.conftest import TEST_KEY, free_port
 
@@ -59,8 +60,12 @@ def farm(db, room_env):
     return db
 
 
-def page(name: str) -> AppTest:
+def page(name: str, *, settled: bool = True) -> AppTest:
+    """Run a page as a browser session would after its first screen (``settled``: the browser has
+    said it is idle, so the Go live page draws its lower half too; AppTest has no browser to say it)."""
     at = AppTest.from_file(str(ROOM / "views" / f"{name}_page.py"), default_timeout=60)
+    if settled:
+        at.session_state[SETTLED] = True
     return at.run()
 
 
@@ -70,7 +75,8 @@ def no_exception(at: AppTest) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [c.value for c in at.caption]
+    parts = [m.value for m in at.markdown] + [h.proto.body for h in at.get("html")]
+    parts += [e.value for e in at.error] + [c.value for c in at.caption]
     parts += [t.value for t in at.title] + [s.value for s in at.subheader] + [i.value for i in at.info]
     return "\n".join(str(p) for p in parts)
 
@@ -178,6 +184,24 @@ def test_go_live_live_figures_and_end_show(farm, room_env):
     assert f"第 {show['id']} 场直播已结束" in texts(at)  # what viewers and the phone see now
     assert farm.execute("SELECT ended_at FROM shows WHERE id = ?", [show["id"]]).fetchone()[0]
     assert at.button(key="start_show")
+
+
+def test_go_live_first_run_draws_the_controls_and_leaves_the_lower_half_for_later(farm, room_env):
+    """A session's first run: the on-air bar, cards and staging, then only a placeholder where the
+    figures, comments, pairing and simulcast go; the browser's idle trigger (or the button) draws them."""
+    api(room_env, "POST", "/api/shows", {"title": "Harvest"})
+    at = no_exception(page("go_live", settled=False))
+    assert at.button(key="air:ORANGE-5KG") and at.button(key="take")
+    assert not at.metric and "手机摄像头" not in texts(at)  # no figures, no pairing QR yet
+    assert "马上显示" in texts(at)
+    assert farm.execute("SELECT COUNT(*) FROM pairing_codes").fetchone()[0] == 0  # no code minted unseen
+    at.button(key="fl-later-now").click().run()  # what the idle trigger's callback does
+    no_exception(at)
+    assert {m.label for m in at.metric} >= {"在线观众", "订单", "销售额"}
+    assert "手机摄像头" in texts(at) and "马上显示" not in texts(at)
+    assert farm.execute("SELECT COUNT(*) FROM pairing_codes").fetchone()[0] == 1
+    at.run()  # later whole-page runs (Start / End show) draw everything at once
+    assert {m.label for m in at.metric} >= {"在线观众", "订单"} and "马上显示" not in texts(at)
 
 
 def test_go_live_warns_of_an_order_burst_and_cancels_an_order(farm, room_env):

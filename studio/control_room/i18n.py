@@ -182,6 +182,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "live_preview": ("Live preview", "直播预览"),
     "open_watch": ("Open the viewer page", "打开观众页面"),
     "preview_opening": ("Opening the live preview…", "正在打开直播预览…"),
+    "later_loading": (
+        "Figures, comments, phone pairing and simulcast follow in a moment…",
+        "数据、评论、手机配对和多平台推流马上显示…",
+    ),
+    "later_now": ("Show now", "立即显示"),
     "preview_on": ("Show", "显示"),
     "preview_counts": (
         "The preview plays the show as viewers get it; it is not counted as a viewer.",

@@ -75,7 +75,9 @@ def page(title_key: str) -> None:
     """House style, the page title with the language switch beside it (no sidebar: it would
     take a third of a tablet's width), and the studio key on a LAN-served room."""
     st.session_state.setdefault(LANG_KEY, remembered_language())
-    st.markdown(CSS, unsafe_allow_html=True)
+    # st.html, not st.markdown: a style-only body goes to the event container (no element, no
+    # markdown parse in the browser, which the first load paid for on every page).
+    st.html(CSS)
     title, switch = st.columns([4, 1], vertical_alignment="center")
     switch.radio(
         f"{translate('language', 'en')} / {translate('language', 'zh')}",

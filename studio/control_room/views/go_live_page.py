@@ -27,6 +27,7 @@ from overlays import LAYOUTS, Promo
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
 from studio.control_room.echo import AIR_KEY, TAKE_KEY, Direct, answer_of, take_tap, tap_echo
+from studio.control_room.later import first_screen_settled
 from studio.control_room.preview import preview_image
 from studio.control_room.views.alerts import alert_banner
 from studio.control_room.views.destinations_panel import destinations_panel
@@ -41,7 +42,7 @@ CARD_WIDTH_PX = 228  # product cards wrap: three side by side on a laptop, two o
 PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
 # Fragment keys: a tap reruns only the fragments it changes (st.rerun([...]) from its callback),
 # never the whole page, so the live preview and the figures are left alone.
-ON_AIR, PRODUCTS, STAGING, FIGURES = "on_air", "products", "staging", "figures"
+ON_AIR, PRODUCTS, STAGING, FIGURES, LOWER = "on_air", "products", "staging", "figures", "lower"
 TAPPED = "_tapped_on_air"  # the API's answer to the last tap, for the fragments that have not drawn it yet
 NEWS = "_tap_news"  # what the last tap did, toasted by the first fragment it reruns
 PAGE_STATE = "_page_state"  # /api/state as read by this whole-page run, for the fragments it runs inline
@@ -218,8 +219,7 @@ def phase_note(show_state: dict[str, Any] | None) -> None:
             text += f' · <a href="{html.escape(replay)}" target="_blank">{ui.t("replay_open")}</a>'
     else:
         text = html.escape(ui.t("viewers_see_starting"))
-    st.markdown(f'<span class="fl-muted" data-phase="{html.escape(show_state["phase"])}">{text}</span>',
-                unsafe_allow_html=True)
+    st.html(f'<span class="fl-muted" data-phase="{html.escape(show_state["phase"])}">{text}</span>')
 
 
 def show_bar(api: ControlClient, show: dict[str, Any] | None, show_state: dict[str, Any] | None = None) -> None:
@@ -239,16 +239,15 @@ def show_bar(api: ControlClient, show: dict[str, Any] | None, show_state: dict[s
             ),
         )
         flash_messages()
-        st.markdown(f'<span class="fl-badge fl-off">{ui.t("not_live")}</span>', unsafe_allow_html=True)
+        st.html(f'<span class="fl-badge fl-off">{ui.t("not_live")}</span>')
         phase_note(show_state)
         return
     started = ui.local_time(show["started_at"])
     left, right = st.columns([5, 1], vertical_alignment="center")
-    left.markdown(
+    left.html(
         f'<span class="fl-badge fl-live">● {ui.t("live_badge")}</span> '
         f'<b style="font-size:1.25rem">{html.escape(show["title"])}</b> '
-        f'<span class="fl-muted">#{show["id"]} · {ui.t("live_since", time=started)}</span>',
-        unsafe_allow_html=True,
+        f'<span class="fl-muted">#{show["id"]} · {ui.t("live_since", time=started)}</span>'
     )
     with right.popover(ui.t("end_show"), width="stretch"):
         st.write(ui.t("end_confirm"))
@@ -298,7 +297,7 @@ def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, P
             )
         sku = on_air.get("sku")
         if sku is None:
-            left.markdown(f"**{ui.t('on_air_now')}:** {ui.t('nothing_on_air')}")
+            left.html(f"<b>{html.escape(ui.t('on_air_now'))}:</b> {html.escape(ui.t('nothing_on_air'))}")
         else:
             product = products.get(sku)
             name = ui.product_name(product.name, product.name_zh) if product else sku
@@ -307,11 +306,10 @@ def on_air_bar(api: ControlClient, on_air: dict[str, Any], products: dict[str, P
             link_url = on_air.get("link_url")
             link = f'<br><span class="fl-muted">{html.escape(link_url)}</span>' if link_url else ""
             closed = f' <span class="fl-badge fl-off">{ui.t("sale_closed")}</span>' if on_air.get("sold_out") else ""
-            left.markdown(
+            left.html(
                 f'<span class="fl-badge fl-air">{ui.t("on_air_badge")}</span> '
                 f'<b class="fl-on-air" data-sku="{html.escape(sku)}">{html.escape(name)}</b>'
-                f"{html.escape(extra)}{closed}{link}",
-                unsafe_allow_html=True,
+                f"{html.escape(extra)}{closed}{link}"
             )
         right.button(
             ui.t("clear"),
@@ -349,12 +347,11 @@ def product_card(api: ControlClient, product: Product, live: bool, layout: str) 
     badge = f' <span class="fl-badge fl-air">{ui.t("on_air_badge")}</span>' if live else ""
     stock = ui.t("stock", stock=product.stock) if product.stock > 0 else ui.t("sold_out")
     unit = f" · {html.escape(product.unit)}" if product.unit else ""
-    st.markdown(
+    st.html(
         f'<div class="fl-card"><div class="fl-name">{html.escape(first or second)}{badge}</div>'
         f'<div class="fl-muted">{html.escape(second if first else "")}{unit}</div></div>'
         f'<span class="fl-price">{ui.money(product.price, product.currency)}</span> '
-        f'<span class="fl-muted">· {html.escape(stock)}</span>',
-        unsafe_allow_html=True,
+        f'<span class="fl-muted">· {html.escape(stock)}</span>'
     )
     left, right = st.columns(2, gap="small")
     left.button(
@@ -469,7 +466,7 @@ def live_figures(api: ControlClient) -> None:
     st.caption(
         ui.t("by_transport", webrtc=health.get("webrtc_viewers_now", 0), hls=health.get("hls_viewers_now", 0))
     )
-    st.markdown(stream_line(health), unsafe_allow_html=True)
+    st.html(stream_line(health))
     burst = state.get("order_burst") or {}
     if burst.get("burst"):
         st.warning(ui.t("order_burst", n=burst["orders_last_minute"], phones=burst["phones_last_minute"]), icon="⚠️")
@@ -590,12 +587,21 @@ def sections(api: ControlClient, state: dict[str, Any]) -> None:
     with side:
         staging_panel(api, by_sku, state["watch_url"].removesuffix("/watch"))
         live_preview(state, api.key)
+    lower_half(api, state["show"] is not None, by_sku)
+
+
+@st.fragment(key=LOWER)
+def lower_half(api: ControlClient, live: bool, by_sku: dict[str, Product]) -> None:
+    """Figures, comments, pairing and simulcast: under the fold on a laptop, so a session's first run
+    leaves them until the browser has drawn the controls above (:mod:`studio.control_room.later`)."""
+    if not first_screen_settled(ui.t("later_loading"), ui.t("later_now")):
+        return
     with st.container(key="fl-wrap-room"):
         figures, room = st.columns([3, 2], gap="medium")
     with figures:
         live_figures(api)
         with st.container(key="room"):
-            if state["show"]:
+            if live:
                 room_panel(api, by_sku)
     with room:
         with st.container(key="phone_pairing"):
