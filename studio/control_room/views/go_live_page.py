@@ -353,17 +353,18 @@ def product_card(api: ControlClient, product: Product, live: bool, layout: str) 
         f'<span class="fl-price">{ui.money(product.price, product.currency)}</span> '
         f'<span class="fl-muted">· {html.escape(stock)}</span>'
     )
-    left, right = st.columns(2, gap="small")
-    left.button(
-        ui.t("on_air_button"),
-        key=f"air:{product.sku}",
-        type="primary",
-        disabled=live,
-        width="stretch",
-        on_click=put_on_air,
-        args=(api, product, layout),
-    )
-    right.button(ui.t("stage_button"), key=f"stage:{product.sku}", width="stretch", on_click=stage, args=(product.sku,))
+    # One flex row, not st.columns(2): three blocks fewer per card for the browser to draw on first load.
+    with st.container(horizontal=True, gap="small"):
+        st.button(
+            ui.t("on_air_button"),
+            key=f"air:{product.sku}",
+            type="primary",
+            disabled=live,
+            width="stretch",
+            on_click=put_on_air,
+            args=(api, product, layout),
+        )
+        st.button(ui.t("stage_button"), key=f"stage:{product.sku}", width="stretch", on_click=stage, args=(product.sku,))
 
 
 @st.fragment(key=STAGING)
