@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -263,5 +264,16 @@ def pair_from_args(args: argparse.Namespace) -> int:
             f"note: {url} opens on this computer only; for a phone give the same --lan or --base-url as "
             "farmlive up / 注意：该链接仅限本机打开，手机配对请加上与 farmlive up 相同的 --lan 或 --base-url"
         )
-    print_pairing(data_dir, url, catalog.display_timezone(args.timezone))
+    umask = os.umask(0o077)  # as `up`: the database's journal files are the owner's alone
+    try:
+        print_pairing(data_dir, url, catalog.display_timezone(args.timezone))
+    except sqlite3.Error as error:  # a read-only or damaged database: say so, no traceback
+        print(
+            f"farmlive pair: could not store a pairing code in {catalog.db_path(data_dir)}: {error} / "
+            "无法在数据库中保存配对码",
+            file=sys.stderr,
+        )
+        return 2
+    finally:
+        os.umask(umask)
     return 0

@@ -108,6 +108,11 @@ async def test_farmlive_pair_prints_a_single_use_qr_without_the_key(
     assert printed_pair_link(capsys.readouterr().out) != link
     assert cli.main(["pair", "--data-dir", str(config.data_dir / "nothing")]) == 2
     assert "farmlive up" in capsys.readouterr().err and not (config.data_dir / "nothing").exists()
+    damaged = config.data_dir / "damaged"
+    damaged.mkdir()
+    (damaged / catalog.DB_FILENAME).write_bytes(b"not a database " * 300)
+    assert cli.main(["pair", "--data-dir", str(damaged)]) == 2
+    assert "could not store a pairing code" in capsys.readouterr().err  # said plainly, no traceback
 
 
 async def test_a_pairing_code_is_single_use_and_stored_only_hashed(running_studio: RunningStudio) -> None:
