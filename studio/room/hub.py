@@ -313,16 +313,14 @@ class Room:
             return
         batch = messages[0] if len(messages) == 1 else {"type": "batch", "messages": messages}
         text = json.dumps(batch, ensure_ascii=False)
-        show_text = json.dumps(show, ensure_ascii=False) if show is not None else None
+        # Show followers get the show message alone (serialised once too), and nothing when it did not change.
+        show_text = None if show is None else text if batch is show else json.dumps(show, ensure_ascii=False)
         for client in list(self._clients):
-            if client.show_only:
-                if show_text is None:
-                    continue
-                text_for_client = show_text
-            else:
-                text_for_client = text
+            payload = show_text if client.show_only else text
+            if payload is None:
+                continue
             try:
-                client.queue.put_nowait(text_for_client)
+                client.queue.put_nowait(payload)
                 self.delivered += 1
             except asyncio.QueueFull:
                 log.info("room: dropping a client that fell %d messages behind", CLIENT_QUEUE)
@@ -355,14 +353,14 @@ class Room:
                 await writer
 
     async def _receive(self, client: Client, data: str) -> None:
-        try:
-            request = json.loads(data)
-        except ValueError:
-            request = None
         if client.show_only:
             await client.queue.put(_error("read_only", "this connection only follows the show state",
                                           "此连接只接收直播状态"))
             return
+        try:
+            request = json.loads(data)
+        except ValueError:
+            request = None
         if not isinstance(request, dict) or request.get("type") != "comment":
             await client.queue.put(_error("bad_message", 'send {"type": "comment", "nickname": ..., "text": ...}',
                                           "消息格式错误"))
