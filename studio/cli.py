@@ -33,13 +33,33 @@ def _add_timezone(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_address(parser: argparse.ArgumentParser) -> None:
+    """Where the studio listens and the origin its QR codes carry: ``up`` and ``pair`` read them alike."""
+    parser.add_argument("--host", default=None, help=f"listen address (default {DEFAULT_HOST}; 0.0.0.0 with --lan)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--lan", action="store_true", help="HTTPS with a self-signed certificate for phones on the LAN"
+    )
+    parser.add_argument("--base-url", default="", help="public origin viewers use, encoded in QR codes")
+
+
+def _add_pair_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``farmlive pair``: a new single-use pairing QR for the farmer's phone, no studio key in it."""
+    pair = commands.add_parser(
+        "pair",
+        help="print a new pairing QR for the phone (single use, 10 minutes); "
+        "give the same --lan/--base-url/--port as farmlive up",
+    )
+    _add_data_dir(pair)
+    _add_address(pair)
+    _add_timezone(pair)
+
+
 def _add_up_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``farmlive up``: the server, the control room and their network settings."""
     up = commands.add_parser("up", help="start the studio server and the control room")
     _add_data_dir(up)
-    up.add_argument("--host", default=None, help=f"listen address (default {DEFAULT_HOST}; 0.0.0.0 with --lan)")
-    up.add_argument("--port", type=int, default=DEFAULT_PORT)
-    up.add_argument("--lan", action="store_true", help="HTTPS with a self-signed certificate for phones on the LAN")
+    _add_address(up)
     up.add_argument("--no-ui", action="store_true", help="do not start the Streamlit control room")
     up.add_argument("--ui-port", type=int, default=8501, help="control room port (default 8501)")
     up.add_argument(
@@ -56,7 +76,6 @@ def _add_up_command(commands: argparse._SubParsersAction[argparse.ArgumentParser
         action="store_true",
         help="WebRTC on 127.0.0.1 only (tests, benchmarks); default: this computer's own addresses, or any with --lan",
     )
-    up.add_argument("--base-url", default="", help="public origin viewers use, encoded in QR codes")
     _add_timezone(up)
     up.add_argument(
         "--no-auto-hold",
@@ -106,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     _add_up_command(commands)
+    _add_pair_command(commands)
 
     cat = commands.add_parser("catalog", help="products: import, export, list")
     cat_commands = cat.add_subparsers(dest="catalog_command", required=True)
@@ -210,6 +230,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from studio.runner import run_from_args
 
         return run_from_args(args)
+    if args.command == "pair":
+        from studio.runner import pair_from_args
+
+        return pair_from_args(args)
 
     db = catalog.open_db(args.data_dir)
     commands: dict[str, Callable[[argparse.Namespace, sqlite_utils.Database], int]] = {

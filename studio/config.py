@@ -47,10 +47,7 @@ class StudioConfig:
 
     @property
     def public_url(self) -> str:
-        if self.base_url:
-            return self.base_url.rstrip("/")
-        scheme = "https" if self.lan else "http"
-        return f"{scheme}://{self.host}:{self.port}"
+        return public_url(self.base_url, self.host, self.port, self.lan)
 
     @property
     def ice_scope(self) -> IceScope:
@@ -69,6 +66,17 @@ class StudioConfig:
     @property
     def recordings_dir(self) -> Path:
         return self.data_dir / "recordings"
+
+
+def public_url(base_url: str, host: str, port: int, lan: bool) -> str:
+    """The origin phones and viewers reach the studio on: ``--base-url``, else the listen address.
+
+    A function too, so ``farmlive pair`` builds the same link as ``farmlive up`` without a studio key.
+    """
+    if base_url:
+        return base_url.rstrip("/")
+    scheme = "https" if lan else "http"
+    return f"{scheme}://{host}:{port}"
 
 
 def load_or_create_key(data_dir: Path, explicit: str | None = None) -> tuple[str, bool]:

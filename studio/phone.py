@@ -54,6 +54,11 @@ MAX_CODE_LENGTH = 64
 EXCHANGE_LIMIT = web.AppKey("pairing_exchange_limit", RateLimiter)
 
 
+def pair_url(public_url: str, code: str) -> str:
+    """The link a pairing QR carries: the code rides in the fragment, so no server or log ever sees it."""
+    return f"{public_url}/publish#pair={code}"
+
+
 def digest(secret: str) -> str:
     """What is stored of a code or token: its SHA-256 (a lookup by it is as good as a constant-time compare)."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -163,7 +168,7 @@ async def new_pairing(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "code": code,
-            "pair_url": f"{studio.config.public_url}/publish#pair={code}",
+            "pair_url": pair_url(studio.config.public_url, code),
             "expires_at": expires,
             "expires_in": int(PAIRING_TTL.total_seconds()),
         },

@@ -6,15 +6,17 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import ssl
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import catalog
-from studio.config import DEFAULT_HOST, StudioConfig, load_or_create_key
+from catalog import to_display
+from studio.config import DEFAULT_HOST, StudioConfig, load_or_create_key, public_url
 from studio.control_room.launch import control_room_url
 from studio.datadir import DataFolderBusy, open_data_folder
 from studio.order_guard import OrderLimits
@@ -71,16 +73,23 @@ def ui_origins_from_args(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(dict.fromkeys(parse_origin(value) for value in given if value.strip()))
 
 
-def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
-    data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key, created = load_or_create_key(data_dir, args.key)
+def address_from_args(args: argparse.Namespace) -> tuple[str, str]:
+    """``(host, base_url)`` from ``--host``/``--lan``/``--port``/``--base-url``: ``up`` listens there and
+    ``pair`` links there, so a pairing QR printed by either opens the same studio."""
     host = args.host or ("0.0.0.0" if args.lan else DEFAULT_HOST)
     base_url = args.base_url
     if args.lan and not base_url:
         from studio.tls import lan_address
 
         base_url = f"https://{lan_address()}:{args.port}"
+    return host, base_url
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[StudioConfig, bool]:
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key, created = load_or_create_key(data_dir, args.key)
+    host, base_url = address_from_args(args)
     config = StudioConfig(
         data_dir=data_dir,
         key=key,
@@ -193,24 +202,78 @@ ICE_SCOPE_TEXT = {
 
 
 def print_banner(config: StudioConfig) -> None:
-    import segno
-
     url = config.public_url
-    publish = f"{url}/publish"
     print(f"farmlive studio: {url}")
-    print(f"  phone camera / 手机开播: {publish}")
+    print(f"  phone camera / 手机开播: {url}/publish")
     print(f"  viewers / 观众观看:      {url}/watch")
     print(f"  control room / 控制台:   {control_room_url(config)}")
     print(f"  WebRTC / 连接范围:       {ICE_SCOPE_TEXT[config.ice_scope]}")
     if config.lan:
+        print_pairing(config.data_dir, url, config.timezone)
+
+
+def pairing_lines(link: str, expires_at: str, timezone: str) -> list[str]:
+    """What is printed above a pairing QR: how to use it, the link, and when it stops working (local clock)."""
+    until = to_display(expires_at, timezone, "%H:%M:%S")
+    return [
+        (
+            "Scan with the phone to pair and go live (single use, no studio key in it) / "
+            "用手机扫码配对开播（仅限一次，不含直播间密钥）:"
+        ),
+        f"  {link}",
+        (
+            f"  valid until {until} ({timezone}); then run `farmlive pair` or use the control room's QR / "
+            f"有效期至 {until}（{timezone}），过期后运行 farmlive pair 或扫描控制台的二维码"
+        ),
+    ]
+
+
+def print_pairing(data_dir: Path, public_url: str, timezone: str) -> str:
+    """A fresh single-use pairing code (``POST /api/pairing``'s code path, stored hashed in the data folder's
+    database) printed as text and as a terminal QR; returns the link."""
+    import segno
+
+    from studio.phone import create_pairing_code, pair_url
+
+    db = catalog.open_db(data_dir)
+    try:
+        code, expires_at = create_pairing_code(db)
+    finally:
+        db.conn.close()
+    link = pair_url(public_url, code)
+    print("\n".join(pairing_lines(link, expires_at, timezone)))
+    segno.make(link, error="m").terminal(compact=True)
+    sys.stdout.flush()
+    return link
+
+
+def pair_from_args(args: argparse.Namespace) -> int:
+    """``farmlive pair``: a new pairing QR for the studio of ``--data-dir``, running or not."""
+    data_dir = Path(args.data_dir).resolve()
+    if not catalog.db_path(data_dir).exists():
         print(
-            "Scan with the phone to go live (the code carries the studio key; the control room's QR pairs "
-            "without it) / 用手机扫码开播（含直播间密钥；控制台的配对二维码不含密钥）:"
+            f"farmlive pair: {data_dir} holds no studio ({catalog.DB_FILENAME} is missing): "
+            "start it once with farmlive up / 该文件夹中没有直播间数据，请先运行 farmlive up",
+            file=sys.stderr,
         )
-        segno.make(publish_url_with_key(config), error="m").terminal(compact=True)
-
-
-def publish_url_with_key(config: StudioConfig) -> str:
-    """The phone's publish page with the key in the fragment: ``/publish`` reads ``#key=``, remembers it
-    on the phone and removes it from the address bar; a fragment is never sent to a server or a log."""
-    return f"{config.public_url}/publish#key={quote(config.key, safe='')}"
+        return 2
+    host, base_url = address_from_args(args)
+    url = public_url(base_url, host, args.port, args.lan)
+    if not base_url:
+        print(
+            f"note: {url} opens on this computer only; for a phone give the same --lan or --base-url as "
+            "farmlive up / 注意：该链接仅限本机打开，手机配对请加上与 farmlive up 相同的 --lan 或 --base-url"
+        )
+    umask = os.umask(0o077)  # as `up`: the database's journal files are the owner's alone
+    try:
+        print_pairing(data_dir, url, catalog.display_timezone(args.timezone))
+    except sqlite3.Error as error:  # a read-only or damaged database: say so, no traceback
+        print(
+            f"farmlive pair: could not store a pairing code in {catalog.db_path(data_dir)}: {error} / "
+            "无法在数据库中保存配对码",
+            file=sys.stderr,
+        )
+        return 2
+    finally:
+        os.umask(umask)
+    return 0

@@ -132,9 +132,12 @@ def live_show(studio_process: StudioProcess) -> StudioProcess:
     return studio_process
 
 
-def go_live(browser: Any, server: StudioProcess) -> Any:
+def go_live(browser: Any, server: StudioProcess, on_page: Callable[[Any], object] | None = None) -> Any:
+    """The phone page, live with the studio key; ``on_page`` sees the page before it loads (to watch its traffic)."""
     context = browser.new_context(**PHONE, ignore_https_errors=True)
     page = context.new_page()
+    if on_page is not None:
+        on_page(page)
     page.goto(f"{server.url}/publish#key={server.key}")
     assert "key" not in page.url  # read from the fragment, then taken out of the address bar
     page.click("#golive")

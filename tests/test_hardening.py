@@ -664,13 +664,6 @@ def test_control_room_on_the_lan_is_https_and_hides_error_details(data_dir):
     assert local[local.index("--server.address") + 1] == "127.0.0.1"
 
 
-def test_lan_banner_qr_carries_the_key_in_the_fragment(data_dir):
-    from studio.runner import publish_url_with_key
-
-    config = StudioConfig(data_dir=data_dir, key="k/ey+1", lan=True, base_url="https://192.0.2.10:8080")
-    assert publish_url_with_key(config) == "https://192.0.2.10:8080/publish#key=k%2Fey%2B1"
-
-
 PEAK_CHILD = """
 import resource, sys
 from pathlib import Path

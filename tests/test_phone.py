@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
+import numpy as np
 import pytest
 import sqlite_utils
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +13,7 @@ from hypothesis import strategies as st
 
 import catalog
 from analytics import comments as room_store
+from studio import cli
 from studio.media import PIPELINE
 from studio.phone import (
     EXCHANGE_LIMIT,
@@ -17,9 +21,11 @@ from studio.phone import (
     create_pairing_code,
     digest,
     exchange_pairing_code,
+    pair_url,
     token_is_valid,
 )
-from tests.conftest import ORANGES, TEA, RunningStudio
+from tests.conftest import LOOPBACK, ORANGES, TEA, TEST_KEY, RunningStudio
+from tests.test_browser_show import decode_qr
 from tests.test_whip_whep import SDP, eventually, post_offer, publisher_offer
 
 
@@ -40,6 +46,73 @@ async def exchange(http: aiohttp.ClientSession, studio: RunningStudio, code: obj
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+#: segno's compact terminal QR: each character is two modules, top and bottom (1 = dark; blocks are light).
+TERMINAL_MODULES = {" ": (1, 1), "\u2580": (0, 1), "\u2584": (1, 0), "\u2588": (0, 0)}
+PAIR_LINK = re.compile(r"\S+/publish#pair=[A-Za-z0-9_-]+")
+
+
+def scan_terminal(output: str) -> str:
+    """What a phone's camera reads off the QR printed in the terminal (decoded with OpenCV)."""
+    rows: list[list[int]] = []
+    for line in output.splitlines():
+        if len(line) > 20 and set(line) <= set(TERMINAL_MODULES):
+            pairs = [TERMINAL_MODULES[c] for c in line]
+            rows += [[top for top, _ in pairs], [bottom for _, bottom in pairs]]
+    rows = rows[: len(rows[0])] if rows else rows  # the last line's lower half is padding
+    light = np.array(rows, dtype=np.uint8) ^ 1
+    for scale in (2, 3, 5):  # OpenCV misses some perfectly sharp codes at one size and reads them at another
+        if text := decode_qr(np.kron(light, np.ones((scale, scale), dtype=np.uint8)) * 255):
+            return text
+    return ""
+
+
+def printed_pair_link(output: str) -> str:
+    """The pairing link printed as text, checked against the QR printed under it."""
+    links = PAIR_LINK.findall(output)
+    assert len(links) == 1, output
+    assert scan_terminal(output) == links[0]
+    return str(links[0])
+
+
+async def test_farmlive_pair_prints_a_single_use_qr_without_the_key(
+    running_studio: RunningStudio, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``farmlive pair`` beside a running studio: its code is the studio's, pairs once, and carries no key."""
+    config = running_studio.config
+    args = ["pair", "--data-dir", str(config.data_dir), "--host", LOOPBACK, "--port", str(config.port)]
+    assert cli.main([*args, "--timezone", "Asia/Shanghai"]) == 0
+    output = capsys.readouterr().out
+    link = printed_pair_link(output)
+    code = link.rpartition("=")[2]
+    assert link == pair_url(config.public_url, code)
+    assert TEST_KEY not in output and "#key=" not in output
+    assert "on this computer only" in output  # no --lan/--base-url: the host is told a phone needs them
+    db = catalog.open_db(config.data_dir)
+    (expires_at,) = db.execute("SELECT expires_at FROM pairing_codes WHERE hash = ?", [digest(code)]).fetchone()
+    db.conn.close()
+    until = catalog.to_display(expires_at, "Asia/Shanghai", "%H:%M:%S")
+    assert f"valid until {until} (Asia/Shanghai)" in output and f"有效期至 {until}" in output
+
+    async with aiohttp.ClientSession() as http:
+        status, body = await exchange(http, running_studio, code)
+        assert status == 200, body
+        async with http.get(f"{running_studio.url}/api/phone/status", headers=bearer(body["token"])) as response:
+            assert response.status == 200
+        status, body = await exchange(http, running_studio, code)
+        assert (status, body["code"]) == (410, "pairing_code_used")
+
+    # A second run makes a new code; an empty folder is refused and gets no database.
+    assert cli.main(args) == 0
+    assert printed_pair_link(capsys.readouterr().out) != link
+    assert cli.main(["pair", "--data-dir", str(config.data_dir / "nothing")]) == 2
+    assert "farmlive up" in capsys.readouterr().err and not (config.data_dir / "nothing").exists()
+    damaged = config.data_dir / "damaged"
+    damaged.mkdir()
+    (damaged / catalog.DB_FILENAME).write_bytes(b"not a database " * 300)
+    assert cli.main(["pair", "--data-dir", str(damaged)]) == 2
+    assert "could not store a pairing code" in capsys.readouterr().err  # said plainly, no traceback
 
 
 async def test_a_pairing_code_is_single_use_and_stored_only_hashed(running_studio: RunningStudio) -> None:

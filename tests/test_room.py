@@ -283,3 +283,43 @@ async def test_a_burst_of_comments_reaches_a_page_in_few_messages(seeded: Any, r
         assert sorted(texts) == sorted(f"扣1 #{n}" for n in range(8))  # every comment, once
         assert len(raw) < 8 and any(m["type"] == "batch" for m in raw)
         await page.close()
+
+
+async def test_the_phone_follows_the_show_read_only_and_is_not_a_viewer(
+    seeded: Any, running_studio: RunningStudio
+) -> None:
+    """``/room/ws?only=show``: the show state pushed, no comments, nothing posted, no cookie, not counted."""
+    url = running_studio.url.replace("http", "ws")
+    async with aiohttp.ClientSession() as phone_http, aiohttp.ClientSession(
+        cookies={"fl_viewer": "viewer-cccc-3"}
+    ) as viewer_http:
+        phone = await phone_http.ws_connect(f"{url}/room/ws?only=show")
+        hello = await receive(phone, "hello")
+        assert hello["show"]["phase"] == "pending" and "comments" not in hello
+        assert "fl_viewer" not in {cookie.key for cookie in phone_http.cookie_jar}  # no viewer id for the phone
+        viewer = await viewer_http.ws_connect(f"{url}/room/ws")
+        await receive(viewer, "hello")
+
+        await running_studio.studio.start_show("Orange harvest 橙子丰收")
+        assert (await receive(phone, "show"))["state"]["phase"] == "live"
+        status, listing = await api(running_studio, "GET", "/api/comments")
+        assert status == 200 and listing["connected"] == 1  # the viewer; the farmer's phone is not one
+
+        # A viewer's comment and the product going on air come in one batch to the viewer;
+        # the phone gets the show state alone, unbatched.
+        await viewer.send_json({"type": "comment", "nickname": "阿丽", "text": "扣1"})
+        await running_studio.studio.put_on_air(ORANGE.sku)
+        assert (await receive(viewer, "comment"))["comment"]["text"] == "扣1"
+        message = json.loads(await phone.receive_str(timeout=5))
+        assert message["type"] == "show" and message["state"]["on_air"]["sku"] == ORANGE.sku
+
+        # The phone cannot post: told so, nothing stored, and the viewer hears nothing of it.
+        before = count_comments(running_studio)
+        await phone.send_json({"type": "comment", "nickname": "农场", "text": "hello"})
+        assert json.loads(await phone.receive_str(timeout=5))["code"] == "read_only"
+        assert count_comments(running_studio) == before
+        await running_studio.studio.end_show()
+        message = json.loads(await phone.receive_str(timeout=5))  # the next thing the phone hears
+        assert message["type"] == "show" and message["state"]["phase"] == "ended"
+        for socket in (phone, viewer):
+            await socket.close()

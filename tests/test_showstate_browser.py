@@ -6,12 +6,18 @@ control API, and after each step the test checks the viewer's page, a decoded fr
 video (which slate it is by comparing with the pure renderer, or the QR decoding to the buy link),
 the phone page, and the control API state the control room renders. Page updates are timed from
 the API call: each must land within 1 s (the room socket's push, not the 2 s poll).
+
+The phone page's traffic is watched too (Playwright's request and WebSocket events): on a weak uplink
+it must follow the show over its read-only room socket, not by polling /watch/state, ask for its
+figures at most every 5 s, and not at all while hidden.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -91,13 +97,50 @@ ORDER_FROM_PAGE = """async (code) => {
 }"""
 
 
+@dataclass
+class PhoneTraffic:
+    """What the phone page asked for over HTTP and heard on its room socket, with monotonic times."""
+
+    requests: list[tuple[float, str]] = field(default_factory=list)  # (at, path)
+    sockets: list[str] = field(default_factory=list)  # WebSocket URLs opened
+    shows: list[float] = field(default_factory=list)  # when a show state arrived over a socket
+
+    def watch(self, page: Any) -> None:
+        page.on("request", lambda request: self.requests.append((time.monotonic(), urlsplit(request.url).path)))
+        page.on("websocket", self._socket)
+
+    def _socket(self, socket: Any) -> None:
+        self.sockets.append(socket.url)
+
+        def frame(payload: str | bytes) -> None:
+            if isinstance(payload, str) and payload.startswith(('{"type": "show"', '{"type": "hello"')):
+                self.shows.append(time.monotonic())
+
+        socket.on("framereceived", frame)
+
+    def asked(self, path: str, since: float, until: float = float("inf")) -> int:
+        return sum(1 for at, asked in self.requests if asked == path and since <= at < until)
+
+
+#: The phone page's figures cadence (publish.js STATUS_EVERY_MS) and its poll fallback (showstate.js).
+STATUS_EVERY_S = 5.0
+#: How long the phone is watched while live, at least.
+LIVE_WINDOW_S = 6.0
+HIDE_PHONE = """(hidden) => {
+  Object.defineProperty(document, "visibilityState", { configurable: true, get: () => hidden ? "hidden" : "visible" });
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
 class Screens:
     """The four screens: the viewer's /watch page (DOM and video), the phone's /publish page, the control API."""
 
     def __init__(self, browser: Any, server: StudioProcess) -> None:
         self.server = server
         self.timings: dict[str, float] = {}
-        self.phone = go_live(browser, server)  # the farmer sets up before the host starts the show
+        self.traffic = PhoneTraffic()
+        self.opened = time.monotonic()
+        self.phone = go_live(browser, server, self.traffic.watch)  # the farmer sets up before the host starts
         self.viewer = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
         self.viewer.goto(f"{server.url}/watch")
         self.viewer.wait_for_function("document.getElementById('video').videoWidth > 0", timeout=30000)
@@ -198,12 +241,42 @@ def ended(screens: Screens, show: dict[str, Any]) -> None:
     wait_for_slate(viewer, "ended", replay_url)
 
 
+def phone_traffic(screens: Screens, live_at: float, hidden_at: float, shown_at: float) -> None:
+    """While live the phone heard the show over one read-only socket and barely asked for anything."""
+    traffic, now = screens.traffic, time.monotonic()
+    assert now - live_at >= LIVE_WINDOW_S
+    assert len(traffic.sockets) == 1 and traffic.sockets[0].endswith("/room/ws?only=show"), traffic.sockets
+    # Sold out, reopened, restocked: each pushed; /watch/state not polled (it was every 0.5 s).
+    assert sum(1 for at in traffic.shows if at >= live_at) >= 3, traffic.shows
+    assert traffic.asked("/watch/state", live_at) == 0
+    assert traffic.asked("/watch/state", screens.opened) <= 1, traffic.requests
+    visible = traffic.asked("/api/phone/status", live_at, hidden_at)
+    assert visible <= (hidden_at - live_at) / STATUS_EVERY_S + 1, traffic.requests
+    assert traffic.asked("/api/phone/status", hidden_at, shown_at) == 0  # hidden: no figures asked for
+    # The room does not count the farmer's phone among its connected viewers (the one /watch page is).
+    assert api(screens.server, "GET", "/api/comments")["connected"] == 1
+    print(f"phone while live {now - live_at:.1f} s: {visible} status requests visible, "
+          f"{traffic.asked('/watch/state', live_at)} state polls, {len(traffic.shows)} pushed states")
+
+
 def test_one_show_state_on_every_screen(browser: Any, studio_process: StudioProcess) -> None:
     screens = Screens(browser, studio_process)
     pending(screens)
     show = live(screens)
+    live_at = time.monotonic()
     sold_out(screens, show)
+    # The farmer's phone goes to the background for a while (longer than the figures' cadence).
+    screens.phone.evaluate(HIDE_PHONE, True)
+    hidden_at = time.monotonic()
     stock_change(screens, show)
+    hidden_for = time.monotonic() - hidden_at
+    if hidden_for < STATUS_EVERY_S + 0.5:
+        screens.phone.wait_for_timeout((STATUS_EVERY_S + 0.5 - hidden_for) * 1000)
+    shown_at = time.monotonic()
+    # Back on screen: the figures are asked for at once.
+    with screens.phone.expect_request(lambda r: urlsplit(r.url).path == "/api/phone/status", timeout=2000):
+        screens.phone.evaluate(HIDE_PHONE, False)
+    phone_traffic(screens, live_at, hidden_at, shown_at)
     ended(screens, show)
     print("show state reached the pages after (s):", {k: round(v, 3) for k, v in screens.timings.items()})
     screens.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import ssl
 import stat
 import urllib.error
@@ -15,6 +16,20 @@ from cryptography import x509
 
 from studio import tls
 from tests.conftest import LOOPBACK, free_port, start_studio_process, stop_studio_process
+from tests.test_phone import printed_pair_link
+
+
+def pairing_exchange(base: str, link: str, context: ssl.SSLContext) -> int:
+    """The phone page's ``POST /api/pairing/exchange`` for the code in ``link``; the HTTP status."""
+    body = json.dumps({"code": link.rpartition("=")[2]}).encode()
+    request = urllib.request.Request(
+        f"{base}/api/pairing/exchange", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
 
 
 def test_certificate_names_localhost_loopback_and_the_lan_address(data_dir: Path) -> None:
@@ -86,6 +101,10 @@ def test_farmlive_up_lan_serves_https_with_the_certificate(data_dir: Path) -> No
             urllib.request.urlopen(f"{base}/healthz", timeout=10)  # not trusted by default: self-signed
         log = (data_dir / f"server-{port}.log").read_text()
         assert f"{base}/publish" in log  # the banner printed the phone's URL...
-        assert "the code carries the studio key" in log  # ...and its QR code, key included
+        # ...and a pairing QR: the phone that scans it may publish, never use the studio key.
+        link = printed_pair_link(log)
+        assert link.startswith(f"{base}/publish#pair=") and server.key not in log
+        assert pairing_exchange(base, link, context) == 200
+        assert pairing_exchange(base, link, context) == 410  # single use
     finally:
         stop_studio_process(server)

@@ -6,7 +6,9 @@
 (() => {
   const KEY_STORAGE = "farmlive.studioKey";
   const TOKEN_STORAGE = "farmlive.publishToken";
-  const STATUS_EVERY_MS = 2000;
+  // The figures (watching, orders, sales, comments, uplink alert): at most this often, never while hidden.
+  // The show itself (phase, title, product on air) is pushed over the room socket (showstate.js).
+  const STATUS_EVERY_MS = 5000;
   // Bitrate ceilings for a farm uplink: enough for the studio to decode cleanly.
   const MAX_BITRATE = { 480: 900000, 720: 1800000, 1080: 3500000 };
   const SIZES = { 480: [640, 480], 720: [1280, 720], 1080: [1920, 1080] };
@@ -236,11 +238,20 @@
   }
 
   // -- while live: the show, the product on air, viewers, orders, newest comments -----------------
-  // The host's 下播 comes from the one show state (showstate.js) every screen follows; a new show hides it again.
+  // The show, its product on air and the host's 下播 come from the one show state (showstate.js) every
+  // screen follows, pushed within a second; a new show hides the ended notice again.
   FarmliveShow.subscribe((state) => {
     const ended = state.phase === "ended";
     $("show-ended").hidden = !ended;
     document.body.classList.toggle("show-over", ended);
+    $("show-line").textContent = state.phase === "live" && state.show
+      ? `直播中 · Live: ${state.show.title}`
+      : "等待主播开播 · Waiting for the host to start the show";
+    const product = state.on_air;
+    const price = product && product.flash_price != null ? product.flash_price : product && product.price;
+    $("on-air").textContent = product
+      ? `${product.name_zh || product.name} · ${money(price)}${product.unit ? " / " + product.unit : ""}`
+      : "—";
   });
 
   function money(amount) {
@@ -248,10 +259,6 @@
   }
 
   function renderStatus(status) {
-    const showInfo = status.show;
-    $("show-line").textContent = showInfo
-      ? `直播中 · Live: ${showInfo.title}`
-      : "等待主播开播 · Waiting for the host to start the show";
     // The studio's own view of this phone's uplink (amber: weak network; the host sees it too).
     const alert = status.alert || {};
     $("phone-alert").hidden = alert.level !== "amber" || !status.publishing;
@@ -259,10 +266,6 @@
     $("watching").textContent = String(status.viewers_now || 0);
     $("orders").textContent = String(status.orders || 0);
     $("gmv").textContent = money(status.revenue);
-    const product = status.on_air;
-    $("on-air").textContent = product
-      ? `${product.name_zh || product.name} · ${money(product.price)}${product.unit ? " / " + product.unit : ""}`
-      : "—";
     const comments = status.comments || [];
     $("comments-box").hidden = comments.length === 0;
     $("phone-comments").replaceChildren(...comments.map((c) => {
@@ -275,8 +278,10 @@
     }));
   }
 
+  let statusAt = -Infinity;  // when the figures were last asked for (performance.now())
   async function pollStatus() {
-    if (!credential()) return;
+    if (!credential() || document.visibilityState === "hidden") return;
+    statusAt = performance.now();
     try {
       const response = await fetch("/api/phone/status", { headers: auth(), cache: "no-store" });
       if (response.ok) {
@@ -327,7 +332,10 @@
   });
 
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible" && session.wanted) keepAwake();
+    if (document.visibilityState !== "visible") return;
+    if (session.wanted) keepAwake();
+    // Back on screen: fresh figures now, unless they were asked for within the last STATUS_EVERY_MS.
+    if (performance.now() - statusAt >= STATUS_EVERY_MS) pollStatus();
   });
 
   $("unpair").addEventListener("click", unpair);
@@ -339,5 +347,7 @@
     showPaired();
     pollStatus();
   });
-  setInterval(pollStatus, STATUS_EVERY_MS);
+  setInterval(() => {
+    if (performance.now() - statusAt >= STATUS_EVERY_MS - 100) pollStatus();
+  }, STATUS_EVERY_MS);
 })();

@@ -2,6 +2,9 @@
 // the room WebSocket (room.js hands each "show" message to FarmliveShow.update) and /watch/state is
 // the poll fallback with the same JSON. A polled state older than one already shown is ignored
 // (state.version only grows). Pages subscribe; /watch and /publish get their own small renderers here.
+// The phone page has no room of its own: follow() opens a read-only /room/ws?only=show (the show state
+// alone, not counted as a viewer) and polls /watch/state slowly only while that socket is down, so on a
+// weak uplink nothing competes with the camera's video.
 "use strict";
 
 window.FarmliveShow = (() => {
@@ -35,6 +38,34 @@ window.FarmliveShow = (() => {
       setTimeout(tick, everyMs);
     };
     tick();
+  }
+
+  // The show state pushed over a read-only room socket; /watch/state every fallbackMs while it is down.
+  let followed = null;
+  function follow(fallbackMs) {
+    let retryMs = 1000;
+    const connect = () => {
+      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+      followed = new WebSocket(`${scheme}//${location.host}/room/ws?only=show`);
+      followed.addEventListener("open", () => { retryMs = 1000; });
+      followed.addEventListener("message", (event) => {
+        let message = null;
+        try { message = JSON.parse(event.data); } catch (_) { return; }
+        if (message && message.type === "hello") update(message.show);
+        if (message && message.type === "show") update(message.state);
+      });
+      followed.addEventListener("close", () => {
+        // A restarting studio or a phone switching networks: back with backoff, polling meanwhile.
+        setTimeout(connect, retryMs);
+        retryMs = Math.min(retryMs * 2, 30000);
+      });
+    };
+    const fallback = async () => {
+      if (followed.readyState !== WebSocket.OPEN) await fetchState();
+      setTimeout(fallback, fallbackMs);
+    };
+    connect();
+    setTimeout(fallback, fallbackMs);
   }
 
   const $ = (id) => document.getElementById(id);
@@ -76,8 +107,8 @@ window.FarmliveShow = (() => {
   if (document.body.classList.contains("watch")) subscribe(renderWatch);
   if (document.body.classList.contains("publish")) {
     subscribe(renderPhone);
-    poll(500); // no room socket on the phone page: a small poll keeps it within a second
+    follow(3000); // pushed within the room's 100 ms batch; a slow poll only while the socket is down
   }
 
-  return { update, subscribe, poll, get current() { return current; } };
+  return { update, subscribe, poll, follow, get current() { return current; }, get socket() { return followed; } };
 })();

@@ -5,6 +5,8 @@ Routes:
 - ``GET /room/ws`` (public WebSocket): the page gets ``hello`` (recent comments,
   the pinned message), then ``comment``, ``hide`` and ``pin`` messages as they
   happen; it sends ``{"type": "comment", "nickname": ..., "text": ...}``.
+  ``GET /room/ws?only=show`` (the phone page): ``hello`` with the show state,
+  then ``show`` messages only; read-only, no viewer cookie, not counted.
 - ``POST /room/comments`` (public JSON): the same comment without a WebSocket.
 - ``/api/comments``, ``/api/comments/{id}/hide``, ``/api/mutes``, ``/api/pin``,
   ``/api/draws`` (studio key): what the control room reads and does.
@@ -37,10 +39,15 @@ async def room_socket(request: web.Request) -> web.StreamResponse:
     room = request.app[ROOM]
     ip = client_ip(request)
     room.admit(ip)
-    viewer_id, is_new = viewer_id_of(request)
     # No per-message deflate: a comment is a few hundred bytes, and compressing it once per page
     # (20,000 times a second in a busy room) would cost more CPU than the bytes it saves.
     socket = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE, compress=False)
+    if request.query.get("only") == "show":
+        # The farmer's phone follows the show: the same public state as /watch/state, pushed instead of polled.
+        await socket.prepare(request)
+        await room.serve(Client("", ip, socket, show_only=True))
+        return socket
+    viewer_id, is_new = viewer_id_of(request)
     remember_viewer(socket, viewer_id, is_new)
     await socket.prepare(request)
     await room.serve(Client(viewer_id, ip, socket))

@@ -12,6 +12,10 @@ The room also carries the show state (:mod:`studio.showstate`): whenever the
 studio's phase, product on air, promo or stock changes, the next batch holds a
 ``show`` message with the state as it is at send time (one per batch however
 many changes came), and ``hello`` carries it for a page that (re)connects.
+
+A *show follower* (the farmer's phone page, ``/room/ws?only=show``) gets that
+show state and nothing else: no comments to download on a weak uplink, nothing
+it may post, and it is not counted among the room's connected viewers.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class Client:
     viewer_id: str
     ip: str
     socket: web.WebSocketResponse
+    #: Only the show state, read-only, not a viewer (the phone page); it still counts towards the room's caps.
+    show_only: bool = False
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
 
 
@@ -91,7 +97,8 @@ class Room:
 
     @property
     def clients(self) -> int:
-        return len(self._clients)
+        """Connected viewers' pages; show followers (the farmer's phone) are not viewers."""
+        return sum(1 for client in self._clients if not client.show_only)
 
     # -- the show the room belongs to ---------------------------------------
     async def _sync_show(self) -> int:
@@ -144,8 +151,10 @@ class Room:
         self.broadcast({"type": "comment", "comment": comment.public()})
         return comment
 
-    async def backlog(self) -> dict[str, Any]:
+    async def backlog(self, show_only: bool = False) -> dict[str, Any]:
         """What a page shows when it (re)connects: recent comments and the pinned message."""
+        if show_only:
+            return {"type": "hello", "live": self.studio.show is not None, "show": show_state(self.studio)}
         if self.studio.show is None:
             return {"type": "hello", "live": False, "comments": [], "pinned": None, "show": show_state(self.studio)}
         show_id = await self._sync_show()
@@ -295,16 +304,23 @@ class Room:
         """
         self._flush_timer = None
         messages, self._outbox = self._outbox, []
+        show: dict[str, Any] | None = None
         if self._show_due:
             self._show_due = False
-            messages.append({"type": "show", "state": show_state(self.studio)})
+            show = {"type": "show", "state": show_state(self.studio)}
+            messages.append(show)
         if not messages or not self._clients:
             return
         batch = messages[0] if len(messages) == 1 else {"type": "batch", "messages": messages}
         text = json.dumps(batch, ensure_ascii=False)
+        # Show followers get the show message alone (serialised once too), and nothing when it did not change.
+        show_text = None if show is None else text if batch is show else json.dumps(show, ensure_ascii=False)
         for client in list(self._clients):
+            payload = show_text if client.show_only else text
+            if payload is None:
+                continue
             try:
-                client.queue.put_nowait(text)
+                client.queue.put_nowait(payload)
                 self.delivered += 1
             except asyncio.QueueFull:
                 log.info("room: dropping a client that fell %d messages behind", CLIENT_QUEUE)
@@ -325,7 +341,7 @@ class Room:
         self._clients.add(client)
         writer = asyncio.ensure_future(self._write(client))
         try:
-            await client.queue.put(json.dumps(await self.backlog(), ensure_ascii=False))
+            await client.queue.put(json.dumps(await self.backlog(client.show_only), ensure_ascii=False))
             async for message in client.socket:
                 if message.type != WSMsgType.TEXT:
                     break
@@ -337,6 +353,10 @@ class Room:
                 await writer
 
     async def _receive(self, client: Client, data: str) -> None:
+        if client.show_only:
+            await client.queue.put(_error("read_only", "this connection only follows the show state",
+                                          "此连接只接收直播状态"))
+            return
         try:
             request = json.loads(data)
         except ValueError:
