@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from catalog.products import upsert_product
-from catalog.shows import link_for
+from catalog.shows import create_show, link_for
 from overlays import Promo, render_show_ended, render_slate, render_starting_soon
 from overlays.card import render_card
 from overlays.slate import SLATES
@@ -165,6 +165,28 @@ async def test_a_closed_sale_survives_a_restart_and_follows_the_banner(running_s
     assert not studio.sale_closed(show.id, "ORANGE-5KG")  # only the live show's links are refused this way
     await studio.put_on_air("ORANGE-5KG")
     assert not studio.sale_closed(again.id, "ORANGE-5KG") and not studio.on_air.sold_out
+
+
+async def test_a_restart_restores_the_newest_real_show_that_ended_never_a_simulated_one(
+    running_studio: RunningStudio,
+) -> None:
+    studio: Studio = running_studio.studio
+    fresh = Studio(running_studio.config)
+    await fresh.open()
+    assert fresh.phase == ShowPhase()  # no show ever: pending ("starting soon")
+    await fresh.close()
+    show = await studio.start_show("Harvest")
+    ended = await studio.end_show()
+    await studio.db(create_show, "demo", simulated=True)  # newer, simulated, and never ended here
+    await studio.db(lambda db: db.execute("UPDATE shows SET ended_at = started_at WHERE simulated = 1"))
+    restarted = Studio(running_studio.config)
+    restarted.find_replays_with(lambda show_id: f"http://x/replay/{show_id}")
+    await restarted.open()
+    try:
+        assert restarted.phase == ShowPhase("ended", ended, f"http://x/replay/{show.id}")
+        assert restarted.show is None and restarted.state_version > 0
+    finally:
+        await restarted.close()
 
 
 async def test_every_change_is_pushed_to_pages_within_a_second(running_studio: RunningStudio) -> None:
