@@ -23,6 +23,7 @@ PALETTE = ("#f28c28", "#3a9d5d", "#8e5ea2", "#c94c4c", "#2f7fc1", "#b58b00", "#5
 XScale = Callable[[pd.Series], npt.NDArray[np.float64]]
 VIEWERS_COLOR, BITRATE_COLOR, ORDER_COLOR, DROP_COLOR = "#2f6db5", "#e0a100", "#1b8a3a", "#d62728"
 COMMENT_COLOR, WANT_COLOR, DRAW_COLOR, FALL_COLOR = "#9aa5b1", "#e8590c", "#ae3ec9", "#5c2d91"
+HOLD_COLOR = "#495057"
 UPLINK_HEIGHT = 130  # the uplink's own small chart under the timeline
 LEGEND_ROW = 18
 COMMENT_SHARE = 0.22  # comment bars use the bottom fifth of the plot, on their own scale
@@ -32,6 +33,7 @@ KEY = [
     (COMMENT_COLOR, label("comments_per_min", sep=" ")),
     (WANT_COLOR, label("wants", sep=" ")),
     (DRAW_COLOR, label("draw", sep=" ")),
+    (HOLD_COLOR, label("on_hold", sep=" · ")),
     (FALL_COLOR, label("drop_off", sep=" ")),
 ]
 
@@ -73,6 +75,7 @@ def timeline_svg(
     ]
     parts += _pins(pins, x, colors)
     parts += _draws(frames.get("draws"), x, bottom, plot_h)
+    parts += _holds(frames.get("holds"), x, bottom, plot_h)
     parts += _comments(frames.get("comments"), x, bottom, plot_h, span)
     concurrency = frames["concurrency"]
     peak = max(int(concurrency["viewers"].max()) if len(concurrency) else 0, 1)
@@ -206,6 +209,24 @@ def _draws(draws: pd.DataFrame | None, x: XScale, bottom: float, plot_h: float) 
             f'height="{plot_h:.1f}" fill="{DRAW_COLOR}" fill-opacity="0.12"><title>{escape(text)}</title></rect>'
             f'<text x="{left + 2:.1f}" y="{top + 12:.1f}" fill="{DRAW_COLOR}">{escape(label("draw"))}</text>'
         )
+    return out
+
+
+def _holds(holds: pd.DataFrame | None, x: XScale, bottom: float, plot_h: float) -> list[str]:
+    """Each stretch of the automatic hold slate as a grey shaded span: "on hold · 保持画面" and how long."""
+    if holds is None or not len(holds):
+        return []
+    name = label("on_hold", sep=" · ")
+    out = []
+    for left, right, held in zip(x(holds["start"]), x(holds["end"]), holds["held_s"], strict=True):
+        top = bottom - plot_h
+        width = max(right - left, 2)
+        out.append(
+            f'<rect class="hold" x="{left:.1f}" y="{top:.1f}" width="{width:.1f}" height="{plot_h:.1f}" '
+            f'fill="{HOLD_COLOR}" fill-opacity="0.18"><title>{escape(name)}: {float(held):,.0f} s</title></rect>'
+        )
+        if width > 60:
+            out.append(f'<text x="{left + 2:.1f}" y="{top + 26:.1f}" fill="{HOLD_COLOR}">{escape(name)}</text>')
     return out
 
 

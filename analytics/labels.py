@@ -31,6 +31,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "gpm": ("GPM (GMV per 1,000 viewers)", "千次观看成交额（GPM）"),
     "conversion": ("Conversion (buyers ÷ viewers)", "转化率（购买人数÷观看人数）"),
     "reconnects": ("Phone reconnects", "手机断线重连次数"),
+    "held_s": ("On hold (s)", "保持画面时长（秒）"),
     # products
     "sku": ("SKU", "商品编码"),
     "name": ("Product", "商品"),
@@ -81,6 +82,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "times_in": ("Times in", "时间时区"),
     "bitrate": ("Uplink bitrate (kbit/s)", "上行码率（kbit/s）"),
     "disconnect": ("Phone disconnected", "手机断线"),
+    # the automatic hold slate (the phone's uplink was unusable): viewers saw "back in a moment"
+    "on_hold": ("on hold", "保持画面"),
+    "section.holds": ("On hold (the automatic hold slate)", "保持画面（自动）"),
     "after_show": ("orders after the show", "直播结束后下单"),
     # live and replay (docs/replay.md)
     "channel": ("Channel", "渠道"),

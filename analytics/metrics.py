@@ -10,7 +10,9 @@ loop over sessions. Definitions (documented in docs/analytics.md):
 * watch time of a viewer is the sum of their clipped session lengths;
 * concurrency counts sessions open at an instant, over ``[join, leave)``;
 * a product is on air from its overlay event until the next overlay event
-  (or the show's end); an event with a null SKU puts nothing on air.
+  (or the show's end); an event with a null SKU puts nothing on air;
+* the show is on hold from a ``hold`` stream event (the automatic hold
+  slate) until the next ``resume`` (or the show's end), clipped to the show.
 """
 
 from __future__ import annotations
@@ -252,6 +254,7 @@ def show_summary(data: ShowData) -> dict[str, Any]:
         "gpm": gmv / viewers * 1000 if viewers else 0.0,
         "conversion": buyers / viewers if viewers else 0.0,
         "reconnects": int((data.stream_events["kind"] == "disconnect").sum()),
+        "held_s": float(hold_spans(data)["held_s"].sum()),
         "coupon_orders": int(orders["coupon"].notna().sum()),
         "discount_given": float(discounts(orders).sum()),
         "comments": len(data.comments),
@@ -261,6 +264,39 @@ def show_summary(data: ShowData) -> dict[str, Any]:
     }
 
 
+HOLD_COLUMNS = ["start", "end", "held_s"]
+
+
+def hold_spans(data: ShowData) -> pd.DataFrame:
+    """When viewers saw the automatic hold slate: one row per ``hold`` until the next ``resume``.
+
+    Columns ``start``, ``end`` (UTC) and ``held_s``, clipped to the show.
+    A hold with no resume ends at the show's end (``now`` while live); a
+    second ``hold`` before the ``resume`` and a ``resume`` without a hold
+    change nothing. So spans never overlap, and their sum is never
+    negative and never longer than the show.
+    """
+    events = data.stream_events
+    marks = events[events["kind"].isin(("hold", "resume")) & events["at"].notna()]
+    marks = marks.sort_values(["at", "id"], kind="stable")
+    rows: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    since: pd.Timestamp | None = None
+    for at, kind in zip(marks["at"], marks["kind"], strict=True):
+        if kind == "hold" and since is None:
+            since = at
+        elif kind == "resume" and since is not None:
+            rows.append((since, at))
+            since = None
+    if since is not None:
+        rows.append((since, data.end))
+    spans = [(max(start, data.start), min(end, data.end)) for start, end in rows]
+    spans = [(start, end) for start, end in spans if end > start]
+    starts = pd.to_datetime([start for start, _ in spans], utc=True)
+    ends = pd.to_datetime([end for _, end in spans], utc=True)
+    held = np.asarray((ends - starts).total_seconds(), dtype="float64")
+    return pd.DataFrame({"start": starts, "end": ends, "held_s": held})
+
+
 def timeline_figure_data(data: ShowData, freq: str = "10s") -> dict[str, pd.DataFrame]:
     """The frames of one show timeline chart, all on the same UTC time axis.
 
@@ -268,7 +304,8 @@ def timeline_figure_data(data: ShowData, freq: str = "10s") -> dict[str, pd.Data
     was on air), ``orders`` (time, sku, quantity, total), ``stream``
     (time, kind, bitrate_kbps, fps; disconnects marked by kind),
     ``comments`` (time: each minute, comments, wants), ``draws`` (start,
-    end, prize, entrants) and ``drops`` (see :func:`drop_offs`).
+    end, prize, entrants), ``holds`` (start, end, held_s: the automatic
+    hold slate, see :func:`hold_spans`) and ``drops`` (see :func:`drop_offs`).
     """
     intervals = on_air_intervals(data)
     names = data.products.drop_duplicates("sku").set_index("sku")["name"]
@@ -286,6 +323,7 @@ def timeline_figure_data(data: ShowData, freq: str = "10s") -> dict[str, pd.Data
     return {
         "comments": comments_per_minute(data),
         "draws": data.draws[["start", "end", "prize", "entrants"]].reset_index(drop=True),
+        "holds": hold_spans(data),
         "drops": drop_offs(data, viewers),
         "concurrency": viewers[["time", "viewers"]],
         "pins": pins,

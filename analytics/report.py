@@ -50,7 +50,7 @@ SUMMARY_KEYS = [
     "title", "started_at", "ended_at", "duration_s", "unique_viewers", "viewers_webrtc", "viewers_hls",
     "sessions", "peak_concurrent",
     "peak_at", "avg_watch_s", "median_watch_s", "engaged_viewers", "scans", "clicks", "orders", "units",
-    "gmv", "buyers", "revenue_per_viewer", "gpm", "conversion", "reconnects",
+    "gmv", "buyers", "revenue_per_viewer", "gpm", "conversion", "reconnects", "held_s",
     "coupon_orders", "discount_given", "comments", "wants", "draws", "simulated",
 ]
 TILES = [
@@ -121,6 +121,10 @@ class Report:
 
     def draws(self, tz: str) -> pd.DataFrame:
         return _local(self.timeline["draws"], tz)
+
+    def holds(self, tz: str) -> pd.DataFrame:
+        """The automatic hold slate's stretches (start, end, held_s), times local to ``tz``."""
+        return _local(self.timeline["holds"], tz)
 
     def channels_frame(self) -> pd.DataFrame:
         """The live/replay split with the channel named in both languages."""
@@ -218,7 +222,7 @@ def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_xlsx(report: Report, out: Path, tz: str) -> None:
     """Sheets: summary, products, funnel, retention, orders, concurrency, replay, chapters, platforms,
-    by_channel, channel_funnel, coupons, comments (per minute), drop_offs, draws, platform sales."""
+    by_channel, channel_funnel, coupons, comments (per minute), drop_offs, draws, platform sales, holds."""
     funnel_frame = report.funnel.assign(stage=[label(f"stage.{s}") for s in report.funnel["stage"]])
     sheets = {
         "summary": report.summary_frame(tz),
@@ -237,6 +241,7 @@ def write_xlsx(report: Report, out: Path, tz: str) -> None:
         "drop_offs": report.drops(tz),
         "draws": report.draws(tz),
         "platform sales": report.platform_sales,
+        "holds": report.holds(tz),
     }
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         for name, raw in sheets.items():
@@ -301,6 +306,9 @@ def render_html(report: Report, tz: str) -> str:
 {_table(report.drops(tz))}
 <h2>{escape(label("section.draws"))}</h2>
 {_table(report.draws(tz))}
+<h2>{escape(label("section.holds"))}</h2>
+<p class="held">{escape(label("held_s"))}: {escape(_display("held_s", summary["held_s"]))}</p>
+{_table(report.holds(tz))}
 <h2>{escape(label("section.channels"))}</h2>
 {_table(report.channels_frame())}
 <h2>{escape(label("section.platforms"))}</h2>

@@ -8,16 +8,17 @@ and a server killed mid-order leaves either the whole order or nothing.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
 import sqlite_utils
 
-from catalog.pricing import CouponNotValid, Offer, Price, price_for, to_cents
+from catalog.pricing import CouponNotValid, Offer, Price, cents_to_amount, price_for, to_cents
 from catalog.products import UnknownProduct, get_product
 from catalog.schema import inserted_id, transaction
 from catalog.shows import resolve_link
@@ -239,6 +240,7 @@ def place_order(
     offer: Offer | None = None,
     coupon: str | None = None,
     expected_total: float | None = None,
+    expected_unit_price: float | None = None,
     channel: Channel | None = None,
 ) -> Order:
     """Sell ``quantity`` of ``sku`` or raise; the stock and the order change together or not at all.
@@ -255,7 +257,9 @@ def place_order(
     *inside the transaction* under ``offer`` (the promo on air for this product
     and show, passed by the caller) and ``coupon``: :class:`CouponRefused` for a
     code the offer does not carry, :class:`PriceChanged` when ``expected_total``
-    (what the buyer was shown) differs from the total now, and
+    (what the buyer was shown) differs from the total now, or ``expected_unit_price``
+    (the price of one unit before any coupon, as the plain order form showed it,
+    whatever quantity the buyer typed) differs from that price now, and
     :class:`OverBuyerLimit` when a running flash sale's per-buyer limit would
     be passed by this phone's units of this product in this show (cancelled
     orders excluded). The order keeps ``list_price``, the charged
@@ -290,8 +294,8 @@ def place_order(
             raise InvalidOrder({"quantity": f"At most {limit} per order / 每单最多 {limit} 件"})
         price = _price(product.price, offer, moment, coupon)
         total = price.total(customer.quantity)
-        if expected_total is not None and to_cents(expected_total) != to_cents(total):
-            raise PriceChanged(expected_total, price, customer.quantity)
+        without_coupon = functools.partial(price_for, product.price, offer, moment)
+        _check_shown(price, customer.quantity, expected_total, expected_unit_price, without_coupon)
         if price.limit_per_buyer is not None:
             _check_buyer_limit(db, price.limit_per_buyer, show_id, sku, customer)
         taken = db.execute(
@@ -338,6 +342,23 @@ def _price(list_price: float, offer: Offer | None, now: datetime, coupon: str | 
         return price_for(list_price, offer, now, coupon)
     except CouponNotValid as error:
         raise CouponRefused(error.code) from None
+
+
+def _check_shown(
+    price: Price,
+    quantity: int,
+    expected_total: float | None,
+    expected_unit_price: float | None,
+    shelf: Callable[[], Price],
+) -> None:
+    """:class:`PriceChanged` unless the order costs what the buyer was shown: the buy sheet's total, or the
+    plain form's unit price before a coupon (``shelf``: the price now without the buyer's coupon)."""
+    if expected_total is not None and to_cents(expected_total) != to_cents(price.total(quantity)):
+        raise PriceChanged(expected_total, price, quantity)
+    if expected_unit_price is not None:
+        unit = (price if price.coupon is None else shelf()).unit_price
+        if to_cents(expected_unit_price) != to_cents(unit):
+            raise PriceChanged(cents_to_amount(to_cents(expected_unit_price) * quantity), price, quantity)
 
 
 def _check_buyer_limit(

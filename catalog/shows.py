@@ -96,6 +96,12 @@ def live_show(db: sqlite_utils.Database) -> Show | None:
     return _show(row) if row else None
 
 
+def newest_real_show(db: sqlite_utils.Database) -> Show | None:
+    """The most recent show that is not simulated (what a restarted studio shows its viewers)."""
+    row = db.execute(f"SELECT {_SHOW_COLUMNS} FROM shows WHERE simulated = 0 ORDER BY id DESC LIMIT 1").fetchone()
+    return _show(row) if row else None
+
+
 def end_show(db: sqlite_utils.Database, show_id: int, *, ended_at: str | None = None) -> Show:
     """End a show; ending an ended show keeps its first end time."""
     with transaction(db):

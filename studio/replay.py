@@ -135,8 +135,23 @@ class ReplayMaker:
             self._unreadable[path] = path.stat().st_mtime
         if result.parts and not result.waiting:
             # The end slate, /watch and the phone page point at the replay from now on.
-            self.studio.replay_ready(show_id, f"{self.studio.config.public_url}/replay/{show_id}")
+            self.studio.replay_ready(show_id, self.replay_url(show_id))
         return result
+
+    def replay_url(self, show_id: int) -> str:
+        return f"{self.studio.config.public_url}/replay/{show_id}"
+
+    def existing_replay_url(self, show_id: int) -> str | None:
+        """The show's replay URL when every recording's replay file is made already (a restarted studio).
+
+        A recording still waiting for its replay file is left to :meth:`scan`, which tells the studio
+        once it is made. File I/O: runs off the event loop.
+        """
+        replays = replays_dir(self.studio)
+        recordings = recordings_of(self.studio.config.recordings_dir, show_id)
+        if any(needs_replay(path, replays) for path in recordings):
+            return None
+        return self.replay_url(show_id) if replay_parts(replays, show_id) else None
 
 
 REPLAY_MAKER = web.AppKey("replay_maker", ReplayMaker)
@@ -434,6 +449,7 @@ def setup_routes(app: web.Application) -> None:
 
     maker = ReplayMaker(app[STUDIO])
     app[REPLAY_MAKER] = maker
+    app[STUDIO].find_replays_with(maker.existing_replay_url)
 
     async def _start(app: web.Application) -> None:
         maker.start()

@@ -55,10 +55,12 @@ IMAGE_NAME = re.compile(r"^[\w][\w.-]{0,127}\.(png|jpe?g|webp|gif)$", re.IGNOREC
 IMAGES_PREFIX = "images/"
 TEMPLATES = Path(__file__).parent / "pages" / "shop"
 FORM_FIELDS = ("quantity", "name", "phone", "address", "coupon")
-# Read with the form but not shown as fields: how the buyer came (attribution only) and the total the
-# buy sheet showed (an order that would cost something else now is refused with the new total).
-HIDDEN_FIELDS = ("channel", "expected_total")
-EXPECTED_TOTAL = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
+# Read with the form but not shown as fields: how the buyer came (attribution only), the total the
+# buy sheet showed and the unit price (before a coupon) the plain form showed: an order that would cost
+# something else now is refused with the new price. The form sends the unit price, not a total, because
+# without JavaScript the buyer changes the quantity after the page was made.
+HIDDEN_FIELDS = ("channel", "expected_total", "expected_unit_price")
+EXPECTED_AMOUNT = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
 COUPON_NOT_VALID = ("coupon not valid", "优惠码无效")
 # The hidden server-issued order token (studio.order_guard): a second tap or a reload after a lost
 # answer returns the same order, and a form from another browser or another site is refused.
@@ -226,9 +228,11 @@ async def _submit_order(request: web.Request, studio: Studio, guard: OrderGuard,
         offer = live_offer(studio, found.link.show_id, found.product.sku)
         page = render_order_form(found, renewed, {}, status=403, alert=FORM_EXPIRED, offer=offer)
         return remember_viewer(page, viewer_id, is_new)
+    shown = Shown(expected_amount(form, "expected_total"), expected_amount(form, "expected_unit_price"))
     undo = guard.reserve(viewer_id, normalise_phone(form.get("phone")))
     placed = await _place_or_refuse(
-        studio, guard, found=found, form=form, token=token, viewer_id=viewer_id, undo=undo, as_json=as_json
+        studio, guard, found=found, form=form, shown=shown, token=token, viewer_id=viewer_id, undo=undo,
+        as_json=as_json,
     )
     if not isinstance(placed, Order):
         return placed  # the form again, or a page saying why not
@@ -244,12 +248,21 @@ async def _submit_order(request: web.Request, studio: Studio, guard: OrderGuard,
     return remember_viewer(response, viewer_id, is_new)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What the buyer's page showed, parsed at the edge: the buy sheet's total, the plain form's unit price."""
+
+    total: float | None
+    unit_price: float | None
+
+
 async def _place_or_refuse(
     studio: Studio,
     guard: OrderGuard,
     *,
     found: Listing,
     form: dict[str, str],
+    shown: Shown,
     token: str,
     viewer_id: str,
     undo: Callable[[], None],
@@ -274,7 +287,8 @@ async def _place_or_refuse(
             request_id=token,
             offer=offer,
             coupon=form.get("coupon") or None,
-            expected_total=expected_total(form.get("expected_total", "")),
+            expected_total=shown.total,
+            expected_unit_price=shown.unit_price,
             channel=form.get("channel") or None,  # place_order checks it
         )
     except DatabaseLost as lost:
@@ -345,8 +359,8 @@ def promo_problem(error: CouponRefused | PriceChanged | OverBuyerLimit) -> Probl
         return Problem(
             409,
             "price_changed",
-            f"the price has changed: {error.quantity} now cost {error.total:.2f}",
-            f"价格已变化：{error.quantity} 件现在合计 {error.total:.2f}",
+            f"the price has changed: now {price.unit_price:.2f} each, {error.quantity} cost {error.total:.2f}",
+            f"价格已变化：现价每件 {price.unit_price:.2f}，{error.quantity} 件合计 {error.total:.2f}",
             unit_price=price.unit_price,
             list_price=price.list_price,
             total=error.total,
@@ -365,14 +379,13 @@ def promo_problem(error: CouponRefused | PriceChanged | OverBuyerLimit) -> Probl
     )
 
 
-def expected_total(text: str) -> float | None:
-    """The total the buyer was shown (``"119.80"``); a 400 for anything that is not an amount."""
+def expected_amount(form: dict[str, str], field: str) -> float | None:
+    """An amount the buyer was shown (``"119.80"``), or None; a 400 for anything that is not an amount."""
+    text = form.get(field, "")
     if not text:
         return None
-    if not EXPECTED_TOTAL.match(text.strip()):
-        raise Problem(
-            400, "bad_expected_total", "expected_total must be an amount like 119.80", "预期合计金额格式不正确"
-        )
+    if not EXPECTED_AMOUNT.match(text.strip()):
+        raise Problem(400, f"bad_{field}", f"{field} must be an amount like 119.80", "预期金额格式不正确")
     return float(text)
 
 
@@ -581,6 +594,8 @@ def render_order_form(
         action=f"/order/{escape(found.link.code)}",
         request_id=escape(values.get(REQUEST_FIELD, "")),
         channel=escape(channel_of(values.get("channel"))),
+        # What one unit costs now, before a coupon (a refused form comes back with the new price here).
+        expected_unit_price=f"{price_for(product.price, offer, utc_now()).unit_price:.2f}",
         price_now=price_note(product, offer),
         max_quantity=min(MAX_QUANTITY, product.order_limit, max(product.stock, 1)),
         disabled="disabled" if sold_out else "",

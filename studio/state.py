@@ -27,7 +27,7 @@ from aiohttp import web
 
 import catalog
 from analytics import events
-from catalog.shows import Show, create_show, end_show, link_for, live_show
+from catalog.shows import Show, create_show, end_show, link_for, live_show, newest_real_show
 from overlays import LAYOUTS, Headline, OverlaySpec, Promo
 from studio.config import StudioConfig
 from studio.figures import LiveFigures
@@ -102,6 +102,12 @@ class OnAir:
 
 OnAirListener = Callable[[OnAir], None]
 FiguresSource = Callable[[], LiveFigures]
+#: An ended show's replay URL when its replay files are already made, else None (file I/O: run off the loop).
+ReplayFinder = Callable[[int], str | None]
+
+
+def _no_replays(show_id: int) -> str | None:
+    return None
 
 
 class NoLiveShow(RuntimeError):
@@ -126,6 +132,7 @@ class Studio:
         self.state_version = 0
         self._listeners: list[OnAirListener] = []
         self._figures: FiguresSource = LiveFigures
+        self._find_replay: ReplayFinder = _no_replays
         # The host's setting (one writer: set_auto_hold); the pipeline reads it every second.
         self.auto_hold = config.auto_hold
 
@@ -143,6 +150,10 @@ class Studio:
     def read_figures_from(self, source: FiguresSource) -> None:
         """The pipeline names itself the one source of :attr:`figures`."""
         self._figures = source
+
+    def find_replays_with(self, finder: ReplayFinder) -> None:
+        """The replay maker names itself the one that knows whether an ended show's replay exists."""
+        self._find_replay = finder
 
     def set_auto_hold(self, enabled: bool) -> None:
         """May the pipeline hold the slate by itself while the phone's uplink is unusable?"""
@@ -175,7 +186,12 @@ class Studio:
         return await self.db(guarded)
 
     async def open(self) -> None:
-        """Recover after a restart: close sessions a crash left open, resume a live show."""
+        """Recover after a restart: close sessions a crash left open, resume a live show.
+
+        With no live show, the newest real show that ended stays ended (with its replay once
+        that exists), so viewers keep seeing the end and 观看回放, never "starting soon".
+        A show left open by a killed studio is still live: it resumes (the host ends it).
+        """
         closed = await self.db(events.close_stale_sessions)
         if closed:
             log.info("closed %d viewer sessions left open by a previous run", closed)
@@ -190,6 +206,12 @@ class Studio:
                     await self.put_on_air(sku, layout, promo, record=False)
                 except (catalog.UnknownProduct, ValueError) as error:
                     log.warning("not restoring the overlay on air before the restart: %s", error)
+            return
+        ended = await self.db(newest_real_show)
+        if ended is not None and not ended.live:
+            replay_url = await asyncio.get_running_loop().run_in_executor(None, self._find_replay, ended.id)
+            self.phase = ShowPhase("ended", ended, replay_url)
+            self._notify()
 
     async def close(self) -> None:
         def _close(db: sqlite_utils.Database) -> None:

@@ -180,7 +180,7 @@ def test_funnel(show: ShowData) -> None:
 
 def test_timeline_frames_share_one_time_axis(show: ShowData) -> None:
     frames = timeline_figure_data(show, freq="60s")
-    assert set(frames) == {"concurrency", "pins", "orders", "stream", "comments", "draws", "drops"}
+    assert set(frames) == {"concurrency", "pins", "orders", "stream", "comments", "draws", "drops", "holds"}
     assert frames["pins"]["name"].tolist() == ["Navel oranges", "Tea leaves", "Navel oranges"]
     assert frames["pins"]["end"].iloc[1] == pd.Timestamp("2026-11-20T10:06:00Z")
     assert frames["orders"]["total"].tolist() == [40.0, 90.0, 30.0, 20.0]  # by time

@@ -160,6 +160,62 @@ async def test_a_flash_price_holds_until_the_countdown_ends_then_the_list_price(
     assert [(row[2], row[3]) for row in await stored(running_studio)] == [(49.0, 59.9), (59.9, 59.9)]
 
 
+def hidden(page: str, name: str) -> str:
+    return page.split(f'name="{name}" value="')[1].split('"', maxsplit=1)[0]
+
+
+async def test_the_plain_form_refuses_a_price_that_changed_after_it_was_shown(running_studio: Any) -> None:
+    """No JavaScript: the form carries the unit price it showed; the host ends the flash sale before
+    Submit -> 409 with the new price in both languages, nothing stored, the form again at the new price."""
+    sale = Promo("countdown", ends_at=catalog.to_iso(catalog.utc_now() + timedelta(minutes=5)), flash_price=49.0)
+    code = (await live(running_studio, sale))["ORANGE-5KG"]
+    url = f"{running_studio.url}/order/{code}"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(url) as response:
+            page = await response.text()
+        assert "<b>¥49.00</b>" in page and hidden(page, "expected_unit_price") == "49.00"
+        off = {"sku": "ORANGE-5KG", "layout": "auto", "promo": None}  # the host ends the sale
+        async with http.put(f"{running_studio.url}/api/overlay", json=off, headers=running_studio.auth) as response:
+            assert response.status == 200
+        # The buyer typed 2 (the form started at 1) and submits the page as it was shown.
+        form = {
+            **BUYER,
+            "quantity": "2",
+            "request_id": hidden(page, "request_id"),
+            "channel": "scan",
+            "expected_unit_price": hidden(page, "expected_unit_price"),
+        }
+        async with http.post(url, data=form) as response:
+            again = await response.text()
+            assert response.status == 409
+        assert "the price has changed: now 59.90 each, 2 cost 119.80" in again
+        assert "价格已变化：现价每件 59.90，2 件合计 119.80" in again
+        assert "¥49.00" not in again and hidden(again, "expected_unit_price") == "59.90"
+        assert 'name="quantity" type="number"' in again and 'value="2"' in again  # the buyer's entries kept
+        assert await stored(running_studio) == []
+        resubmit = {**form, "request_id": hidden(again, "request_id"), "expected_unit_price": "59.90"}
+        async with http.post(url, data=resubmit) as response:
+            assert response.status == 201, await response.text()
+        # A changed quantity alone is no price change: the unit price still holds.
+        async with http.get(url) as response:
+            page = await response.text()
+        form = {
+            **form,
+            "quantity": "3",
+            "request_id": hidden(page, "request_id"),
+            "expected_unit_price": hidden(page, "expected_unit_price"),
+        }
+        async with http.post(url, data=form) as response:
+            assert response.status == 201
+        bad = {**form, "expected_unit_price": "4.9.0"}
+        async with http.post(url, data=bad) as response:
+            assert response.status == 400 and "amount like 119.80" in await response.text()
+    assert await stored(running_studio) == [
+        ("ORANGE-5KG", 2, 59.9, 59.9, 119.8, None, "scan"),
+        ("ORANGE-5KG", 3, 59.9, 59.9, 179.7, None, "scan"),
+    ]
+
+
 async def test_bad_channel_and_expected_total_are_refused(running_studio: Any) -> None:
     codes = await live(running_studio)
     async with aiohttp.ClientSession() as http:

@@ -383,6 +383,22 @@ def test_analytics_shows_the_right_numbers(farm, room_env):
     assert [b.label for b in at.get("download_button")] == ["HTML 报告", "CSV（商品表）", "Excel 工作簿"]
 
 
+def test_analytics_timeline_shades_the_automatic_hold(farm, room_env):
+    """hold/resume stream events (the automatic hold slate) are grey "on hold · 保持画面" spans on the timeline."""
+    show_id = hand_made_show(farm)  # 10:00 -> 10:10
+    for at_, kind in (("10:02:00", "hold"), ("10:02:45", "resume"), ("10:08:00", "hold")):  # the last never resumed
+        events.record_stream_event(farm, show_id, kind, detail="uplink unusable", at=f"2026-05-01T{at_}.000Z")
+    at = page("analytics")
+    no_exception(at)
+    timeline = at.get("vega_lite_chart")[0].proto
+    spec = json.loads(timeline.spec)
+    audience = json.dumps(spec["vconcat"][0])
+    assert '"color": "#495057"' in audience.replace('":"', '": "')  # the shaded spans, in the audience chart
+    data = b"".join(d.data.data for d in timeline.datasets).decode("utf-8", "replace")
+    assert "on hold · 保持画面" in data
+    assert data.count("on hold · 保持画面") >= 2  # both spans, the unmatched one to the show's end
+
+
 def test_analytics_splits_live_and_replay_and_offers_clips(farm, room_env):
     show_id = hand_made_show(farm)  # ended 10:10; the oranges were on air from 10:00:30
     session = events.record_viewer_join(farm, show_id, "replayer", "replay", at="2026-05-02T09:00:00.000Z")

@@ -89,7 +89,7 @@ def test_xlsx_sheets_read_back(db: sqlite_utils.Database, show: int, tmp_path: P
     sheets = pd.read_excel(path, sheet_name=None)
     assert list(sheets) == [
         "summary", "products", "funnel", "retention", "orders", "concurrency", "replay", "chapters", "platforms",
-        "by_channel", "channel_funnel", "coupons", "comments", "drop_offs", "draws", "platform sales",
+        "by_channel", "channel_funnel", "coupons", "comments", "drop_offs", "draws", "platform sales", "holds",
     ]
     funnel = sheets["funnel"]
     assert funnel["Stage / 阶段"].tolist() == [

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -10,12 +13,13 @@ import numpy as np
 import pytest
 
 from catalog.products import upsert_product
-from catalog.shows import link_for
+from catalog.shows import create_show, link_for
 from overlays import Promo, render_show_ended, render_slate, render_starting_soon
 from overlays.card import render_card
 from overlays.slate import SLATES
 from studio.state import ShowPhase, Studio
-from tests.conftest import RunningStudio, order_token
+from tests.conftest import RunningStudio, order_token, start_studio_process, stop_studio_process
+from tests.test_browser_show import api, wait_until
 from tests.test_room import receive
 from tests.test_shop import ORDER, client, oranges
 
@@ -163,6 +167,28 @@ async def test_a_closed_sale_survives_a_restart_and_follows_the_banner(running_s
     assert not studio.sale_closed(again.id, "ORANGE-5KG") and not studio.on_air.sold_out
 
 
+async def test_a_restart_restores_the_newest_real_show_that_ended_never_a_simulated_one(
+    running_studio: RunningStudio,
+) -> None:
+    studio: Studio = running_studio.studio
+    fresh = Studio(running_studio.config)
+    await fresh.open()
+    assert fresh.phase == ShowPhase()  # no show ever: pending ("starting soon")
+    await fresh.close()
+    show = await studio.start_show("Harvest")
+    ended = await studio.end_show()
+    await studio.db(create_show, "demo", simulated=True)  # newer, simulated, and never ended here
+    await studio.db(lambda db: db.execute("UPDATE shows SET ended_at = started_at WHERE simulated = 1"))
+    restarted = Studio(running_studio.config)
+    restarted.find_replays_with(lambda show_id: f"http://x/replay/{show_id}")
+    await restarted.open()
+    try:
+        assert restarted.phase == ShowPhase("ended", ended, f"http://x/replay/{show.id}")
+        assert restarted.show is None and restarted.state_version > 0
+    finally:
+        await restarted.close()
+
+
 async def test_every_change_is_pushed_to_pages_within_a_second(running_studio: RunningStudio) -> None:
     studio: Studio = running_studio.studio
     url = running_studio.url
@@ -269,3 +295,40 @@ def test_a_new_slate_never_stalls_the_media_thread() -> None:
         assert _distance(ended, hold) > 5
     finally:
         cache.close()
+
+
+def watch_state(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/watch/state", timeout=10) as response:
+        return dict(json.loads(response.read()))
+
+
+def test_a_killed_and_restarted_studio_keeps_the_end_and_the_replay_or_the_live_show(data_dir: Path) -> None:
+    """kill -9 after End show: the restarted studio says ended with the same replay, not "starting soon";
+    kill -9 while live: the show resumes live, and the phase says so."""
+    server = start_studio_process(data_dir)
+    port = int(server.url.rsplit(":", 1)[1])
+    try:
+        show = api(server, "POST", "/api/shows", {"title": "Harvest 丰收"})
+        time.sleep(2.5)  # a few recorded fragments of the slate, so the show has a replay
+        api(server, "POST", f"/api/shows/{show['id']}/end")
+        before = wait_until(lambda: (s := watch_state(server.url))["replay_url"] and s, 60, "the replay")
+        assert before["phase"] == "ended" and before["replay_url"].endswith(f"/replay/{show['id']}")
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+        server = start_studio_process(data_dir, port)  # the same address: the replay link stays valid
+        after = watch_state(server.url)
+        assert (after["phase"], after["live"], after["on_air"]) == ("ended", False, None)
+        assert after["show"]["id"] == show["id"] and after["show"]["ended_at"] == before["show"]["ended_at"]
+        assert after["replay_url"] == before["replay_url"]
+        assert api(server, "GET", "/api/state")["show_state"]["replay_url"] == before["replay_url"]
+
+        second = api(server, "POST", "/api/shows", {"title": "Evening 晚场"})
+        server.process.kill()
+        server.process.wait(timeout=10)
+        server = start_studio_process(data_dir, port)
+        resumed = watch_state(server.url)
+        assert (resumed["phase"], resumed["live"], resumed["replay_url"]) == ("live", True, None)
+        assert resumed["show"]["id"] == second["id"] and resumed["show"]["ended_at"] is None
+    finally:
+        stop_studio_process(server)

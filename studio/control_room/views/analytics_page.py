@@ -15,6 +15,7 @@ import streamlit as st
 
 import analytics
 import catalog
+from analytics.labels import label
 from analytics.report import Report
 from catalog.shows import Show, list_shows
 from studio.clips import ClipsRefused, make_clips
@@ -115,6 +116,7 @@ def timeline_chart(timeline: dict[str, pd.DataFrame], names: dict[str, str]) -> 
     audience = alt.layer(
         *_bands(frames["pins"], names),
         *_draw_spans(frames.get("draws")),
+        *_hold_spans(frames.get("holds")),
         *_comment_bars(frames.get("comments")),
         _viewers_line(frames["concurrency"], time_axis, shared),
         *_order_dots(frames["orders"], frames["concurrency"], names),
@@ -208,6 +210,26 @@ def _draw_spans(draws: pd.DataFrame | None) -> list[alt.Chart]:
         x="time:T", x2="end:T", tooltip=["label:N", "prize:N", "entrants:Q"]
     )
     text = alt.Chart(frame).mark_text(color="#ae3ec9", align="left", baseline="top", dx=3, dy=3, y=0).encode(
+        x="time:T", text="label:N"
+    )
+    return [span, text]
+
+
+def _hold_spans(holds: pd.DataFrame | None) -> list[alt.Chart]:
+    """The automatic hold slate (the phone's uplink was unusable) as grey shaded spans."""
+    if holds is None or not len(holds):
+        return []
+    frame = holds.rename(columns={"start": "time"}).assign(label=label("on_hold", sep=" · "))
+    span = alt.Chart(frame).mark_rect(color="#495057", opacity=0.18).encode(
+        x="time:T",
+        x2="end:T",
+        tooltip=[
+            alt.Tooltip("label:N", title=" "),
+            alt.Tooltip("time:T", format="%H:%M:%S", title=ui.t("col_time")),
+            alt.Tooltip("held_s:Q", format=",.0f", title=label("held_s")),
+        ],
+    )
+    text = alt.Chart(frame).mark_text(color="#495057", align="left", baseline="top", dx=3, dy=18, y=0).encode(
         x="time:T", text="label:N"
     )
     return [span, text]
