@@ -9,7 +9,6 @@ laptop / tablet / phone layouts (nothing cut, screenshots into docs/).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,6 @@ import pytest
 
 import catalog
 from studio.control_room.chunks import GO_LIVE_ELEMENTS, chunk_files
-from studio.control_room.warm import NICENESS
 from tests.conftest import (
     StudioProcess,
     free_port,
@@ -56,9 +54,6 @@ def studio_process(data_dir, ui_port) -> Iterator[StudioProcess]:
 def control_room(studio_process, data_dir, ui_port) -> Iterator[str]:
     process, url = start_control_room_process(data_dir, studio_process.url, ui_port)
     try:
-        # The control room yields the CPU to the studio's media path (studio.control_room.warm).
-        studio_priority = os.getpriority(os.PRIO_PROCESS, studio_process.process.pid)
-        assert os.getpriority(os.PRIO_PROCESS, process.pid) == min(19, studio_priority + NICENESS)
         yield url
     finally:
         stop_process(process)

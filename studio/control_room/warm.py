@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import threading
 
 #: What the Go live page imports that Streamlit itself does not (the Catalog and Analytics pages add
@@ -34,18 +33,7 @@ WARM_MODULES = (
     "studio.control_room.preview",
 )
 
-#: How much lower than the studio the control room asks the scheduler to run it. On the host's laptop
-#: both share two cores: a page rerun (Python here, React in the browser) must never delay the studio
-#: drawing and encoding the show, least of all the frames that carry the host's own tap.
-NICENESS = 10
-
 log = logging.getLogger(__name__)
-
-
-def yield_to_the_studio() -> None:
-    """Lower this process's CPU priority by :data:`NICENESS` (POSIX; elsewhere nothing changes)."""
-    if hasattr(os, "nice"):
-        os.nice(NICENESS)
 
 
 def warm() -> None:
@@ -65,7 +53,6 @@ def warm() -> None:
 
 
 def main() -> None:
-    yield_to_the_studio()
     threading.Thread(target=warm, name="farmlive-warm", daemon=True).start()
     importlib.import_module("streamlit.web.cli").main()  # reads sys.argv: run APP [options]
 
