@@ -352,11 +352,11 @@ def load_show(
         [show_id],
         LINK_COUNT_COLUMNS,
     )
-    # Grouping by viewer_id streams over the (show_id, viewer_id) index;
-    # COUNT(DISTINCT) would build a temporary B-tree of every event instead.
+    # Distinct tapping people come from the tally the database keeps (link_taps: a row per
+    # show x kind x viewer, see catalog/schema.py), not from a pass over every link event.
     viewers, anonymous = db.execute(
-        "SELECT COUNT(viewer_id), COALESCE(SUM(n) FILTER (WHERE viewer_id IS NULL), 0) "
-        "FROM (SELECT viewer_id, COUNT(*) AS n FROM link_events WHERE show_id = ? GROUP BY viewer_id)",
+        "SELECT COUNT(DISTINCT viewer_id) FILTER (WHERE NOT anonymous), "
+        "COALESCE(SUM(events) FILTER (WHERE anonymous), 0) FROM link_taps WHERE show_id = ?",
         [show_id],
     ).fetchone()
     # After the end nothing live is on screen: every scan or click then came from the replay.
@@ -394,8 +394,8 @@ def load_show(
     )
     link_people = _read(
         db,
-        "SELECT kind, COUNT(DISTINCT viewer_id) + COUNT(*) - COUNT(viewer_id) "
-        "FROM link_events INDEXED BY link_events_kind WHERE show_id = ? GROUP BY kind",
+        "SELECT kind, COUNT(*) FILTER (WHERE NOT anonymous) + COALESCE(SUM(events) FILTER (WHERE anonymous), 0) "
+        "FROM link_taps WHERE show_id = ? GROUP BY kind",
         [show_id],
         LINK_PEOPLE_COLUMNS,
     )
