@@ -175,6 +175,22 @@ class ShowData:
         )
         return pd.Series(seconds, index=pd.Index(viewers, name="viewer_id"), name="watch_s", dtype="float64")
 
+    @cached_property
+    def steps(self) -> tuple[np.ndarray, np.ndarray]:
+        """The audience's step function (see :func:`analytics.metrics.concurrency_steps`), swept once.
+
+        The peak, the concurrency curve and the drop-offs all read it; a
+        sweep sorts every join and leave, so it is done once per show.
+        """
+        spans = self.spans
+        times = np.concatenate([spans["start_s"].to_numpy(), spans["end_s"].to_numpy()])
+        if not len(times):
+            return np.zeros(1), np.zeros(1, np.int64)
+        deltas = np.concatenate([np.ones(len(spans), np.int64), -np.ones(len(spans), np.int64)])
+        distinct, slot = np.unique(times, return_inverse=True)
+        counts = np.cumsum(np.bincount(slot, weights=deltas, minlength=len(distinct))).round().astype(np.int64)
+        return distinct, counts
+
     @classmethod
     def build(
         cls,
@@ -336,11 +352,11 @@ def load_show(
         [show_id],
         LINK_COUNT_COLUMNS,
     )
-    # Grouping by viewer_id streams over the (show_id, viewer_id) index;
-    # COUNT(DISTINCT) would build a temporary B-tree of every event instead.
+    # Distinct tapping people come from the tally the database keeps (link_taps: a row per
+    # show x kind x viewer, see catalog/schema.py), not from a pass over every link event.
     viewers, anonymous = db.execute(
-        "SELECT COUNT(viewer_id), COALESCE(SUM(n) FILTER (WHERE viewer_id IS NULL), 0) "
-        "FROM (SELECT viewer_id, COUNT(*) AS n FROM link_events WHERE show_id = ? GROUP BY viewer_id)",
+        "SELECT COUNT(DISTINCT viewer_id) FILTER (WHERE NOT anonymous), "
+        "COALESCE(SUM(events) FILTER (WHERE anonymous), 0) FROM link_taps WHERE show_id = ?",
         [show_id],
     ).fetchone()
     # After the end nothing live is on screen: every scan or click then came from the replay.
@@ -378,8 +394,8 @@ def load_show(
     )
     link_people = _read(
         db,
-        "SELECT kind, COUNT(DISTINCT viewer_id) + COUNT(*) - COUNT(viewer_id) "
-        "FROM link_events INDEXED BY link_events_kind WHERE show_id = ? GROUP BY kind",
+        "SELECT kind, COUNT(*) FILTER (WHERE NOT anonymous) + COALESCE(SUM(events) FILTER (WHERE anonymous), 0) "
+        "FROM link_taps WHERE show_id = ? GROUP BY kind",
         [show_id],
         LINK_PEOPLE_COLUMNS,
     )
@@ -523,8 +539,12 @@ def _show_orders(
     mine = attributed[attributed["attributed_show_id"] == show.id]
     mine = mine.drop(columns=["show_id"]).rename(columns={"attributed_show_id": "show_id"})
     # The buyer's last visit of the order's buy link before ordering: after the
-    # show's end it was the replay that sold (see order_channels). INDEXED BY:
+    # show's end it was the replay that sold (see order_channels). A visit is never
+    # after its order, so only orders placed after the end need the look-up (none
+    # while live): the rest are live without reading a single event. INDEXED BY:
     # left alone SQLite picks (show_id, at) and scans every earlier event per order.
+    ended = pd.Timestamp(show.ended_at).tz_convert("UTC") if show.ended_at else None
+    late = mine.loc[mine["at"] > ended, "id"] if ended is not None else mine["id"].iloc[:0]
     visits = _read(
         db,
         "SELECT o.id, CAST(round((julianday((SELECT MAX(e.at) FROM link_events e INDEXED BY link_events_viewer "
@@ -532,11 +552,10 @@ def _show_orders(
         "AND e.viewer_id = o.buyer_id AND e.code = o.link_code AND e.at <= o.at)) - 2440587.5) * 86400000) AS INTEGER) "
         "FROM orders o WHERE o.id IN (SELECT value FROM json_each(:ids)) AND o.buyer_id IS NOT NULL "
         "AND o.link_code IS NOT NULL",
-        {"show": show.id, "ids": json.dumps([int(i) for i in mine["id"]])},
+        {"show": show.id, "ids": json.dumps([int(i) for i in late])},
         ["id", "last_visit_at"],
     )
     mine = mine.merge(visits.astype({"id": "int64"}), on="id", how="left")
-    ended = pd.Timestamp(show.ended_at).tz_convert("UTC") if show.ended_at else None
     mine["channel"] = order_channels(mine, ended)
     return mine[[*ORDER_FRAME_COLUMNS, "attributed_by", "channel"]]
 

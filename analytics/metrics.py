@@ -46,14 +46,7 @@ def concurrency_steps(data: ShowData) -> tuple[np.ndarray, np.ndarray]:
     distinct instant first means a leave and a join at the same moment never
     count the leaving session, and zero-length sessions never count.
     """
-    spans = session_spans(data)
-    times = np.concatenate([spans["start_s"].to_numpy(), spans["end_s"].to_numpy()])
-    if not len(times):
-        return np.zeros(1), np.zeros(1, np.int64)
-    deltas = np.concatenate([np.ones(len(spans), np.int64), -np.ones(len(spans), np.int64)])
-    distinct, slot = np.unique(times, return_inverse=True)
-    counts = np.cumsum(np.bincount(slot, weights=deltas, minlength=len(distinct))).round().astype(np.int64)
-    return distinct, counts
+    return data.steps
 
 
 def peak_concurrent(data: ShowData) -> tuple[int, pd.Timestamp | None]:
@@ -214,8 +207,10 @@ def funnel(data: ShowData) -> pd.DataFrame:
 
 
 def _distinct_viewers(data: ShowData, transport: str) -> int:
-    sessions = data.sessions
-    return int(sessions.loc[sessions["transport"] == transport, "viewer_id"].nunique())
+    """Distinct viewer ids among the sessions of one transport, from the spans' integer codes."""
+    codes = data.spans["viewer"].to_numpy()[(data.sessions["transport"] == transport).to_numpy(dtype=bool)]
+    codes = codes[codes >= 0]  # -1: a session without a viewer id, which nunique never counted
+    return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
 
 
 def show_summary(data: ShowData) -> dict[str, Any]:
