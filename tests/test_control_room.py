@@ -23,7 +23,6 @@ from streamlit.testing.v1 import AppTest
 import catalog
 from analytics import events
 from catalog.shows import create_show, end_show, link_for
-from studio.control_room.chunks import chunk_files, preload_script
 from studio.control_room.i18n import TEXTS, translate
 from studio.control_room.later import SETTLED
 from studio.control_room.reports import report_bytes
@@ -625,14 +624,3 @@ def test_the_echo_names_a_button_as_streamlit_classes_it(key):
     assert re.fullmatch(r"st-key-[A-Za-z0-9_-]*", name)
     assert len(name) == len("st-key-") + len(f"air:{key}".strip().encode("utf-16-le")) // 2
     assert widget_class("air:ORANGE-GANNAN-5KG") == "st-key-air-ORANGE-GANNAN-5KG"
-
-
-def test_element_chunks_are_found_by_name_and_hash_only(tmp_path):
-    """The preload names one file per element type: never a longer type's chunk, never a guess between two."""
-    for name in ("Button.Ab1_-x.js", "ButtonGroup.Zz9.js", "Radio.one.js", "Radio.two.js", "Metric.abc.js.map"):
-        (tmp_path / name).write_text("")
-    assert chunk_files(("Button", "ButtonGroup", "Radio", "Metric", "Html"), tmp_path) == (
-        "Button.Ab1_-x.js", "ButtonGroup.Zz9.js",
-    )
-    script = preload_script(("Button.Ab1_-x.js",))
-    assert script.startswith("<script>") and '["./static/js/Button.Ab1_-x.js"]' in script

@@ -24,8 +24,6 @@ LANG_KEY = "lang"
 CSS = """
 <style>
   .block-container {padding-top: 2.2rem; padding-bottom: 1rem;}
-  /* studio.control_room.chunks: the preload script is an element of no size; no gap for it either. */
-  .stElementContainer:has(> .stHtml > script:only-child) {display: none;}
   .fl-badge {display: inline-block; padding: 0.1rem 0.55rem; border-radius: 0.4rem;
              font-weight: 700; font-size: 0.8rem; letter-spacing: 0.04em; vertical-align: middle;}
   .fl-live {background: #e5383b; color: white;}

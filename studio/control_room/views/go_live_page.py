@@ -25,7 +25,6 @@ import catalog
 from catalog.products import Product
 from overlays import LAYOUTS, Promo
 from studio.control_room import ui
-from studio.control_room.chunks import preload_elements
 from studio.control_room.client import ControlClient, ControlError
 from studio.control_room.echo import AIR_KEY, TAKE_KEY, Direct, answer_of, take_tap, tap_echo
 from studio.control_room.later import first_screen_settled
@@ -559,7 +558,6 @@ def deferred_frame(url: str) -> str:
 
 
 def main() -> None:
-    preload_elements()  # the first element: the code of every element below starts loading now
     ui.page("nav_go_live")
     api = ui.client()
     state = ui.state_or_stop(api)
