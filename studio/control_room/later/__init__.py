@@ -13,6 +13,8 @@ placeholder's button does the same by hand.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
@@ -27,18 +29,25 @@ _when_idle = st.components.v2.component(
 )
 
 
-def settle() -> None:
+def settled() -> bool:
+    """Whether this browser session's first screen is up (the idle trigger or the button said so)."""
+    return bool(st.session_state.get(SETTLED))
+
+
+def settle(fragments: Sequence[str]) -> None:
     st.session_state[SETTLED] = True
+    st.rerun(list(fragments))
 
 
-def first_screen_settled(placeholder: str, button: str) -> bool:
+def first_screen_settled(placeholder: str, button: str, *, rerun: Sequence[str]) -> bool:
     """True once this session's first screen is up; until then draw ``placeholder`` (a caption) with
     ``button`` (the by-hand way) and the idle trigger, and return False: the caller draws nothing
-    more, and its fragment reruns when the browser is idle."""
-    if st.session_state.get(SETTLED):
+    more. When the browser is idle the fragments named in ``rerun`` (the caller's, and any other that
+    waits on :func:`settled`) run again and draw what they left out."""
+    if settled():
         return True
     with st.container(horizontal=True, vertical_alignment="center", key="fl-later"):
         st.caption(placeholder)
-        st.button(button, key="fl-later-now", on_click=settle, type="tertiary")
-    _when_idle(key="fl-when-idle", data=None, height="content", on_idle_change=settle)
+        st.button(button, key="fl-later-now", on_click=settle, args=(tuple(rerun),), type="tertiary")
+    _when_idle(key="fl-when-idle", data=None, height="content", on_idle_change=functools.partial(settle, tuple(rerun)))
     return False

@@ -27,7 +27,7 @@ from overlays import LAYOUTS, Promo
 from studio.control_room import ui
 from studio.control_room.client import ControlClient, ControlError
 from studio.control_room.echo import AIR_KEY, TAKE_KEY, Direct, answer_of, take_tap, tap_echo
-from studio.control_room.later import first_screen_settled
+from studio.control_room.later import first_screen_settled, settled
 from studio.control_room.preview import preview_image
 from studio.control_room.views.alerts import alert_banner
 from studio.control_room.views.destinations_panel import destinations_panel
@@ -42,7 +42,7 @@ CARD_WIDTH_PX = 228  # product cards wrap: three side by side on a laptop, two o
 PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
 # Fragment keys: a tap reruns only the fragments it changes (st.rerun([...]) from its callback),
 # never the whole page, so the live preview and the figures are left alone.
-ON_AIR, PRODUCTS, STAGING, FIGURES, LOWER = "on_air", "products", "staging", "figures", "lower"
+ON_AIR, PRODUCTS, STAGING, FIGURES, LOWER, PREVIEW = "on_air", "products", "staging", "figures", "lower", "preview"
 TAPPED = "_tapped_on_air"  # the API's answer to the last tap, for the fragments that have not drawn it yet
 NEWS = "_tap_news"  # what the last tap did, toasted by the first fragment it reruns
 PAGE_STATE = "_page_state"  # /api/state as read by this whole-page run, for the fragments it runs inline
@@ -528,10 +528,14 @@ def stream_line(health: dict[str, Any]) -> str:
     )
 
 
+@st.fragment(key=PREVIEW)
 def live_preview(state: dict[str, Any], studio_key: str) -> None:
-    """The real /watch page in a frame. Outside every fragment and always at the same place in the
-    page, so no tap re-mounts it: its WebRTC connection lives on (a re-mount meant "连接中" exactly
-    when the host looked)."""
+    """The real /watch page in a frame, in a fragment of its own that no tap reruns and always at the
+    same place in the page, so no tap re-mounts it: its WebRTC connection lives on (a re-mount meant
+    "连接中" exactly when the host looked). A session's first run leaves it for the browser's first idle
+    moment, with the lower half (:mod:`studio.control_room.later`)."""
+    if not settled():
+        return
     title, switch = st.columns([3, 2], vertical_alignment="center")
     title.markdown(f"**{ui.t('live_preview')}** · [{ui.t('open_watch')}]({state['watch_url']})")
     on = switch.toggle(ui.t("preview_on"), value=True, key="preview_on", help=ui.t("preview_counts"))
@@ -597,7 +601,7 @@ def sections(api: ControlClient, state: dict[str, Any]) -> None:
 def lower_half(api: ControlClient, live: bool, by_sku: dict[str, Product]) -> None:
     """Figures, comments, pairing and simulcast: under the fold on a laptop, so a session's first run
     leaves them until the browser has drawn the controls above (:mod:`studio.control_room.later`)."""
-    if not first_screen_settled(ui.t("later_loading"), ui.t("later_now")):
+    if not first_screen_settled(ui.t("later_loading"), ui.t("later_now"), rerun=(LOWER, PREVIEW)):
         return
     with st.container(key="fl-wrap-room"):
         figures, room = st.columns([3, 2], gap="medium")
