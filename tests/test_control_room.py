@@ -624,3 +624,18 @@ def test_the_echo_names_a_button_as_streamlit_classes_it(key):
     assert re.fullmatch(r"st-key-[A-Za-z0-9_-]*", name)
     assert len(name) == len("st-key-") + len(f"air:{key}".strip().encode("utf-16-le")) // 2
     assert widget_class("air:ORANGE-GANNAN-5KG") == "st-key-air-ORANGE-GANNAN-5KG"
+
+
+def test_warming_imports_the_page_modules_without_touching_streamlits_runtime():
+    """``farmlive up`` warms these modules before Streamlit's runtime exists: each is imported, and none
+    registers a cache or a component at import (Streamlit warns "No runtime found" when one does)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from studio.control_room import warm; warm.warm(); "
+        "print([m for m in warm.WARM_MODULES if m not in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]"
+    assert "No runtime found" not in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -31,6 +31,17 @@ WARM_MODULES = (
     "studio.control_room.client",
     "studio.control_room.i18n",
     "studio.control_room.preview",
+    # What the first session's run imported on top (sys.modules before and after it, 2026-11-30): Streamlit's
+    # icon and emoji tables, Pillow's encoders for st.image, the page's panels. Not the modules that register
+    # a component or a cache at import (echo, later, alerts): those must meet Streamlit's runtime.
+    "streamlit.emojis",
+    "streamlit.material_icon_names",
+    "PIL.JpegImagePlugin",
+    "PIL.PngImagePlugin",
+    "studio.control_room.ui",
+    "studio.control_room.views.destinations_panel",
+    "studio.control_room.views.recap",
+    "studio.control_room.views.room_panel",
 )
 
 log = logging.getLogger(__name__)
