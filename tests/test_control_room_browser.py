@@ -206,12 +206,28 @@ def stage_and_take(page, studio_process, data_dir) -> None:  # type: ignore[no-u
     assert api(studio_process, "GET", "/api/state")["on_air"]["sku"] == ORANGE  # nothing went on air
     page.locator(".st-key-stage_coupon input").fill("TEA10")
     page.locator(".st-key-stage_coupon input").press("Enter")
-    page.wait_for_timeout(1500)  # the code reaches Python; Take then goes direct with it
+    # The code reaches Python and the staging panel's run tells the page; Take then goes direct with it.
+    page.wait_for_function(
+        "(t => t.take && t.take.data.take && t.take.data.take.promo && t.take.data.take.promo.code === 'TEA10'"
+        " && t.editedAt <= t.take.at)(window.__flTaps)", timeout=20_000,
+    )
     with page.expect_request(lambda r: r.url == overlay and r.method == "PUT") as sent:
         page.locator(".st-key-take button").click()
     assert sent.value.post_data_json == {"sku": TEA, "layout": "auto", "promo": {"kind": "coupon", "code": "TEA10"}}
     page.locator(f'.fl-on-air[data-sku="{TEA}"]').wait_for(timeout=20_000)
     assert api(studio_process, "GET", "/api/state")["on_air"]["promo"] == {"kind": "coupon", "code": "TEA10"}
+    # A card's Stage makes the page's description of Take stale at once (a Take before the staging panel's
+    # run reaches the page goes the Python way, which reads the staging: never the product staged before),
+    # and fresh again with that run.
+    page.locator(f".st-key-stage-{ORANGE} button").click()
+    assert page.evaluate("(t => t.editedAt > t.take.at && t.take.data.take.sku)(window.__flTaps)") == TEA
+    page.wait_for_function(
+        f"(t => t.take.data.take.sku === '{ORANGE}' && t.editedAt <= t.take.at)(window.__flTaps)", timeout=20_000
+    )
+    with page.expect_request(lambda r: r.url == overlay and r.method == "PUT") as sent:
+        page.locator(".st-key-take button").click()
+    assert sent.value.post_data_json["sku"] == ORANGE
+    page.locator(f'.fl-on-air[data-sku="{ORANGE}"]').wait_for(timeout=20_000)
 
     # A direct tap the studio refuses (the staged product was deleted meanwhile: 404): its words sit under
     # Take, as on the Python path, and nothing changes on air.
@@ -219,7 +235,8 @@ def stage_and_take(page, studio_process, data_dir) -> None:  # type: ignore[no-u
     page.wait_for_function(
         "document.querySelector('.st-key-stage_pick input').value.includes('香菇')", timeout=20_000
     )
-    page.wait_for_timeout(500)  # the staging panel's run reaches the page
+    # The staging panel's run has told the page what Take now sends (until then Take takes the Python way).
+    page.wait_for_function(f"window.__flTaps.take && window.__flTaps.take.data.take.sku === '{SHIITAKE}'")
     db = catalog.open_db(data_dir)
     try:
         db.execute("DELETE FROM products WHERE sku = ?", [SHIITAKE])
@@ -231,7 +248,7 @@ def stage_and_take(page, studio_process, data_dir) -> None:  # type: ignore[no-u
     error = page.locator(".st-key-staging_panel").get_by_text(f"找不到商品 {SHIITAKE}")
     error.wait_for(timeout=20_000)
     assert error.bounding_box()["y"] > box(page, ".st-key-take")["y"]
-    assert api(studio_process, "GET", "/api/state")["on_air"]["sku"] == TEA
+    assert api(studio_process, "GET", "/api/state")["on_air"]["sku"] == ORANGE
 
 
 def figures_follow_the_database(page, studio_process, data_dir) -> None:  # type: ignore[no-untyped-def]

@@ -136,6 +136,9 @@ function onClick(event) {
   if (!button || button.disabled) return;
   const target = targetOf(button);
   if (!target) return;
+  // A Take only Python can build (a control or a Stage just changed, a coupon without a code): Python
+  // names it when it answers; the echo would name the product staged before.
+  if (!target.body && target.where === "take") return;
   show("sending", shared.air.data.sending, target);
   if (!target.body || !shared.air.data.key) return;  // Streamlit's callback does it
   event.preventDefault();
@@ -144,10 +147,13 @@ function onClick(event) {
 }
 
 function onEdit(event) {
-  const panel = event.target.closest && event.target.closest(".st-key-staging_panel");
-  if (!panel) return;
-  const button = event.target.closest("button");
-  if (button && keyClass(button) === "st-key-take") return;
+  const button = event.target.closest && event.target.closest("button");
+  const key = button && keyClass(button);
+  // A card's Stage button changes what Take means too: until the staging panel's next run has told
+  // this component, a Take goes the Python way (which reads the staged product), never the old one.
+  const staging = key && key.startsWith("st-key-stage-");
+  if (!staging && !(event.target.closest && event.target.closest(".st-key-staging_panel"))) return;
+  if (key === "st-key-take") return;
   shared.editedAt = performance.now();
 }
 
