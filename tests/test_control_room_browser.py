@@ -190,6 +190,12 @@ def direct_taps(page, studio_process) -> None:  # type: ignore[no-untyped-def]
 
 
 
+def cards_redrawn_with(page, sku: str) -> None:  # type: ignore[no-untyped-def]
+    """The cards' redraw after a tap has come back (its On air button is off): the next tap on a card is not
+    sent while the last one's fragment reruns are still on their way."""
+    page.wait_for_function(f"document.querySelector('.st-key-air-{sku} button').disabled", timeout=20_000)
+
+
 def stage_and_take(page, studio_process, data_dir) -> None:  # type: ignore[no-untyped-def]
     overlay = f"{studio_process.url}/api/overlay"
     # Stage, then Take with a coupon but no code: the error sits under the coupon field.
@@ -219,6 +225,7 @@ def stage_and_take(page, studio_process, data_dir) -> None:  # type: ignore[no-u
     # A card's Stage makes the page's description of Take stale at once (a Take before the staging panel's
     # run reaches the page goes the Python way, which reads the staging: never the product staged before),
     # and fresh again with that run.
+    cards_redrawn_with(page, TEA)
     page.locator(f".st-key-stage-{ORANGE} button").click()
     assert page.evaluate("(t => t.editedAt > t.take.at && t.take.data.take.sku)(window.__flTaps)") == TEA
     page.wait_for_function(
@@ -228,6 +235,7 @@ def stage_and_take(page, studio_process, data_dir) -> None:  # type: ignore[no-u
         page.locator(".st-key-take button").click()
     assert sent.value.post_data_json["sku"] == ORANGE
     page.locator(f'.fl-on-air[data-sku="{ORANGE}"]').wait_for(timeout=20_000)
+    cards_redrawn_with(page, ORANGE)
 
     # A direct tap the studio refuses (the staged product was deleted meanwhile: 404): its words sit under
     # Take, as on the Python path, and nothing changes on air.
