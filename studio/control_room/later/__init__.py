@@ -5,7 +5,7 @@ settles: on a two-core laptop the Go live page's lower half (figures, comments,
 pairing, simulcast) cost as much as the controls a host taps first. A page run
 that has not been told the browser is idle draws a one-line placeholder and
 this small v2 component (no iframe, no CDN) in place of such a panel; the
-component's trigger reruns the fragment around it, which then draws the panel.
+component's trigger reruns the fragments the caller names, which then draw it.
 Only a browser session's first run waits: later runs (a fragment's refresh,
 Start / End show) draw everything at once. If the component cannot load, the
 placeholder's button does the same by hand.
@@ -46,8 +46,9 @@ def first_screen_settled(placeholder: str, button: str, *, rerun: Sequence[str])
     waits on :func:`settled`) run again and draw what they left out."""
     if settled():
         return True
+    fragments = tuple(rerun)
     with st.container(horizontal=True, vertical_alignment="center", key="fl-later"):
         st.caption(placeholder)
-        st.button(button, key="fl-later-now", on_click=settle, args=(tuple(rerun),), type="tertiary")
-    _when_idle(key="fl-when-idle", data=None, height="content", on_idle_change=functools.partial(settle, tuple(rerun)))
+        st.button(button, key="fl-later-now", on_click=settle, args=(fragments,), type="tertiary")
+    _when_idle(key="fl-when-idle", data=None, height="content", on_idle_change=functools.partial(settle, fragments))
     return False
