@@ -21,7 +21,7 @@ from catalog.timestamps import utc_now
 from overlays.banner import render_banner, render_headline
 from overlays.card import render_card
 from overlays.draw import even, even_up, serialized
-from overlays.qr import qr_modules, render_qr_tile
+from overlays.qr import QrTile, qr_modules, readable_mask, render_qr_tile
 from overlays.spec import Orientation, OverlaySpec, resolve_layout
 
 MARGIN = 0.05
@@ -123,13 +123,15 @@ def render_overlay(spec: OverlaySpec | None, width: int, height: int, now: datet
     qr = _qr_tile(spec.link_url, frame) if spec.link_url else None
     column = frame.right - frame.left
     if layout == "landscape" and qr is not None:
-        column -= qr.width + frame.gap * 2
+        column -= qr.image.width + frame.gap * 2
     card = None
     if spec.product is not None:
         card = render_card(spec.product, frame.scale, column, spec.image_root, sold_out=spec.sold_out)
     banner = spec.banner
     banner_img = render_banner(banner, now, frame.scale, column, _currency(spec)) if banner else None
-    regions = _place(frame, qr, card, banner_img)
+    regions = _place(frame, qr.image if qr else None, card, banner_img)
+    if qr is not None and spec.link_url:
+        regions = tuple(_readable(r, spec.link_url, qr, frame) if r.name == "qr" else r for r in regions)
     if spec.headline is not None:
         headline = _headline_region(spec, frame, now)
         regions = (*regions, headline) if headline is not None else regions
@@ -193,8 +195,19 @@ def module_px(link: str, frame: Frame) -> int:
     return int(max(min(wanted, fits), 1))
 
 
-def _qr_tile(link: str, frame: Frame) -> Image.Image:
+def _qr_tile(link: str, frame: Frame) -> QrTile:
     return render_qr_tile(link, module_px(link, frame), frame.scale)
+
+
+def _readable(region: OverlayRegion, link: str, tile: QrTile, frame: Frame) -> OverlayRegion:
+    """The placed tile, redrawn with another mask if OpenCV's detector misses it there."""
+    px = module_px(link, frame)
+    at = (region.x + tile.code_x, region.y + tile.code_y)
+    mask = readable_mask(link, px, (frame.width, frame.height), at)
+    if mask == tile.mask:
+        return region
+    redrawn = render_qr_tile(link, px, frame.scale, mask)
+    return _clip(region.name, np.asarray(redrawn.image), region.x, region.y, frame) or region
 
 
 def _place(
