@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -19,7 +20,8 @@ import pytest
 import catalog
 from tests.conftest import StudioProcess
 from tests.test_browser_show import PHONE, api, decode_qr, wait_until
-from tests.test_control_room_browser import control_room, ui_port  # noqa: F401  (fixtures)
+# The studio told the control room's port, so the host's live preview may frame /watch.
+from tests.test_control_room_browser import control_room, studio_process, ui_port  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -109,8 +111,15 @@ def test_a_farmer_goes_live_by_scanning_one_qr_code(
     phone.click("#stop-yes")
     phone.wait_for_function(f"{STATE} === 'stopped'", timeout=10000)
     wait_until(lambda: not api(server, "GET", "/api/state")["stream_health"].get("publishing"), 15, "unpublished")
-    host.locator(".fl-alert-red").first.wait_for(timeout=20_000)
-    assert "手机已断线" in host.locator(".fl-alert-red").first.text_content()
+    alert = host.locator(".fl-alert-red").first
+    alert.wait_for(timeout=20_000)
+    assert "手机已断线" in alert.text_content()
+    # Where the host looks: in the first screen, over the on-air bar (not with the figures below the fold).
+    host.evaluate("document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })")
+    host.wait_for_timeout(300)
+    banner_box, bar_box = alert.bounding_box(), host.locator(".st-key-on_air_bar").first.bounding_box()
+    assert banner_box and bar_box and 0 <= banner_box["y"] < banner_box["y"] + banner_box["height"] <= bar_box["y"] < 900
+    host.screenshot(path=str(Path(__file__).resolve().parents[1] / "docs" / "control-room-alert.png"))
     host.close()
 
     # The host ends the show (下播): the phone is told within a second (pushed over its room socket).

@@ -63,13 +63,22 @@ def set_auto_hold(api: ControlClient) -> None:
     ui.act(api.set_auto_hold, bool(st.session_state.get("auto_hold_toggle")))
 
 
-def alert_banner(api: ControlClient, state: dict[str, Any]) -> None:
-    """Called from the live figures (refreshed every 2 s): banner, sound, and the two switches."""
+def alert_strip(state: dict[str, Any]) -> None:
+    """The banner, at the top of the page over the on-air bar, where the host is looking.
+
+    It is drawn with the first screen, before the figures (:mod:`studio.control_room.later`), and
+    kept current by the on-air bar's own refresh (every 2 s, no extra request).
+    """
     alert = state.get("alert") or {}
     health = state.get("stream_health") or {}
     banner = alert_html(alert, bool(health.get("holding")))
     if banner:
-        st.markdown(STYLE + banner, unsafe_allow_html=True)
+        st.html(STYLE + banner)
+
+
+def alert_controls(api: ControlClient, state: dict[str, Any]) -> None:
+    """With the live figures: the alarm sound while it is red, and the two switches."""
+    alert = state.get("alert") or {}
     if alert.get("level") == "red" and st.session_state.get(SOUND_KEY):
         st.audio(alarm_wav(), format="audio/wav", autoplay=True)
     sound, hold = st.columns(2)

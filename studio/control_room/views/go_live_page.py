@@ -29,7 +29,7 @@ from studio.control_room.client import ControlClient, ControlError
 from studio.control_room.echo import AIR_KEY, TAKE_KEY, Direct, answer_of, take_tap, tap_echo
 from studio.control_room.later import first_screen_settled, settled
 from studio.control_room.preview import preview_image
-from studio.control_room.views.alerts import alert_banner
+from studio.control_room.views.alerts import alert_controls, alert_strip
 from studio.control_room.views.destinations_panel import destinations_panel
 from studio.control_room.views.pairing import pairing_panel
 from studio.control_room.views.recap import recap_panel
@@ -45,6 +45,7 @@ PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
 ON_AIR, PRODUCTS, STAGING, FIGURES, LOWER, PREVIEW = "on_air", "products", "staging", "figures", "lower", "preview"
 TAPPED = "_tapped_on_air"  # the API's answer to the last tap, for the fragments that have not drawn it yet
 NEWS = "_tap_news"  # what the last tap did, toasted by the first fragment it reruns
+LAST_STATE = "_on_air_state"  # the studio's state as the on-air bar last read it: its alert outlives a tap's rerun
 PAGE_STATE = "_page_state"  # /api/state as read by this whole-page run, for the fragments it runs inline
 
 
@@ -92,7 +93,11 @@ def on_air_of(api: ControlClient, fragment: str) -> dict[str, Any] | None:
         tapped["unread"].discard(fragment)
         return dict(tapped["on_air"])
     state = studio_state(api)
-    return None if state is None else dict(state["on_air"])
+    if state is None:
+        return None
+    if fragment == ON_AIR:
+        st.session_state[LAST_STATE] = state
+    return dict(state["on_air"])
 
 
 def studio_state(api: ControlClient) -> dict[str, Any] | None:
@@ -273,6 +278,8 @@ def on_air_panel(api: ControlClient, products: dict[str, Product], direct: Direc
     """Kept current on its own (a countdown ticks, a change from another tab shows up), and redrawn
     at once, alone with the product cards, by an On air, Take or Clear tap."""
     on_air = on_air_of(api, ON_AIR)
+    with st.container(key="alert_strip"):  # always there, so the bar under it keeps its place
+        alert_strip(st.session_state.get(LAST_STATE) or {})  # loud, above everything a host taps
     if on_air is not None:
         on_air_bar(api, on_air, products, direct)
     field_error(ON_AIR)
@@ -460,7 +467,7 @@ def live_figures(api: ControlClient) -> None:
         return
     health = state.get("stream_health") or {}
     st.subheader(ui.t("live_now"))
-    alert_banner(api, state)
+    alert_controls(api, state)
     # A wrapping row: on a narrow screen the revenue goes under the counts, never cut to "¥35…".
     with st.container(horizontal=True, gap="small", key="live_metrics"):
         st.metric(ui.t("viewers_now"), state.get("viewers_now", 0), border=True, width=150)
