@@ -32,6 +32,7 @@ ORANGE = "ORANGE-GANNAN-5KG"  # from the demo catalog the studio seeds on first 
 TEA = "TEA-ANXI-250G"
 SHIITAKE = "SHIITAKE-SUIZHOU-500G"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+LOCAL_URLS = ("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:", "about:")
 
 
 @pytest.fixture
@@ -124,6 +125,9 @@ def test_control_room_taps_layouts_and_the_preview_that_stays(browser, studio_pr
     api(studio_process, "PUT", "/api/overlay", {"sku": TEA})
     context = browser.new_context(viewport={"width": 1440, "height": 1400})
     context.add_init_script(PEERS)
+    # Nothing is fetched from outside the machine (a CDN font, a tab icon): the studio runs offline.
+    outside: list[str] = []
+    context.on("request", lambda r: None if r.url.startswith(LOCAL_URLS) else outside.append(r.url))
     page = context.new_page()
     try:
         page.goto(control_room)
@@ -153,6 +157,7 @@ def test_control_room_taps_layouts_and_the_preview_that_stays(browser, studio_pr
 
         figures_follow_the_database(page, studio_process, data_dir)
         layouts_fit(page)
+        assert outside == []
     finally:
         context.close()
 

@@ -13,7 +13,7 @@ import streamlit as st
 # `streamlit run` puts only this folder on sys.path; `studio` itself is imported as the
 # installed package (scripts/setup.sh: pip install -e .).
 from studio.control_room.i18n import translate
-from studio.control_room.ui import lang
+from studio.control_room.ui import lang, tab_icon
 
 VIEWS = Path(__file__).with_name("views")
 
@@ -22,7 +22,7 @@ def main() -> None:
     # No sidebar: the pages are in the top bar (a menu on a phone) and the language switch sits
     # beside each page's title, so a tablet gets the whole width ("auto" if a page adds a sidebar).
     st.set_page_config(
-        page_title=translate("app_title", lang()), page_icon=":material/storefront:", layout="wide",
+        page_title=translate("app_title", lang()), page_icon=tab_icon(), layout="wide",
         initial_sidebar_state="auto",
     )
     pages = [

@@ -6,6 +6,7 @@ Each page script calls :func:`page` first, so a page also runs on its own
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 import streamlit as st
+from PIL import Image, ImageDraw
 
 import catalog
 from studio.control_room.client import ControlClient, ControlError
@@ -55,6 +57,17 @@ CSS = """
   }
 </style>
 """
+
+
+@functools.cache
+def tab_icon() -> Image.Image:
+    """The browser tab's icon, an orange, drawn here: Streamlit fetches a ``:material/…:`` page icon
+    from fonts.gstatic.com, and a studio in a village may have no internet at all."""
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((4, 10, 60, 64 - 2), fill=(242, 140, 40, 255))
+    draw.ellipse((30, 2, 52, 16), fill=(46, 139, 87, 255))  # its leaf
+    return image
 
 
 def lang() -> str:
