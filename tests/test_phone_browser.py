@@ -20,12 +20,12 @@ import pytest
 import catalog
 from tests.conftest import StudioProcess
 from tests.test_browser_show import PHONE, api, decode_qr, wait_until
-# The studio told the control room's port, so the host's live preview may frame /watch.
 from tests.test_control_room_browser import control_room, studio_process, ui_port  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 STATE = "document.getElementById('status').dataset.state"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def scan(png: bytes) -> str:
@@ -51,6 +51,19 @@ def open_control_room_and_scan(browser: Any, control_room: str) -> tuple[Any, st
     qr.wait_for(timeout=60_000)
     host.wait_for_timeout(500)  # the image finishes drawing
     return host, scan(qr.screenshot())
+
+
+def red_alert_on_top(host: Any) -> None:
+    """The host's page turns red where the host looks: in the first screen, over the on-air bar
+    (not with the figures below the fold). Its screenshot is kept in docs/."""
+    alert = host.locator(".fl-alert-red").first
+    alert.wait_for(timeout=20_000)
+    assert "手机已断线" in alert.text_content()
+    host.evaluate("document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })")
+    host.wait_for_timeout(300)
+    banner, bar = alert.bounding_box(), host.locator(".st-key-on_air_bar").first.bounding_box()
+    assert banner and bar and 0 <= banner["y"] < banner["y"] + banner["height"] <= bar["y"] < 900
+    host.screenshot(path=str(DOCS / "control-room-alert.png"))
 
 
 def an_order_and_a_comment(server: StudioProcess, show_id: int) -> None:
@@ -111,15 +124,7 @@ def test_a_farmer_goes_live_by_scanning_one_qr_code(
     phone.click("#stop-yes")
     phone.wait_for_function(f"{STATE} === 'stopped'", timeout=10000)
     wait_until(lambda: not api(server, "GET", "/api/state")["stream_health"].get("publishing"), 15, "unpublished")
-    alert = host.locator(".fl-alert-red").first
-    alert.wait_for(timeout=20_000)
-    assert "手机已断线" in alert.text_content()
-    # Where the host looks: in the first screen, over the on-air bar (not with the figures below the fold).
-    host.evaluate("document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })")
-    host.wait_for_timeout(300)
-    banner_box, bar_box = alert.bounding_box(), host.locator(".st-key-on_air_bar").first.bounding_box()
-    assert banner_box and bar_box and 0 <= banner_box["y"] < banner_box["y"] + banner_box["height"] <= bar_box["y"] < 900
-    host.screenshot(path=str(Path(__file__).resolve().parents[1] / "docs" / "control-room-alert.png"))
+    red_alert_on_top(host)
     host.close()
 
     # The host ends the show (下播): the phone is told within a second (pushed over its room socket).
