@@ -28,11 +28,12 @@ CHECK_BACKGROUND = 40
 
 @dataclass(frozen=True)
 class QrTile:
-    """The tile and where its code (quiet zone included) sits inside it."""
+    """The tile, where its code (quiet zone included) sits inside it, and how it was drawn."""
 
     image: Image.Image
     code_x: int
     code_y: int
+    module_px: int
     mask: int
 
 
@@ -92,8 +93,8 @@ def readable_mask(link: str, module_px: int, frame_size: tuple[int, int], at: tu
 
 def render_qr_tile(link: str, module_px: int, scale: float, mask: int | None = None) -> QrTile:
     """Opaque white tile, even width and height; the QR encodes exactly ``link``."""
-    code = code_pixels(link, module_px, mask)
     module_px = max(int(module_px), 1)
+    code = code_pixels(link, module_px, mask)
     side = code.shape[0]
     width = even_up(side)
     text_max = width - 2 * module_px
@@ -107,7 +108,7 @@ def render_qr_tile(link: str, module_px: int, scale: float, mask: int | None = N
     tile.paste(Image.fromarray(code, "L").convert("RGBA"), (code_x, code_y))
     _centered(tile, label, pad)
     _centered(tile, url, pad + label.height + side)
-    return QrTile(tile, code_x, code_y, int(_code(link, mask).mask))
+    return QrTile(tile, code_x, code_y, module_px, int(_code(link, mask).mask))
 
 
 def _centered(tile: Image.Image, line: Line, y: int) -> None:

@@ -201,12 +201,11 @@ def _qr_tile(link: str, frame: Frame) -> QrTile:
 
 def _readable(region: OverlayRegion, link: str, tile: QrTile, frame: Frame) -> OverlayRegion:
     """The placed tile, redrawn with another mask if OpenCV's detector misses it there."""
-    px = module_px(link, frame)
     at = (region.x + tile.code_x, region.y + tile.code_y)
-    mask = readable_mask(link, px, (frame.width, frame.height), at)
+    mask = readable_mask(link, tile.module_px, (frame.width, frame.height), at)
     if mask == tile.mask:
         return region
-    redrawn = render_qr_tile(link, px, frame.scale, mask)
+    redrawn = render_qr_tile(link, tile.module_px, frame.scale, mask)
     return _clip(region.name, np.asarray(redrawn.image), region.x, region.y, frame) or region
 
 

@@ -65,7 +65,7 @@ def tab_icon() -> Image.Image:
     from fonts.gstatic.com, and a studio in a village may have no internet at all."""
     image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
-    draw.ellipse((4, 10, 60, 64 - 2), fill=(242, 140, 40, 255))
+    draw.ellipse((4, 10, 60, 62), fill=(242, 140, 40, 255))
     draw.ellipse((30, 2, 52, 16), fill=(46, 139, 87, 255))  # its leaf
     return image
 

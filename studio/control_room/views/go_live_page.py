@@ -45,7 +45,7 @@ PROMO_CHOICES = ("none", "countdown", "coupon", "sold_out")
 ON_AIR, PRODUCTS, STAGING, FIGURES, LOWER, PREVIEW = "on_air", "products", "staging", "figures", "lower", "preview"
 TAPPED = "_tapped_on_air"  # the API's answer to the last tap, for the fragments that have not drawn it yet
 NEWS = "_tap_news"  # what the last tap did, toasted by the first fragment it reruns
-LAST_STATE = "_on_air_state"  # the studio's state as the on-air bar last read it: its alert outlives a tap's rerun
+LAST_STATE = "_last_state"  # the studio's state as a panel last read it: its alert outlives a tap's rerun
 PAGE_STATE = "_page_state"  # /api/state as read by this whole-page run, for the fragments it runs inline
 
 
@@ -95,8 +95,7 @@ def on_air_of(api: ControlClient, fragment: str) -> dict[str, Any] | None:
     state = studio_state(api)
     if state is None:
         return None
-    if fragment == ON_AIR:
-        st.session_state[LAST_STATE] = state
+    st.session_state[LAST_STATE] = state
     return dict(state["on_air"])
 
 
